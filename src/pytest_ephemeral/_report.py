@@ -1,0 +1,79 @@
+"""Terminal summary, kept-environment instructions and log report sections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
+
+    from .session import Manager
+
+__all__ = ["describe_environment", "log_sections", "write_summary"]
+
+LOG_LINES = 200
+
+
+def log_sections(manager: Manager, since: float | None) -> Iterator[tuple[str, str]]:
+    """(title, text) per service of every live environment of ``manager``: its
+    log lines since ``since`` (bounded). Titles start with "Captured stdout" so
+    JUnit XML carries them in system-out."""
+    from .errors import EphemeralError
+
+    for env in list(manager.environments.values()):
+        for name, svc in env.services.items():
+            try:
+                text = svc.logs(since=since, tail=LOG_LINES)
+            except EphemeralError as exc:
+                text = f"(logs unavailable: {exc})"
+            if text.strip():
+                yield f"Captured stdout eph {env.id}/{name}", text
+
+
+def _fmt(t: float | None) -> str:
+    return f"{t:6.2f}s" if t is not None else "      -"
+
+
+def _addresses(host: str, ports: Mapping[str, int]) -> str:
+    return ", ".join(f"{p} -> {host}:{hp}" for p, hp in ports.items()) or "(no published ports)"
+
+
+def describe_environment(summary: Mapping[str, Any], *, commands: bool) -> list[str]:
+    """The lines that describe one environment (summary from Environment.summary())."""
+    lines = []
+    head = f"{summary['id']}  ({summary['name']}, {len(summary['services'])} services"
+    if summary.get("ready_after") is not None:
+        head += f", ready in {summary['ready_after']:.2f}s"
+    if summary.get("reused"):
+        head += ", reused"
+    if summary.get("worker") and summary["worker"] != "main":
+        head += f", worker {summary['worker']}"
+    head += ", KEPT)" if summary.get("kept") else ")"
+    lines.append(head)
+    width = max((len(n) for n in summary["services"]), default=4)
+    lines.append(f"  {'service':<{width}}  {'image':>7}  {'created':>7}  {'started':>7}  {'ready':>7}  address")
+    for name, svc in summary["services"].items():
+        t = summary["timeline"].get(name, {})
+        lines.append(
+            f"  {name:<{width}}  {_fmt(t.get('image'))}  {_fmt(t.get('created'))}  "
+            f"{_fmt(t.get('started'))}  {_fmt(t.get('ready'))}  {_addresses(svc['host'], svc['ports'])}"
+        )
+    if commands:
+        from .urls import connection_urls
+
+        for name, url in connection_urls(summary).items():
+            lines.append(f"  {name}: {url}")
+        env_id = summary["id"]
+        first = next(iter(summary["services"]), "SERVICE")
+        lines.append(f"  logs:   eph logs {env_id} [SERVICE]")
+        lines.append(f"  shell:  eph exec {env_id} {first} -- sh")
+        lines.append(f"  remove: eph down {env_id}")
+    return lines
+
+
+def write_summary(tr: pytest.TerminalReporter, summaries: Sequence[Mapping[str, Any]]) -> None:
+    tr.write_sep("=", "ephemeral environments")
+    for summary in summaries:
+        for line in describe_environment(summary, commands=bool(summary.get("kept"))):
+            tr.write_line(line)

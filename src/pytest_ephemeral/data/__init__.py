@@ -1,0 +1,1 @@
+"""Seeds, sanitization, leak check, snapshot and restore."""

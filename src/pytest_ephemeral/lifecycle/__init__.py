@@ -1,0 +1,1 @@
+"""Labels and naming, the reaper for killed runs, kept environments, TTL, sweep."""

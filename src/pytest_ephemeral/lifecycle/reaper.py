@@ -1,0 +1,85 @@
+"""The reaper: a small process outside pytest's process group and session that
+removes a run's resources when their owner process dies without cleaning up
+(SIGKILL, OOM killer, a CI runner killing the whole group).
+
+It needs no container image: it is this module, run by the same Python.
+It polls the owner's ``/proc`` entry (pid + start time, so a recycled pid is
+not mistaken for the owner), imports the Docker SDK only once the owner is
+gone, removes every resource labelled with that owner that is not kept, and
+exits. When the owner cleaned up itself, there is nothing left to remove.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import labels as L
+
+__all__ = ["reap", "spawn_reaper"]
+
+POLL = 0.25
+
+
+def spawn_reaper(owner: L.Owner, log_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the reaper for ``owner`` in its own session (``setsid``)."""
+    log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+    log = log_dir / "pytest-ephemeral-reaper.log"
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pytest_ephemeral.lifecycle.reaper", str(owner)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+            cwd="/",
+        )
+
+
+def reap(owner: L.Owner, *, attempts: int = 40) -> int:
+    from ..runtime.docker_backend import DockerBackend
+    from .inventory import group
+
+    backend = DockerBackend()
+    removed = 0
+    for _ in range(attempts):
+        envs = group(backend.list_resources({L.OWNER: str(owner)}))
+        doomed = [r for rec in envs.values() if not rec.kept for r in rec.resources]
+        if not doomed:
+            return removed
+        errors = backend.remove(doomed)
+        removed += len(doomed)
+        for err in errors:
+            print(f"reaper: {err}", flush=True)
+        time.sleep(0.2)
+    return removed
+
+
+def main(argv: list[str]) -> int:
+    owner = L.Owner.parse(argv[0]) if argv else None
+    if owner is None:
+        print("usage: python -m pytest_ephemeral.lifecycle.reaper HOST/BOOT/PID/START", file=sys.stderr)
+        return 2
+    while owner.alive():
+        time.sleep(POLL)
+    started = time.monotonic()
+    try:
+        n = reap(owner)
+    except Exception as exc:
+        print(f"reaper: cleanup for {owner} failed: {exc}", flush=True)
+        return 1
+    if n:
+        print(
+            f"reaper: removed {n} resource(s) of dead owner {owner} "
+            f"in {time.monotonic() - started:.2f}s",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

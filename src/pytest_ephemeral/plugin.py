@@ -1,0 +1,254 @@
+"""The pytest front door: options, fixtures, report sections, terminal summary.
+
+Thin on purpose and cheap to import: Docker, YAML and the engine are imported
+inside hooks and fixtures, when a test first asks for an environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .runtime.environment import Environment
+    from .session import Manager
+
+settings_key = pytest.StashKey["Settings"]()
+manager_key = pytest.StashKey["Manager"]()
+summaries_key = pytest.StashKey[list[dict[str, Any]]]()
+test_start_key = pytest.StashKey[float]()
+
+WORKEROUTPUT = "pytest_ephemeral"
+KEEP_CHOICES = ("failed", "always", "never")
+LOGS_CHOICES = ("failed", "all", "none")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ephemeral", "pytest-ephemeral: throwaway environments from a spec")
+    group.addoption("--eph-spec", metavar="PATH", help="the spec file (default: discovered)")
+    group.addoption(
+        "--eph-keep",
+        nargs="?",
+        const="failed",
+        default=None,
+        metavar="failed|always",
+        help="keep the environments after the run when a test failed (bare flag) or always",
+    )
+    group.addoption("--eph-ttl", metavar="DURATION", help="how long a kept environment lives (default 8h)")
+    group.addoption(
+        "--eph-shared", action="store_true", default=None, help="one environment for all xdist workers"
+    )
+    group.addoption(
+        "--eph-reuse", action="store_true", default=None, help="attach to a kept environment of the same spec"
+    )
+    group.addoption("--eph-logs", metavar="failed|all|none", help="attach service logs to reports (default failed)")
+    group.addoption("--eph-timeout", metavar="SECONDS", help="default readiness timeout (default 60)")
+    group.addoption(
+        "--eph-image-map",
+        action="append",
+        default=[],
+        metavar="FROM=TO",
+        help="use image TO wherever the spec (or a Dockerfile's FROM) names FROM; repeatable",
+    )
+    group.addoption("--eph-max-starts", metavar="N", help="environments starting at once on this host")
+    group.addoption("--eph-profile", action="append", default=[], metavar="NAME", help="enable a spec profile")
+    parser.addini("eph_spec", "the spec file, relative to the rootdir")
+    parser.addini("eph_keep", "failed | always | never (default never)")
+    parser.addini("eph_ttl", "lifetime of kept environments (default 8h)")
+    parser.addini("eph_shared", "one environment for all xdist workers", type="bool", default=False)
+    parser.addini("eph_reuse", "attach to a kept environment of the same spec", type="bool", default=False)
+    parser.addini("eph_logs", "failed | all | none (default failed)")
+    parser.addini("eph_timeout", "default readiness timeout in seconds (default 60)")
+    parser.addini("eph_image_map", "FROM=TO image substitutions, one per line", type="linelist")
+    parser.addini("eph_max_starts", "environments starting at once on this host")
+
+
+def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    if value not in choices:
+        raise pytest.UsageError(f"{what}: {value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Option first, then ini; a bad value is a UsageError listing the valid ones."""
+    from .config import DEFAULT_TTL, Settings, SettingsError, image_map_from, parse_duration
+
+    def opt(name: str, ini: str) -> Any:
+        value = config.getoption(name)
+        return value if value is not None else (config.getini(ini) or None)
+
+    try:
+        keep = _choice(opt("eph_keep", "eph_keep") or "never", KEEP_CHOICES, "--eph-keep")
+        logs = _choice(opt("eph_logs", "eph_logs") or "failed", LOGS_CHOICES, "--eph-logs")
+        ttl_text = opt("eph_ttl", "eph_ttl")
+        timeout_text = opt("eph_timeout", "eph_timeout")
+        starts_text = opt("eph_max_starts", "eph_max_starts")
+        if starts_text is not None and not str(starts_text).isdigit():
+            raise pytest.UsageError(f"--eph-max-starts: {starts_text!r} is not a whole number")
+        return Settings(
+            rootdir=Path(config.rootpath),
+            spec=config.getoption("eph_spec"),
+            spec_ini=config.getini("eph_spec") or None,
+            timeout=parse_duration(str(timeout_text), "--eph-timeout") if timeout_text else 60.0,
+            image_map=image_map_from(
+                config.getoption("eph_image_map"), config.getini("eph_image_map"), os.environ
+            ),
+            keep=keep,  # type: ignore[arg-type]
+            ttl=parse_duration(str(ttl_text), "--eph-ttl") if ttl_text else DEFAULT_TTL,
+            reuse=bool(opt("eph_reuse", "eph_reuse")),
+            shared=bool(opt("eph_shared", "eph_shared")),
+            logs=logs,  # type: ignore[arg-type]
+            max_starts=int(starts_text or 0),
+            profiles=tuple(config.getoption("eph_profile")),
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[settings_key] = read_settings(config)
+    config.stash[summaries_key] = []
+
+
+def _manager(config: pytest.Config) -> Manager:
+    manager = config.stash.get(manager_key, None)
+    if manager is None:
+        from .session import Manager
+
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None:
+            run_id = str(workerinput.get("eph_run_id") or workerinput["testrunuid"])
+            worker = str(workerinput["workerid"])
+        else:
+            run_id, worker = None, "main"
+        manager = Manager(config.stash[settings_key], run_id=run_id, worker=worker)
+        config.stash[manager_key] = manager
+    return manager
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand every worker the same run id."""
+    node.workerinput["eph_run_id"] = _manager(node.config).run_id
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    from ._header import header_line
+
+    return header_line(config.stash[settings_key])
+
+
+# -- fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _eph_manager(request: pytest.FixtureRequest) -> Generator[Manager, None, None]:
+    manager = _manager(request.config)
+    yield manager
+    _finish(request.config, manager, failed=request.session.testsfailed > 0)
+
+
+def _finish(config: pytest.Config, manager: Manager, *, failed: bool) -> None:
+    summaries = config.stash[summaries_key]
+    envs = list(manager.environments.values())
+    kept = manager.close(failed=failed)
+    kept_ids = {e.id for e in kept}
+    for env in envs:
+        summary = env.summary()
+        summary["kept"] = env.id in kept_ids
+        summary["worker"] = manager.worker
+        summaries.append(summary)
+
+
+@pytest.fixture(scope="session")
+def eph(_eph_manager: Manager) -> Environment:
+    """The environment of the default spec: one per xdist worker (or one for the
+    whole run with ``--eph-shared``), created on first use."""
+    from .errors import EphemeralError
+
+    try:
+        return _eph_manager.environment()
+    except EphemeralError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def eph_factory(_eph_manager: Manager) -> Callable[[str | os.PathLike[str]], Environment]:
+    """``eph_factory("path/to/spec.yaml")``: the environment of another spec,
+    created once per worker and removed at the end like ``eph``."""
+    from .errors import EphemeralError
+
+    def factory(path: str | os.PathLike[str]) -> Environment:
+        try:
+            return _eph_manager.environment(path)
+        except EphemeralError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    return factory
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[test_start_key] = time.time()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    settings = item.config.stash[settings_key]
+    if settings.logs == "none" or manager_key not in item.config.stash:
+        return report
+    if report.when == "teardown" and not report.failed:
+        return report
+    if settings.logs == "failed" and not report.failed:
+        return report
+    if settings.logs == "all" and report.when != "call" and not report.failed:
+        return report
+    from ._report import log_sections
+
+    since = item.stash.get(test_start_key, None)
+    for title, text in log_sections(item.config.stash[manager_key], since):
+        report.sections.append((title, text))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    manager = config.stash.get(manager_key, None)
+    if manager is not None and manager.environments:  # fixtures were not finalised
+        _finish(config, manager, failed=session.testsfailed > 0)
+    if hasattr(config, "workeroutput"):
+        config.workeroutput[WORKEROUTPUT] = json.dumps(config.stash[summaries_key])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: collect each worker's environment summaries."""
+    data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT)
+    if data:
+        node.config.stash[summaries_key].extend(json.loads(data))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    summaries = config.stash.get(summaries_key, [])
+    if not summaries:
+        return
+    from ._report import write_summary
+
+    write_summary(terminalreporter, summaries)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    manager = config.stash.get(manager_key, None)
+    if manager is not None and manager.environments:
+        manager.close(failed=True)

@@ -1,0 +1,372 @@
+"""The Docker backend: the engine's :class:`~.backend.Backend` on the Docker SDK.
+
+The low-level API client is used throughout: one request per operation, no
+implicit re-inspection, safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from ..errors import EngineUnavailableError, EphemeralError
+from .backend import ContainerRequest, ContainerState, ExecResult, Resource
+
+__all__ = ["DockerBackend", "default_address"]
+
+T = TypeVar("T")
+_FROM = re.compile(r"^(\s*FROM\s+)(--platform=\S+\s+)?(\S+)(.*)$", re.IGNORECASE)
+
+
+def default_address() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def _unreachable(address: str, exc: BaseException) -> EngineUnavailableError:
+    return EngineUnavailableError(
+        f"cannot reach the Docker engine at {address}: {exc.__class__.__name__}: "
+        f"{str(exc).splitlines()[0] if str(exc) else ''} "
+        "(start dockerd, or set DOCKER_HOST to a reachable engine)"
+    )
+
+
+class DockerBackend:
+    """A :class:`~.backend.Backend` talking to one Docker engine."""
+
+    def __init__(self, base_url: str | None = None, timeout: int = 120) -> None:
+        self._address = base_url or default_address()
+        try:
+            self._client = docker.DockerClient(base_url=self._address, timeout=timeout)
+            self._api = self._client.api
+        except docker.errors.DockerException as exc:
+            raise _unreachable(self._address, exc) from None
+
+    # -- helpers -----------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise _unreachable(self._address, exc) from None
+        except docker.errors.APIError as exc:
+            msg = exc.explanation if isinstance(exc.explanation, str) else str(exc)
+            raise EphemeralError(f"{what}: {msg}") from None
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def version(self) -> str:
+        info = self._call("docker version", self._api.version)
+        return str(info.get("Version", "?"))
+
+    # -- images ------------------------------------------------------------
+    def image_exists(self, image: str) -> bool:
+        try:
+            self._api.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.NotFound:
+            return False
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise _unreachable(self._address, exc) from None
+        return True
+
+    def image_healthcheck(self, image: str) -> tuple[str, ...] | None:
+        info = self._call(f"inspect image {image}", lambda: self._api.inspect_image(image))
+        test = ((info.get("Config") or {}).get("Healthcheck") or {}).get("Test")
+        if not test or test == ["NONE"]:
+            return None
+        return tuple(str(t) for t in test)
+
+    def build_image(
+        self,
+        context: str,
+        dockerfile: str,
+        tag: str,
+        args: Mapping[str, str],
+        target: str | None,
+        labels: Mapping[str, str],
+        base_map: Mapping[str, str],
+    ) -> None:
+        root = Path(context)
+        source = (root / dockerfile).read_text(encoding="utf-8")
+        rewritten = "\n".join(_map_from_line(line, base_map) for line in source.splitlines())
+        exclude = _dockerignore(root)
+        name = ".eph-Dockerfile"
+        archive = docker.utils.tar(str(root), exclude=exclude, dockerfile=(name, rewritten))
+        log: list[str] = []
+
+        def run() -> None:
+            stream = self._api.build(
+                fileobj=archive,
+                custom_context=True,
+                dockerfile=name,
+                tag=tag,
+                buildargs=dict(args),
+                target=target,
+                labels=dict(labels),
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for chunk in stream:
+                if "stream" in chunk:
+                    log.extend(str(chunk["stream"]).rstrip("\n").splitlines())
+                if "error" in chunk:
+                    tail = "\n".join(log[-50:])
+                    raise EphemeralError(
+                        f"build of {context} failed: {str(chunk['error']).strip()}\n{tail}"
+                    )
+
+        self._call(f"build {context}", run)
+
+    # -- resources ---------------------------------------------------------
+    def create_network(self, name: str, labels: Mapping[str, str]) -> str:
+        res = self._call(
+            f"create network {name}",
+            lambda: self._api.create_network(name, driver="bridge", labels=dict(labels)),
+        )
+        return str(res["Id"])
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> str:
+        res = self._call(
+            f"create volume {name}", lambda: self._api.create_volume(name, labels=dict(labels))
+        )
+        return str(res["Name"])
+
+    def create_container(self, request: ContainerRequest) -> str:
+        api = self._api
+        host_config: dict[str, Any] = {
+            "NetworkMode": request.network,
+            "PortBindings": {
+                port: [{"HostIp": ip, "HostPort": str(hp) if hp else ""}]
+                for port, (ip, hp) in request.ports.items()
+            },
+            "Privileged": request.privileged,
+            "Init": False,
+        }
+        mounts = []
+        for source, target, read_only, kind in request.mounts:
+            mount: dict[str, Any] = {"Target": target, "Type": kind, "ReadOnly": read_only}
+            if source is not None:
+                mount["Source"] = source
+            mounts.append(mount)
+        if mounts:
+            host_config["Mounts"] = mounts
+        if request.tmpfs:
+            host_config["Tmpfs"] = dict(request.tmpfs)
+        if request.nano_cpus:
+            host_config["NanoCpus"] = request.nano_cpus
+        if request.mem_limit:
+            host_config["Memory"] = request.mem_limit
+        exposed = {port: {} for port in (*request.ports, *request.expose)}
+        body: dict[str, Any] = {
+            "Image": request.image,
+            "Labels": dict(request.labels),
+            "Env": [f"{k}={v}" for k, v in request.environment.items()],
+            "ExposedPorts": exposed,
+            "HostConfig": host_config,
+            "NetworkingConfig": {
+                "EndpointsConfig": {request.network: {"Aliases": list(request.aliases)}}
+            },
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
+            "Tty": False,
+            "OpenStdin": False,
+        }
+        if request.command is not None:
+            body["Cmd"] = list(request.command)
+        if request.entrypoint is not None:
+            body["Entrypoint"] = list(request.entrypoint)
+        if request.healthcheck is not None:
+            body["Healthcheck"] = dict(request.healthcheck)
+        if request.user:
+            body["User"] = request.user
+        if request.working_dir:
+            body["WorkingDir"] = request.working_dir
+        if request.hostname:
+            body["Hostname"] = request.hostname
+
+        def create() -> str:
+            url = api._url("/containers/create")
+            res = api._post_json(url, data=body, params={"name": request.name})
+            return str(api._result(res, True)["Id"])
+
+        try:
+            container_id = create()
+        except docker.errors.ImageNotFound:
+            raise EphemeralError(
+                f"image {request.image!r} is not on the engine and cannot be pulled here "
+                "(build it, or map it to a local image with --eph-image-map FROM=TO)"
+            ) from None
+        except docker.errors.NotFound as exc:
+            if "No such image" in str(exc):
+                raise EphemeralError(
+                    f"image {request.image!r} is not on the engine "
+                    "(build it, or map it to a local image with --eph-image-map FROM=TO)"
+                ) from None
+            raise EphemeralError(f"create container {request.name}: {exc.explanation}") from None
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise _unreachable(self._address, exc) from None
+        except docker.errors.APIError as exc:
+            raise EphemeralError(f"create container {request.name}: {exc.explanation}") from None
+        for network, aliases in request.extra_networks.items():
+            self._call(
+                f"connect {request.name} to {network}",
+                lambda n=network, a=aliases: api.connect_container_to_network(  # type: ignore[misc]
+                    container_id, n, aliases=list(a)
+                ),
+            )
+        return container_id
+
+    def start_container(self, container_id: str) -> None:
+        self._call("start container", lambda: self._api.start(container_id))
+
+    def state(self, container_id: str) -> ContainerState:
+        info = self._call("inspect container", lambda: self._api.inspect_container(container_id))
+        st = info.get("State") or {}
+        health = (st.get("Health") or {}).get("Status")
+        ports: dict[str, int] = {}
+        net = info.get("NetworkSettings") or {}
+        for port, bindings in (net.get("Ports") or {}).items():
+            for binding in bindings or ():
+                if binding.get("HostPort"):
+                    ports[port] = int(binding["HostPort"])
+                    break
+        ip = None
+        for endpoint in (net.get("Networks") or {}).values():
+            ip = endpoint.get("IPAddress") or ip
+        return ContainerState(
+            status=str(st.get("Status", "unknown")),
+            exit_code=int(st.get("ExitCode") or 0),
+            health=health,
+            oom_killed=bool(st.get("OOMKilled")),
+            error=str(st.get("Error") or ""),
+            ports=ports,
+            ip_address=ip,
+        )
+
+    def logs(
+        self, container_id: str, *, since: float | None = None, tail: int | None = None
+    ) -> str:
+        kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": False}
+        if since:
+            kwargs["since"] = float(since)
+        if tail is not None:
+            kwargs["tail"] = tail
+        try:
+            data = self._api.logs(container_id, **kwargs)
+        except docker.errors.NotFound:
+            return ""
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise _unreachable(self._address, exc) from None
+        except docker.errors.APIError as exc:
+            raise EphemeralError(f"logs: {exc.explanation}") from None
+        return bytes(data).decode("utf-8", "replace")
+
+    def exec(self, container_id: str, cmd: Sequence[str], *, user: str | None = None) -> ExecResult:
+        def run() -> ExecResult:
+            created = self._api.exec_create(
+                container_id, list(cmd), stdout=True, stderr=True, user=user or ""
+            )
+            output = self._api.exec_start(created["Id"])
+            code = self._api.exec_inspect(created["Id"]).get("ExitCode")
+            return ExecResult(
+                int(code if code is not None else -1), bytes(output).decode("utf-8", "replace")
+            )
+
+        return self._call(f"exec {list(cmd)!r}", run)
+
+    def list_resources(self, labels: Mapping[str, str | None]) -> list[Resource]:
+        flt = {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
+        api = self._api
+
+        def run() -> list[Resource]:
+            out: list[Resource] = []
+            for c in api.containers(all=True, filters=flt):
+                name = (c.get("Names") or ["?"])[0].lstrip("/")
+                out.append(
+                    Resource("container", c["Id"], name, c.get("Labels") or {}, c.get("State", ""))
+                )
+            for n in api.networks(filters=flt):
+                out.append(Resource("network", n["Id"], n["Name"], n.get("Labels") or {}))
+            for v in api.volumes(filters=flt).get("Volumes") or []:
+                out.append(Resource("volume", v["Name"], v["Name"], v.get("Labels") or {}))
+            return out
+
+        return self._call("list resources", run)
+
+    def remove(self, resources: Sequence[Resource]) -> list[str]:
+        """Remove in parallel: containers (killed, no grace period) first, then
+        networks and volumes. Returns the errors (already-gone is not an error)."""
+        errors: list[str] = []
+        api = self._api
+
+        def rm(res: Resource) -> None:
+            for attempt in range(5):
+                try:
+                    if res.kind == "container":
+                        api.remove_container(res.id, force=True, v=True)
+                    elif res.kind == "network":
+                        api.remove_network(res.id)
+                    else:
+                        api.remove_volume(res.id, force=True)
+                    return
+                except docker.errors.NotFound:
+                    return
+                except docker.errors.APIError as exc:
+                    text = str(exc.explanation)
+                    if "already in progress" in text or "is being removed" in text:
+                        return
+                    if attempt == 4:
+                        errors.append(f"{res.kind} {res.name}: {text}")
+                except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+                    errors.append(f"{res.kind} {res.name}: engine unreachable ({exc})")
+                    return
+
+                time.sleep(0.1 * (attempt + 1))
+
+        containers = [r for r in resources if r.kind == "container"]
+        others = [r for r in resources if r.kind != "container"]
+        for group in (containers, others):
+            if len(group) == 1:
+                rm(group[0])
+            elif group:
+                with ThreadPoolExecutor(max_workers=min(16, len(group))) as pool:
+                    list(pool.map(rm, group))
+        return errors
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _map_from_line(line: str, base_map: Mapping[str, str]) -> str:
+    m = _FROM.match(line)
+    if not m or not base_map:
+        return line
+    image = m.group(3)
+    mapped = base_map.get(image)
+    if mapped is None:
+        return line
+    return f"{m.group(1)}{m.group(2) or ''}{mapped}{m.group(4)}"
+
+
+def _dockerignore(root: Path) -> list[str]:
+    path = root / ".dockerignore"
+    if not path.is_file():
+        return []
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]

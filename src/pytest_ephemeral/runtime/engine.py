@@ -1,0 +1,475 @@
+"""The topology engine: plan, parallel start along the dependency graph,
+readiness, teardown. One path for every front door (pytest, ``eph``)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import EphemeralError, ServiceStartError
+from ..lifecycle import labels as L
+from ..spec.model import ServiceSpec, WaitSpec
+from .backend import Backend, ContainerRequest, ContainerState, Resource
+from .environment import Environment, Service, ServiceTimes
+from .waits import Probe, describe
+
+__all__ = ["EngineOptions", "start_environment", "teardown_environment"]
+
+LOG_TAIL = 50
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    default_timeout: float = 60.0
+    image_map: Mapping[str, str] = field(default_factory=dict)
+    host_ip: str = "127.0.0.1"
+    # called around each environment start to bound concurrent starts
+    slot: Callable[[], contextlib.AbstractContextManager[object]] | None = None
+    # seed runner: (environment, service) -> None, called after readiness
+    seeder: Callable[[Environment, Service], None] | None = None
+
+
+class _Aborted(Exception):
+    """Another service failed; this one stops quietly."""
+
+
+def map_image(image: str, image_map: Mapping[str, str]) -> str:
+    return image_map.get(image, image)
+
+
+def context_digest(context: Path, dockerfile: str) -> str:
+    """A digest of a build context's files (paths, sizes, contents)."""
+    h = hashlib.sha256(dockerfile.encode())
+    for root, dirs, files in os.walk(context):
+        dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__", ".venv"))
+        for name in sorted(files):
+            path = Path(root) / name
+            h.update(str(path.relative_to(context)).encode())
+            with contextlib.suppress(OSError):
+                h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _effective_waits(
+    svc: ServiceSpec, image_test: tuple[str, ...] | None, needs_completion: bool
+) -> tuple[WaitSpec, ...]:
+    waits = list(svc.waits)
+    if needs_completion and not any(w.kind == "completed" for w in waits):
+        waits.append(WaitSpec("completed"))
+    if waits:
+        return tuple(waits)
+    hc = svc.healthcheck
+    if (hc is not None and not hc.disable and hc.test and hc.test[0] != "NONE") or (
+        image_test is not None and (hc is None or not hc.disable)
+    ):
+        return (WaitSpec("healthcheck"),)
+    return tuple(WaitSpec("port", port=p.container_port) for p in svc.ports if p.protocol == "tcp")
+
+
+def _healthcheck_body(svc: ServiceSpec) -> dict[str, object] | None:
+    hc = svc.healthcheck
+    if hc is None:
+        return None
+    if hc.disable:
+        return {"Test": ["NONE"]}
+    body: dict[str, object] = {"Test": list(hc.test)}
+    for key, value in (
+        ("Interval", hc.interval),
+        ("Timeout", hc.timeout),
+        ("StartPeriod", hc.start_period),
+    ):
+        if value:
+            body[key] = int(value * 1e9)
+    if hc.retries is not None:
+        body["Retries"] = hc.retries
+    return body
+
+
+class _Start:
+    """The state of one environment start: a thread per service, events per
+    milestone, one abort flag."""
+
+    def __init__(self, env: Environment, opts: EngineOptions) -> None:
+        self.env = env
+        self.opts = opts
+        self.backend = env.backend
+        self.spec = env.spec
+        self.t0 = time.monotonic()
+        self.abort = threading.Event()
+        self.started = {n: threading.Event() for n in self.spec.services}
+        self.ready = {n: threading.Event() for n in self.spec.services}
+        self.errors: list[BaseException] = []
+        self.lock = threading.Lock()
+        self.needs_completion = {
+            d.service
+            for s in self.spec.services.values()
+            for d in s.depends_on
+            if d.condition == "service_completed_successfully"
+        }
+        self.default_network = f"{env.id}_default"
+        self.built: dict[str, threading.Lock] = {}
+
+    def now(self) -> float:
+        return round(time.monotonic() - self.t0, 3)
+
+    def labels(self, **extra: str) -> dict[str, str]:
+        return {**self.env.labels, **extra}
+
+    def run(self) -> None:
+        env, backend = self.env, self.backend
+        networks = {"default": self.default_network}
+        for net in self.spec.networks:
+            if net != "default":
+                networks[net] = f"{env.id}_{net}"
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(self._make_network, networks.values()))
+            list(pool.map(self._make_volume, [f"{env.id}_{v}" for v in self.spec.volumes]))
+        self.networks = networks
+        threads = [
+            threading.Thread(
+                target=self._service, args=(name,), name=f"eph-{env.id}-{name}", daemon=True
+            )
+            for name in self.spec.services
+        ]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.1)
+        except BaseException:
+            self.abort.set()
+            for t in threads:
+                t.join(10)
+            raise
+        if self.errors:
+            # the first real failure, not the services aborted because of it
+            raise self.errors[0]
+        env.ready_after = self.now()
+
+    def _make_network(self, name: str) -> None:
+        if self.abort.is_set():
+            return
+        nid = self.backend.create_network(name, self.labels())
+        self.env.record(Resource("network", nid, name, self.labels()))
+
+    def _make_volume(self, name: str) -> None:
+        vid = self.backend.create_volume(name, self.labels())
+        self.env.record(Resource("volume", vid, name, self.labels()))
+
+    def _fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if not isinstance(exc, _Aborted):
+                self.errors.append(exc)
+        self.abort.set()
+
+    def _wait_event(self, event: threading.Event, deadline: float, what: str, name: str) -> None:
+        while not event.wait(0.02):
+            if self.abort.is_set():
+                raise _Aborted
+            if time.monotonic() > deadline:
+                raise ServiceStartError(name, f"timed out waiting for {what}", env_id=self.env.id)
+
+    def _service(self, name: str) -> None:
+        try:
+            self._service_inner(name)
+        except BaseException as exc:
+            self._fail(exc)
+
+    def _image(self, name: str, svc: ServiceSpec) -> str:
+        backend = self.backend
+        if svc.build is not None:
+            b = svc.build
+            tag = f"eph-build/{L.safe_name(self.spec.name)}-{L.safe_name(name)}:{context_digest(b.context, b.dockerfile + str(sorted(b.args.items())) + str(b.target))}"
+            with self.lock:
+                lock = self.built.setdefault(tag, threading.Lock())
+            with lock:
+                if not backend.image_exists(tag):
+                    try:
+                        backend.build_image(
+                            str(b.context),
+                            b.dockerfile,
+                            tag,
+                            b.args,
+                            b.target,
+                            {f"{L.PREFIX}.build": "true"},
+                            self.opts.image_map,
+                        )
+                    except EphemeralError as exc:
+                        text = str(exc)
+                        first, _, rest = text.partition("\n")
+                        raise ServiceStartError(
+                            name,
+                            f"build failed: {first}",
+                            env_id=self.env.id,
+                            log_tail=rest.splitlines()[-LOG_TAIL:],
+                        ) from None
+            return tag
+        if svc.image is None:  # the loader guarantees image or build
+            raise ServiceStartError(name, "neither image nor build given", env_id=self.env.id)
+        image = map_image(svc.image, self.opts.image_map)
+        if not backend.image_exists(image):
+            mapped = f" (mapped from {svc.image!r})" if image != svc.image else ""
+            raise ServiceStartError(
+                name,
+                f"image {image!r}{mapped} is not on the Docker engine and cannot be pulled here; "
+                "build it, or map it to a local image with --eph-image-map FROM=TO",
+                env_id=self.env.id,
+            )
+        return image
+
+    def _request(self, name: str, svc: ServiceSpec, image: str) -> ContainerRequest:
+        env = self.env
+        if svc.networks:
+            nets = [(self.networks[n], (name, *aliases)) for n, aliases in svc.networks.items()]
+        else:
+            nets = [(self.default_network, (name,))]
+        mounts = tuple(
+            (
+                (f"{env.id}_{m.source}" if m.type == "volume" and m.source else m.source),
+                m.target,
+                m.read_only,
+                m.type,
+            )
+            for m in svc.volumes
+        )
+        return ContainerRequest(
+            name=f"{env.id}-{name}",
+            image=image,
+            labels=self.labels(**{L.SERVICE: name}, **dict(svc.labels)),
+            network=nets[0][0],
+            aliases=nets[0][1],
+            extra_networks=dict(nets[1:]),
+            command=svc.command,
+            entrypoint=svc.entrypoint,
+            environment=svc.environment,
+            ports={
+                f"{p.container_port}/{p.protocol}": (p.host_ip or self.opts.host_ip, p.host_port)
+                for p in svc.ports
+            },
+            expose=tuple(f"{p}/tcp" for p in svc.expose),
+            mounts=mounts,
+            tmpfs=dict.fromkeys(svc.tmpfs, ""),
+            healthcheck=_healthcheck_body(svc),
+            user=svc.user,
+            working_dir=svc.working_dir,
+            nano_cpus=int(svc.cpus * 1e9) if svc.cpus else None,
+            mem_limit=svc.mem_limit,
+            privileged=svc.privileged,
+            hostname=name,
+        )
+
+    def _service_inner(self, name: str) -> None:
+        svc = self.spec.services[name]
+        times = self.env.timeline.setdefault(name, ServiceTimes())
+        timeout = svc.wait_timeout or self.opts.default_timeout
+        image = self._image(name, svc)
+        times.image = self.now()
+        image_test = None
+        if not svc.waits and svc.healthcheck is None:
+            image_test = self.backend.image_healthcheck(image)
+        for dep in svc.depends_on:
+            if dep.condition == "service_started":
+                event, what = self.started[dep.service], f"{dep.service!r} to start"
+            else:
+                event, what = (
+                    self.ready[dep.service],
+                    f"{dep.service!r} to be "
+                    + (
+                        "healthy"
+                        if dep.condition == "service_healthy"
+                        else "completed successfully"
+                    ),
+                )
+            # the dependency's own timeout bounds this wait
+            dep_timeout = self.spec.services[dep.service].wait_timeout or self.opts.default_timeout
+            self._wait_event(event, time.monotonic() + dep_timeout + 600, what, name)
+        if self.abort.is_set():
+            raise _Aborted
+        request = self._request(name, svc, image)
+        try:
+            cid = self.backend.create_container(request)
+        except EphemeralError as exc:
+            raise ServiceStartError(name, str(exc), env_id=self.env.id) from None
+        self.env.record(Resource("container", cid, request.name, request.labels))
+        times.created = self.now()
+        if self.abort.is_set():
+            raise _Aborted
+        try:
+            self.backend.start_container(cid)
+        except EphemeralError as exc:
+            cause = str(exc)
+            if "address already in use" in cause or "port is already allocated" in cause:
+                cause = f"a host port is taken: {cause}"
+            raise ServiceStartError(
+                name, cause, env_id=self.env.id, log_tail=self._tail(cid)
+            ) from None
+        times.started = self.now()
+        self.started[name].set()
+        waits = _effective_waits(svc, image_test, name in self.needs_completion)
+        state = self._await_ready(name, svc, cid, waits, timeout, image, image_test)
+        service = Service(name, svc, self.backend, cid, self.opts.host_ip, state.ports)
+        with self.lock:
+            self.env.services[name] = service
+        times.ready = self.now()
+        if svc.seed and self.opts.seeder is not None:
+            self.opts.seeder(self.env, service)
+            times.seeded = self.now()
+        self.ready[name].set()
+
+    def _tail(self, cid: str) -> list[str]:
+        try:
+            return self.backend.logs(cid, tail=LOG_TAIL).splitlines()[-LOG_TAIL:]
+        except EphemeralError:
+            return []
+
+    def _await_ready(
+        self,
+        name: str,
+        svc: ServiceSpec,
+        cid: str,
+        waits: tuple[WaitSpec, ...],
+        timeout: float,
+        image: str,
+        image_test: tuple[str, ...] | None,
+    ) -> ContainerState:
+        backend = self.backend
+        probes = [Probe.of(w, svc.healthcheck, image_test) for w in waits]
+        if any(p.wait.kind == "healthcheck" and p.health_cmd is None for p in probes):
+            image_test = backend.image_healthcheck(image)
+            probes = [Probe.of(w, svc.healthcheck, image_test) for w in waits]
+        deadline = time.monotonic() + timeout
+        interval = 0.02
+        needs_logs = any(p.wait.kind == "log" for p in probes)
+        completing = any(p.wait.kind == "completed" for p in probes)
+        while True:
+            if self.abort.is_set():
+                raise _Aborted
+            state = backend.state(cid)
+            if state.exited and not (completing and state.exit_code == 0):
+                why = f"the container exited with status {state.exit_code}"
+                if state.oom_killed:
+                    why += " (killed: out of memory; raise mem_limit)"
+                if state.error:
+                    why += f" ({state.error})"
+                if probes and not completing:
+                    why += f" before it was ready (waiting for {describe(probes[0].wait)})"
+                raise ServiceStartError(name, why, env_id=self.env.id, log_tail=self._tail(cid))
+            if state.health == "unhealthy" and any(p.wait.kind == "healthcheck" for p in probes):
+                raise ServiceStartError(
+                    name,
+                    "its healthcheck reports unhealthy",
+                    env_id=self.env.id,
+                    log_tail=self._tail(cid),
+                )
+            logs = backend.logs(cid) if needs_logs else None
+            probes = [
+                p for p in probes if not p.check(backend, cid, state, self.opts.host_ip, logs)
+            ]
+            if not probes and (state.running or completing):
+                return state
+            if time.monotonic() > deadline:
+                pending = "; ".join(describe(p.wait) for p in probes)
+                raise ServiceStartError(
+                    name,
+                    f"not ready after {timeout:g}s (waiting for {pending}); "
+                    f"raise wait.timeout or --eph-timeout if it is just slow",
+                    env_id=self.env.id,
+                    log_tail=self._tail(cid),
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.4, 0.25)
+
+
+def start_environment(env: Environment, opts: EngineOptions) -> Environment:
+    """Create and start everything of ``env`` along the dependency graph.
+
+    On any failure (or KeyboardInterrupt), everything already created is
+    removed before the error propagates."""
+    env.started_at = time.time()
+    cm = opts.slot() if opts.slot is not None else contextlib.nullcontext()
+    try:
+        with cm:
+            _Start(env, opts).run()
+    except BaseException:
+        teardown_environment(env)
+        raise
+    return env
+
+
+def teardown_environment(env: Environment) -> list[str]:
+    """Remove every container, network and volume of ``env`` — the recorded
+    ones and whatever else carries its label — in parallel, without grace
+    periods. Safe to call twice; survives a Ctrl-C during removal."""
+    interrupted: BaseException | None = None
+    errors: list[str] = []
+    for _ in range(3):
+        try:
+            errors = _remove_all(env)
+            break
+        except KeyboardInterrupt as exc:  # finish the job, then re-raise
+            interrupted = exc
+    env.closed = True
+    if interrupted is not None:
+        raise interrupted
+    return errors
+
+
+def _remove_all(env: Environment) -> list[str]:
+    backend = env.backend
+    known = {r.id: r for r in env.resources}
+    try:
+        for r in backend.list_resources({L.ENV: env.id}):
+            known.setdefault(r.id, r)
+    except EphemeralError as exc:
+        if not known:
+            return [str(exc)]
+    errors = backend.remove(list(known.values()))
+    # anything created while we were removing (an in-flight create)
+    with contextlib.suppress(EphemeralError):
+        late = backend.list_resources({L.ENV: env.id})
+        if late:
+            errors = backend.remove(late)
+    return errors
+
+
+@contextlib.contextmanager
+def running(env: Environment, opts: EngineOptions) -> Iterator[Environment]:
+    start_environment(env, opts)
+    try:
+        yield env
+    finally:
+        teardown_environment(env)
+
+
+def attach_environment(
+    backend: Backend, spec: Spec, record: EnvRecord, host_ip: str
+) -> Environment | None:
+    """An :class:`Environment` for containers that already run (a kept
+    environment, or one another process created). None when it is not whole
+    and running."""
+    containers = record.services()
+    if set(containers) != set(spec.services):
+        return None
+    labels = dict(containers[next(iter(containers))].labels) if containers else {}
+    labels.pop(L.SERVICE, None)
+    env = Environment(record.id, spec, backend, labels, resources=list(record.resources))
+    for name, res in containers.items():
+        try:
+            state = backend.state(res.id)
+        except EphemeralError:
+            return None
+        svc = spec.services[name]
+        completed = any(w.kind == "completed" for w in svc.waits)
+        if not state.running and not (completed and state.exited and state.exit_code == 0):
+            return None
+        env.services[name] = Service(name, svc, backend, res.id, host_ip, state.ports)
+        env.timeline[name] = ServiceTimes()
+    return env

@@ -1,0 +1,162 @@
+"""What tests get: a running :class:`Environment` of :class:`Service` objects."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import EphemeralError
+from ..spec.model import ServiceSpec, Spec
+from ..urls import connection_url
+from .backend import Backend, ExecResult, Resource
+
+__all__ = ["Environment", "Service", "ServiceTimes"]
+
+
+@dataclass(slots=True)
+class ServiceTimes:
+    """Seconds since the environment started being created."""
+
+    image: float | None = None
+    created: float | None = None
+    started: float | None = None
+    ready: float | None = None
+    seeded: float | None = None
+
+
+class Service:
+    """One running service: its addresses, and a way to look inside."""
+
+    __slots__ = ("_backend", "_ports", "container_id", "host", "name", "spec")
+
+    def __init__(
+        self,
+        name: str,
+        spec: ServiceSpec,
+        backend: Backend,
+        container_id: str,
+        host: str,
+        ports: Mapping[str, int],
+    ) -> None:
+        self.name = name
+        self.spec = spec
+        self.container_id = container_id
+        self.host = host
+        self._backend = backend
+        self._ports = dict(ports)
+
+    def __repr__(self) -> str:
+        return f"<Service {self.name} {self.container_id[:12]} ports={self.ports}>"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Published ports: ``{"5432/tcp": 49153}``."""
+        return dict(self._ports)
+
+    def port(self, container_port: int, protocol: str = "tcp") -> int:
+        """The host port on which ``container_port`` is published."""
+        key = f"{container_port}/{protocol}"
+        try:
+            return self._ports[key]
+        except KeyError:
+            known = ", ".join(sorted(self._ports)) or "none"
+            raise EphemeralError(
+                f"service {self.name!r} does not publish port {key} (published: {known}); "
+                f"add it to services.{self.name}.ports in the spec"
+            ) from None
+
+    def address(self, container_port: int, protocol: str = "tcp") -> str:
+        """``"127.0.0.1:49153"`` for ``container_port``."""
+        return f"{self.host}:{self.port(container_port, protocol)}"
+
+    def exec(self, cmd: str | Sequence[str], *, user: str | None = None) -> ExecResult:
+        """Run ``cmd`` in the container; returns ``(exit_code, output)``.
+
+        A string is run by ``/bin/sh -c``; a list as it is."""
+        argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        return self._backend.exec(self.container_id, argv, user=user)
+
+    def logs(self, *, since: float | None = None, tail: int | None = None) -> str:
+        """The container's output (stdout and stderr), optionally since a UNIX time."""
+        return self._backend.logs(self.container_id, since=since, tail=tail)
+
+
+@dataclass
+class Environment:
+    """A running topology. ``env["db"]`` is a :class:`Service`."""
+
+    id: str
+    spec: Spec
+    backend: Backend
+    labels: Mapping[str, str]
+    services: dict[str, Service] = field(default_factory=dict)
+    timeline: dict[str, ServiceTimes] = field(default_factory=dict)
+    resources: list[Resource] = field(default_factory=list)
+    started_at: float = 0.0
+    ready_after: float | None = None
+    kept: bool = False
+    reused: bool = False
+    closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __getitem__(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            known = ", ".join(self.services) or "none"
+            raise KeyError(
+                f"environment {self.id} has no service {name!r} (services: {known})"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.services
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.services)
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+    def __repr__(self) -> str:
+        return f"<Environment {self.id} services={list(self.services)}>"
+
+    def record(self, resource: Resource) -> None:
+        with self._lock:
+            self.resources.append(resource)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able description: id, services with addresses, timeline."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "spec": str(self.spec.path),
+            "kept": self.kept,
+            "reused": self.reused,
+            "ready_after": self.ready_after,
+            "services": {
+                name: {
+                    "container_id": svc.container_id,
+                    "host": svc.host,
+                    "ports": svc.ports,
+                    "image": svc.spec.image or "(built)",
+                    "url": connection_url(svc.spec, svc.host, svc.ports),
+                }
+                for name, svc in self.services.items()
+            },
+            "timeline": {
+                name: {
+                    "image": t.image,
+                    "created": t.created,
+                    "started": t.started,
+                    "ready": t.ready,
+                    "seeded": t.seeded,
+                }
+                for name, t in self.timeline.items()
+            },
+        }

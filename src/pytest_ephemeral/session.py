@@ -1,0 +1,258 @@
+"""The engine room shared by both front doors (the pytest plugin and ``eph``):
+find and load specs, create environments with teardown registered first,
+keep or remove them at the end, reuse kept ones."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from .config import Settings
+from .errors import EphemeralError
+from .lifecycle import labels as L
+
+if TYPE_CHECKING:
+    from .lifecycle.inventory import EnvRecord
+    from .runtime.backend import Backend
+    from .runtime.environment import Environment
+    from .spec.model import Spec
+
+__all__ = ["Manager", "new_run_id"]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class Manager:
+    """Creates, tracks and finally removes (or keeps) the environments of one
+    process. Created cheaply; touches Docker only when an environment is asked for."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        run_id: str | None = None,
+        worker: str = "main",
+        backend_factory: Callable[[], Backend] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.worker = worker
+        self._backend_factory = backend_factory
+        self._backend: Backend | None = None
+        self._progress = progress
+        self._lock = threading.RLock()
+        self.environments: dict[Path, Environment] = {}
+        self.kept: list[Environment] = []
+        self._reaper_started = False
+        self._swept = False
+        self._old_sigterm: object = None
+        self.owner = L.current_owner()
+        self.sweep_report: dict[str, str] = {}
+
+    # -- engine ----------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            if self._backend_factory is not None:
+                self._backend = self._backend_factory()
+            else:
+                from .runtime.docker_backend import DockerBackend
+
+                self._backend = DockerBackend()
+        return self._backend
+
+    def spec_path(self, path: str | os.PathLike[str] | None = None) -> Path:
+        from .spec import discover_spec
+
+        s = self.settings
+        if path is not None:
+            p = Path(path)
+            return (p if p.is_absolute() else s.rootdir / p).resolve()
+        return discover_spec(s.rootdir, s.spec, s.spec_ini).resolve()
+
+    def load(self, path: Path) -> Spec:
+        from .spec import load_spec
+
+        return load_spec(path, profiles=self.settings.profiles)
+
+    # -- environments ------------------------------------------------------------
+    def environment(self, path: str | os.PathLike[str] | None = None) -> Environment:
+        """The environment for ``path`` (default: the discovered spec), created on
+        first use and then cached for this process."""
+        spec_path = self.spec_path(path)
+        with self._lock:
+            env = self.environments.get(spec_path)
+            if env is not None:
+                return env
+            spec = self.load(spec_path)
+            env = self._create(spec)
+            return env
+
+    def _env_id(self, spec: Spec) -> str:
+        base = f"{L.safe_name(spec.name)}-{self.run_id[:8]}-{L.safe_name(self.worker)}"
+        taken = {e.id for e in self.environments.values()}
+        return base if base not in taken else f"{base}-{spec.hash[:6]}"
+
+    def _prepare_guards(self) -> None:
+        """Teardown registered before anything exists: the reaper for SIGKILL,
+        a SIGTERM handler that unwinds like Ctrl-C, a sweep of dead runs."""
+        if not self._reaper_started:
+            from .lifecycle.reaper import spawn_reaper
+
+            spawn_reaper(self.owner)
+            self._reaper_started = True
+        if threading.current_thread() is threading.main_thread() and self._old_sigterm is None:
+            with contextlib.suppress(ValueError):
+                self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        if not self._swept:
+            self._swept = True
+            from .lifecycle.inventory import sweep
+
+            with contextlib.suppress(EphemeralError):
+                self.sweep_report = sweep(self.backend)
+
+    def labels_for(self, spec: Spec, env_id: str, *, kept: bool = False, expires: float | None = None) -> dict[str, str]:
+        return L.env_labels(
+            env_id=env_id,
+            run_id=self.run_id,
+            owner=self.owner,
+            spec_hash=spec.hash,
+            spec_path=str(spec.path),
+            spec_name=spec.name,
+            worker=self.worker,
+            kept=kept,
+            expires=expires,
+        )
+
+    def _create(self, spec: Spec, *, kept: bool = False) -> Environment:
+        from .runtime.engine import start_environment
+        from .runtime.environment import Environment
+
+        backend = self.backend
+        if self.settings.reuse and not kept:
+            env = self._reuse(spec)
+            if env is not None:
+                self.environments[spec.path.resolve()] = env
+                return env
+        self._prepare_guards()
+        env_id = self._env_id(spec)
+        expires = time.time() + self.settings.ttl if kept else None
+        env = Environment(env_id, spec, backend, self.labels_for(spec, env_id, kept=kept, expires=expires))
+        env.kept = kept
+        # registered before anything is created: close() removes whatever exists
+        self.environments[spec.path.resolve()] = env
+        if self._progress:
+            self._progress(f"starting environment {env_id} ({len(spec.services)} services)")
+        try:
+            start_environment(env, self.engine_options())
+        except BaseException:
+            self.environments.pop(spec.path.resolve(), None)
+            raise
+        return env
+
+    def engine_options(self):  # type: ignore[no-untyped-def]
+        from .runtime.engine import EngineOptions
+        from .runtime.slots import start_slot
+
+        s = self.settings
+        return EngineOptions(
+            default_timeout=s.timeout,
+            image_map=dict(s.image_map),
+            host_ip=s.host_ip,
+            slot=lambda: start_slot(s.effective_max_starts),
+            seeder=_seeder(),
+        )
+
+    def _reuse(self, spec: Spec) -> Environment | None:
+        from .lifecycle.inventory import inventory
+        from .runtime.engine import attach_environment, teardown_environment
+
+        for rec in inventory(self.backend).values():
+            if not rec.kept or rec.spec_hash != spec.hash:
+                continue
+            env = attach_environment(self.backend, spec, rec, self.settings.host_ip)
+            if env is not None:
+                env.reused = True
+                env.kept = True
+                return env
+            # kept but broken (a container gone or stopped): remove, recreate
+            from .runtime.environment import Environment
+
+            teardown_environment(Environment(rec.id, spec, self.backend, {}, resources=rec.resources))
+        return None
+
+    # -- the end -------------------------------------------------------------------
+    def mark_kept(self, env: Environment) -> None:
+        """Record on the engine that ``env`` is kept, with its expiry."""
+        expires = time.time() + self.settings.ttl
+        labels = self.labels_for(env.spec, env.id, kept=True, expires=expires)
+        labels[L.MARKER] = "kept"
+        with contextlib.suppress(EphemeralError):
+            self.backend.create_volume(f"{env.id}_kept-{int(expires)}", labels)
+        env.kept = True
+
+    def close(self, *, failed: bool) -> list[Environment]:
+        """Remove this process's environments, or keep them as the settings say.
+        Returns the kept ones."""
+        from .runtime.engine import teardown_environment
+
+        keep = self.settings.keep == "always" or (self.settings.keep == "failed" and failed)
+        kept: list[Environment] = []
+        with self._lock:
+            envs = list(self.environments.values())
+            self.environments.clear()
+        for env in envs:
+            if env.closed:
+                continue
+            if keep or (env.reused and self.settings.reuse):
+                if not env.reused:
+                    self.mark_kept(env)
+                kept.append(env)
+                continue
+            teardown_environment(env)
+        self.kept.extend(kept)
+        if self._old_sigterm is not None and threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGTERM, self._old_sigterm)  # type: ignore[arg-type]
+            self._old_sigterm = None
+        return kept
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Manager]:
+        failed = False
+        try:
+            yield self
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self.close(failed=failed)
+
+
+def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _seeder():  # type: ignore[no-untyped-def]
+    try:
+        from .data.seed import run_seeds
+    except ImportError:
+        return None
+    return run_seeds
+
+
+def kept_records(backend: Backend) -> list[EnvRecord]:
+    from .lifecycle.inventory import inventory
+
+    return [r for r in inventory(backend).values() if r.kept]
