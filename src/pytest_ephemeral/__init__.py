@@ -7,7 +7,7 @@ when an environment is created.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     DataError,
@@ -17,8 +17,10 @@ from .errors import (
     ServiceStartError,
     SpecError,
 )
-from .runtime.backend import ExecResult
-from .runtime.environment import Environment, Service
+
+if TYPE_CHECKING:
+    from .runtime.backend import ExecResult
+    from .runtime.environment import Environment, Service
 
 __all__ = [
     "DataError",
@@ -34,7 +36,18 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "Environment": "runtime.environment",
+    "Service": "runtime.environment",
+    "ExecResult": "runtime.backend",
+}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -16,9 +16,8 @@ LOG_LINES = 200
 
 
 def log_sections(manager: Manager, since: float | None) -> Iterator[tuple[str, str]]:
-    """(title, text) per service of every live environment of ``manager``: its
-    log lines since ``since`` (bounded). Titles start with "Captured stdout" so
-    JUnit XML carries them in system-out."""
+    """(where, text) per service of every live environment of ``manager``: its
+    log lines since ``since`` (bounded)."""
     from .errors import EphemeralError
 
     for env in list(manager.environments.values()):
@@ -28,7 +27,7 @@ def log_sections(manager: Manager, since: float | None) -> Iterator[tuple[str, s
             except EphemeralError as exc:
                 text = f"(logs unavailable: {exc})"
             if text.strip():
-                yield f"Captured stdout eph {env.id}/{name}", text
+                yield f"eph {env.id}/{name}", text
 
 
 def _fmt(t: float | None) -> str:

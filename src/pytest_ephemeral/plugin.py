@@ -217,8 +217,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     from ._report import log_sections
 
     since = item.stash.get(test_start_key, None)
-    for title, text in log_sections(item.config.stash[manager_key], since):
-        report.sections.append((title, text))
+    for where, text in log_sections(item.config.stash[manager_key], since):
+        report.sections.append((f"Captured stdout {where}", text))
+        # later reports of this item (the teardown one that JUnit XML writes) too
+        item.add_report_section(where, "stdout", text)
     return report
 
 

@@ -127,7 +127,10 @@ class DockerBackend:
                         f"build of {context} failed: {str(chunk['error']).strip()}\n{tail}"
                     )
 
-        self._call(f"build {context}", run)
+        try:
+            self._call(f"build {context}", run)
+        finally:
+            archive.close()
 
     # -- resources ---------------------------------------------------------
     def create_network(self, name: str, labels: Mapping[str, str]) -> str:

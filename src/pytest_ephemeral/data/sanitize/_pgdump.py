@@ -1,0 +1,713 @@
+"""Streaming reader and rewriter for pg_dump's plain (SQL) format.
+
+Recognised, at the start of a statement:
+
+* ``COPY name (cols) FROM stdin;`` followed by rows in COPY's text format
+  (tab-separated, ``\\N`` for NULL, backslash escapes) up to a ``\\.`` line;
+* ``INSERT INTO name [(cols)] VALUES (...), (...);`` with literal values,
+  spanning any number of lines;
+* ``CREATE TABLE name (...)``, only to learn the column order for INSERTs
+  without a column list.
+
+Everything else (DDL, SET, comments, sequences, psql meta-commands) is passed
+through unchanged. Statement boundaries are found with a small scanner that
+knows quotes, dollar quotes and comments, so a ``COPY`` or ``INSERT`` inside
+a function body or a string is not mistaken for one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Iterable, Iterator
+from typing import Final
+
+from pytest_ephemeral.errors import DataError
+
+from ._plan import Sink, TablePlan
+from ._transforms import ValueProblem
+
+__all__ = ["copy_decode", "copy_encode", "process_pgdump"]
+
+# ------------------------------------------------------------------ COPY codec
+
+_COPY_ESCAPE: Final = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
+_COPY_SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ENCODE: Final = str.maketrans(
+    {
+        "\\": "\\\\",
+        "\t": "\\t",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\v": "\\v",
+    }
+)
+
+
+def _copy_unescape(match: re.Match[str]) -> str:
+    octal, hexa, other = match.groups()
+    if other is not None:
+        return _COPY_SIMPLE.get(other, other)
+    code = int(octal, 8) if octal is not None else int(hexa, 16)
+    if code > 0x7F:
+        # A byte of a multi-byte character; handled by _copy_decode_bytes.
+        raise _NeedBytes
+    return chr(code)
+
+
+class _NeedBytes(Exception):
+    pass
+
+
+def copy_decode(raw: str) -> str:
+    """Decode one field of COPY's text format (not ``\\N``, which is NULL)."""
+    try:
+        return _COPY_ESCAPE.sub(_copy_unescape, raw)
+    except _NeedBytes:
+        return _copy_decode_bytes(raw)
+
+
+def _copy_decode_bytes(raw: str) -> str:
+    out = bytearray()
+    pos = 0
+    for match in _COPY_ESCAPE.finditer(raw):
+        out += raw[pos : match.start()].encode()
+        octal, hexa, other = match.groups()
+        if other is not None:
+            out += _COPY_SIMPLE.get(other, other).encode()
+        else:
+            out.append((int(octal, 8) if octal is not None else int(hexa, 16)) & 0xFF)
+        pos = match.end()
+    out += raw[pos:].encode()
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueProblem("octal or hex escapes do not form UTF-8 text") from None
+
+
+def copy_encode(value: str) -> str:
+    """Encode a value as one field of COPY's text format."""
+    return value.translate(_COPY_ENCODE)
+
+
+def _split_copy(body: str) -> list[str]:
+    """Split a row on tabs that are not escaped with a backslash."""
+    fields: list[str] = []
+    start = 0
+    for match in _SPLIT.finditer(body):
+        if match.group() == "\t":
+            fields.append(body[start : match.start()])
+            start = match.end()
+    fields.append(body[start:])
+    return fields
+
+
+_SPLIT: Final = re.compile(r"\\.|\t", re.S)
+
+
+def _odd_backslashes(body: str) -> bool:
+    count = len(body) - len(body.rstrip("\\"))
+    return count % 2 == 1
+
+
+# ------------------------------------------------------------- SQL recognition
+
+_IDENT: Final = r'(?:"(?:[^"]|"")+"|[^\W\d][\w$]*)'
+_NAME: Final = rf"{_IDENT}(?:\s*\.\s*{_IDENT})?"
+_COLS: Final = rf"\((?P<cols>\s*{_IDENT}(?:\s*,\s*{_IDENT})*\s*)\)"
+_IDENT_RE: Final = re.compile(_IDENT)
+_FIRST_WORD: Final = re.compile(r"[A-Za-z]+")
+_COPY_RE: Final = re.compile(
+    rf"COPY\s+(?P<name>{_NAME})\s*(?:{_COLS})?\s*FROM\s+stdin\b(?P<rest>[^\n]*)", re.I
+)
+_INSERT_RE: Final = re.compile(
+    rf"INSERT\s+INTO\s+(?P<name>{_NAME})\s*(?:{_COLS})?\s*"
+    r"(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\b\s*",
+    re.I,
+)
+_INSERT_NAME_RE: Final = re.compile(rf"INSERT\s+INTO\s+(?P<name>{_NAME})", re.I)
+_CREATE_RE: Final = re.compile(
+    r"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMPORARY|TEMP|UNLOGGED)\s+)?TABLE\s+"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s*\(",
+    re.I,
+)
+_SCS_RE: Final = re.compile(
+    r"SET\s+(?:SESSION\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(?P<value>on|off)\b",
+    re.I,
+)
+_CONSTRAINT_WORDS: Final = frozenset(
+    {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "EXCLUDE", "LIKE"}
+)
+_NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _ident(token: str) -> str:
+    if token.startswith('"'):
+        return token[1:-1].replace('""', '"')
+    return token.lower()
+
+
+def _name(text: str) -> str:
+    return ".".join(_ident(part) for part in _IDENT_RE.findall(text))
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(_ident(part) for part in _IDENT_RE.findall(text))
+
+
+# ---------------------------------------------------------- statement scanner
+
+# Scanner states: "" outside anything; "'" standard string; "E" string with
+# backslash escapes; '"' quoted identifier; "/*" block comment; "$tag$" dollar quote.
+_OUT: Final = ""
+_SCAN_OUT: Final = re.compile(r"--|/\*|(?<![\w$])[Ee]'|'|\"|(?<![\w$])\$(?:[^\W\d]\w*)?\$|;")
+_SCAN_E: Final = re.compile(r"\\.|''|'", re.S)
+
+
+def _scan(text: str, pos: int, state: str, backslash_quotes: bool) -> tuple[str, int]:
+    """Scan ``text`` from ``pos`` in ``state``; return the state at the end and
+    the position just after the ``;`` that ends the statement (-1 if none)."""
+    while True:
+        if state == _OUT:
+            match = _SCAN_OUT.search(text, pos)
+            if match is None:
+                return _OUT, -1
+            token = match.group()
+            pos = match.end()
+            if token == ";":
+                return _OUT, pos
+            if token == "--":
+                newline = text.find("\n", pos)
+                if newline < 0:
+                    return _OUT, -1
+                pos = newline + 1
+            elif token == "'":
+                state = "E" if backslash_quotes else "'"
+            elif token in ("E'", "e'"):
+                state = "E"
+            else:
+                state = token  # '"', "/*" or a dollar tag
+        elif state == "'" or state == '"':
+            end = text.find(state, pos)
+            if end < 0:
+                return state, -1
+            if text.startswith(state, end + 1):
+                pos = end + 2
+            else:
+                pos = end + 1
+                state = _OUT
+        elif state == "E":
+            match = _SCAN_E.search(text, pos)
+            if match is None:
+                return state, -1
+            pos = match.end()
+            if match.group() == "'":
+                state = _OUT
+        else:
+            closer = "*/" if state == "/*" else state
+            end = text.find(closer, pos)
+            if end < 0:
+                return state, -1
+            pos = end + len(closer)
+            state = _OUT
+
+
+# ------------------------------------------------------------ INSERT values
+
+_TOKEN_STD: Final = re.compile(
+    r"(?P<ws>\s+|--[^\n]*\n?|/\*.*?\*/)"
+    r"|(?P<str>'(?:[^']|'')*')"
+    r"|(?P<estr>[Ee]'(?:[^'\\]|\\.|'')*')"
+    r"|(?P<ident>\"(?:[^\"]|\"\")*\")"
+    r"|(?P<punct>[(),;\[\]])"
+    r"|(?P<cast>::)"
+    r"|(?P<word>[^\s'\"(),;\[\]:]+|:)",
+    re.S,
+)
+_TOKEN_OLD: Final = re.compile(
+    _TOKEN_STD.pattern.replace("'(?:[^']|'')*'", r"'(?:[^'\\]|\\.|'')*'", 1), re.S
+)
+_E_ESCAPE: Final = re.compile(
+    r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))|''",
+    re.S,
+)
+
+Token = tuple[str, int, int]
+
+
+def _e_unescape(match: re.Match[str]) -> str:
+    if match.group() == "''":
+        return "'"
+    octal, hexa, u4, u8, other = match.groups()
+    if other is not None:
+        return _COPY_SIMPLE.get(other, other)
+    if octal is not None or hexa is not None:
+        code = int(octal, 8) if octal is not None else int(hexa, 16)
+        if code > 0x7F:
+            raise ValueProblem("octal or hex escapes above 0x7f are not supported in E'' strings")
+        return chr(code)
+    return chr(int(u4 or u8, 16))
+
+
+class _Value:
+    """One value of an INSERT row: its span and its non-blank tokens."""
+
+    __slots__ = ("end", "start", "tokens")
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.start = tokens[0][1]
+        self.end = tokens[-1][2]
+
+
+# ------------------------------------------------------------------ processor
+
+
+class _PgDump:
+    def __init__(self, sink: Sink, source: str, *, quiet: bool) -> None:
+        self.sink = sink
+        self.source = source
+        self.quiet = quiet or sink.failed
+        self.lineno = 0
+        self.state = _OUT
+        self.at_start = True
+        self.backslash_quotes = False  # standard_conforming_strings = off
+        self.ddl: list[str] | None = None
+        self.tables: dict[str, tuple[str, ...]] = {}
+        self.plans: dict[tuple[str, tuple[str, ...] | None], TablePlan] = {}
+
+    def where(self, line: int | None = None) -> str:
+        return f"{self.source}:{self.lineno if line is None else line}"
+
+    def plan(self, table: str, columns: tuple[str, ...] | None, where: str) -> TablePlan:
+        key = (table, columns)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.sink.plan(table, columns, where)
+            self.plans[key] = plan
+            if self.sink.failed:
+                self.quiet = True
+        return plan
+
+    def known_columns(self, table: str) -> tuple[str, ...] | None:
+        found = self.tables.get(table)
+        if found is None and "." in table:
+            found = self.tables.get(table.rpartition(".")[2])
+        if found is None and "." not in table:
+            matches = [cols for name, cols in self.tables.items() if name.endswith("." + table)]
+            found = matches[0] if len(matches) == 1 else None
+        return found
+
+    # -- main loop ---------------------------------------------------------
+
+    def run(self, lines: Iterable[str]) -> Iterator[str]:
+        it = iter(lines)
+        pending: str | None = None
+        while True:
+            if pending is not None:
+                line, pending = pending, None
+            else:
+                next_line = next(it, None)
+                if next_line is None:
+                    break
+                line = next_line
+                self.lineno += 1
+            if self.at_start:
+                stripped = line.lstrip()
+                if not stripped or stripped.startswith("--") or stripped.startswith("\\"):
+                    if not self.quiet:
+                        yield line
+                    continue
+                first = _FIRST_WORD.match(stripped)
+                keyword = first.group().upper() if first is not None else ""
+                if keyword == "COPY":
+                    match = _COPY_RE.match(stripped)
+                    if match is not None:
+                        yield from self.copy(it, line, match)
+                        continue
+                elif keyword == "INSERT":
+                    pending = yield from self.insert(it, line)
+                    continue
+                elif keyword == "CREATE" and _CREATE_RE.match(stripped):
+                    self.ddl = []
+                elif keyword == "SET":
+                    scs = _SCS_RE.match(stripped)
+                    if scs is not None:
+                        self.backslash_quotes = scs.group("value").lower() == "off"
+            out, pending = self.statement_line(line)
+            if not self.quiet:
+                yield out
+        self.sink.finish()
+
+    def statement_line(self, line: str) -> tuple[str, str | None]:
+        """Pass one line of an ordinary statement; split off what follows its end."""
+        state, end = _scan(line, 0, self.state, self.backslash_quotes)
+        if end < 0:
+            self.state = state
+            self.at_start = False
+            if self.ddl is not None:
+                self.ddl.append(line)
+                if len(self.ddl) > 100_000:  # not a table definition we need
+                    self.ddl = None
+            return line, None
+        self.state = _OUT
+        self.at_start = True
+        head, rest = line[:end], line[end:]
+        if self.ddl is not None:
+            self.ddl.append(head)
+            self.learn_table("".join(self.ddl))
+            self.ddl = None
+        if not rest.strip() or rest.lstrip().startswith("--"):
+            return line, None
+        return head, rest
+
+    def learn_table(self, statement: str) -> None:
+        match = _CREATE_RE.search(statement)
+        if match is None:
+            return
+        tokens = self.tokens(statement, match.end())
+        columns: list[str] = []
+        depth = 1
+        expect_name = True
+        for kind, start, end in tokens:
+            text = statement[start:end]
+            if kind == "punct":
+                if text in "([":
+                    depth += 1
+                elif text in ")]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif text == "," and depth == 1:
+                    expect_name = True
+                continue
+            if expect_name and depth == 1:
+                expect_name = False
+                if kind == "ident":
+                    columns.append(_ident(text))
+                elif kind == "word" and text.upper() not in _CONSTRAINT_WORDS:
+                    columns.append(text.lower())
+        self.tables[_name(match.group("name"))] = tuple(columns)
+
+    # -- COPY ----------------------------------------------------------------
+
+    def copy(self, it: Iterator[str], header: str, match: re.Match[str]) -> Iterator[str]:
+        start = self.lineno
+        table = _name(match.group("name"))
+        cols_text = match.group("cols")
+        columns = _columns(cols_text) if cols_text is not None else self.known_columns(table)
+        plan = self.plan(table, columns, self.where(start))
+        options = match.group("rest").strip()
+        if options not in ("", ";") and (plan.items or plan.drop):
+            raise DataError(
+                f"{self.where(start)}: COPY of {table} has options ({options}); only "
+                "pg_dump's default text format can be sanitized; dump without COPY options"
+            )
+        if columns is None and plan.touched:
+            raise self.unknown_columns("COPY", table, start)
+        quiet = self.quiet
+        if not quiet:
+            yield header
+        width = len(columns) if columns is not None else -1
+        lineno = start
+        rows = 0
+        items = tuple((item.index, item.copy) for item in plan.items)
+        index = -1
+        try:
+            if quiet or plan.drop or not items:
+                emit = not quiet and not plan.drop
+                tabs = width - 1
+                for line in it:
+                    lineno += 1
+                    if line.startswith("\\."):
+                        body, eol = _split_eol(line)
+                        if body == "\\.":
+                            if not quiet:
+                                yield line
+                            break
+                    if line.endswith(("\\\n", "\\\r\n", "\\")):
+                        body, eol = _split_eol(line)
+                        if _odd_backslashes(body):
+                            _fields, body, extra = self.slow_fields(body, it)
+                            lineno += extra
+                            line = body + eol
+                    if width >= 0 and line.count("\t") != tabs:
+                        found = len(_split_copy(_split_eol(line)[0]))
+                        if found != width:
+                            raise self.width_error(table, found, width, lineno, start)
+                    rows += 1
+                    if emit:
+                        yield line
+                else:
+                    raise self.truncated(table, start)
+            else:
+                for line in it:
+                    lineno += 1
+                    if line[-1:] == "\n" and line[-2:-1] != "\r":
+                        body = line[:-1]
+                        eol = "\n"
+                    else:
+                        body, eol = _split_eol(line)
+                    if body == "\\.":
+                        yield line
+                        break
+                    if "\\\t" in body or body[-1:] == "\\":
+                        fields, body, extra = self.slow_fields(body, it)
+                        lineno += extra
+                    else:
+                        fields = body.split("\t")
+                    if len(fields) != width:
+                        raise self.width_error(table, len(fields), width, lineno, start)
+                    for index, function in items:
+                        fields[index] = function(fields[index])
+                    rows += 1
+                    yield "\t".join(fields) + eol
+                else:
+                    raise self.truncated(table, start)
+        except ValueProblem as exc:
+            column = columns[index] if columns is not None and index >= 0 else "?"
+            raise DataError(
+                f"{self.source}:{lineno}: table {table}, column {column}: {exc}; "
+                "fix the rule for that column or the data"
+            ) from None
+        finally:
+            self.lineno = lineno
+        self.sink.count(table, rows, plan.drop)
+
+    def slow_fields(self, body: str, it: Iterator[str]) -> tuple[list[str], str, int]:
+        """Split a row with escaped tabs, or one continued on the next line
+        (a backslash before the newline)."""
+        extra = 0
+        while _odd_backslashes(body):
+            following = next(it, None)
+            if following is None:
+                break
+            extra += 1
+            more, _eol = _split_eol(following)
+            body = body + "\n" + more
+        return _split_copy(body), body, extra
+
+    def width_error(self, table: str, found: int, width: int, line: int, start: int) -> DataError:
+        return DataError(
+            f"{self.source}:{line}: COPY row of {table} has {found} fields, but its COPY "
+            f"header (line {start}) names {width} columns; the dump is damaged or was edited "
+            "by hand (fields are separated by one tab, NULL is \\N)"
+        )
+
+    def truncated(self, table: str, start: int) -> DataError:
+        return DataError(
+            f"{self.source}:{start}: the COPY data of {table} that starts here never ends "
+            "(no line '\\.' before the end of the file); the dump is truncated, dump it again"
+        )
+
+    def unknown_columns(self, what: str, table: str, start: int) -> DataError:
+        return DataError(
+            f"{self.source}:{start}: {what} into {table} has no column list and the dump has no "
+            "CREATE TABLE for it, so its columns are unknown; dump with pg_dump "
+            "--column-inserts, or keep the table definitions in the dump"
+        )
+
+    # -- INSERT --------------------------------------------------------------
+
+    def insert(self, it: Iterator[str], first: str) -> Generator[str, None, str | None]:
+        start = self.lineno
+        parts = [first]
+        state, end = _scan(first, 0, _OUT, self.backslash_quotes)
+        opened = start
+        while end < 0:
+            line = next(it, None)
+            if line is None:
+                if state != _OUT:
+                    what = f"a string or quoted name opened on line {opened} is never closed"
+                else:
+                    what = "there is no ';' before the end of the file"
+                raise DataError(
+                    f"{self.where(start)}: the INSERT statement that starts here never ends: "
+                    f"{what}; the dump is truncated or not valid SQL"
+                )
+            self.lineno += 1
+            parts.append(line)
+            before = state
+            state, end = _scan(line, 0, state, self.backslash_quotes)
+            if before == _OUT and state != _OUT:
+                opened = self.lineno
+        remainder: str | None = None
+        tail = parts[-1][end:]
+        if tail.strip() and not tail.lstrip().startswith("--"):
+            parts[-1] = parts[-1][:end]
+            remainder = tail
+        statement = "".join(parts)
+        out = self.rewrite_insert(statement, start)
+        if out and not self.quiet:
+            yield out
+        return remainder
+
+    def tokens(self, statement: str, pos: int) -> list[Token]:
+        regex = _TOKEN_OLD if self.backslash_quotes else _TOKEN_STD
+        return [
+            (str(m.lastgroup), m.start(), m.end())
+            for m in regex.finditer(statement, pos)
+            if m.lastgroup != "ws"
+        ]
+
+    def rewrite_insert(self, statement: str, start: int) -> str:
+        lead = len(statement) - len(statement.lstrip())
+        match = _INSERT_RE.match(statement, lead)
+        where = self.where(start)
+        if match is None:
+            named = _INSERT_NAME_RE.match(statement, lead)
+            if named is not None:
+                table = _name(named.group("name"))
+                if self.plan(table, None, where).touched:
+                    raise DataError(
+                        f"{where}: cannot sanitize this INSERT into {table}: only INSERT ... "
+                        "VALUES with literal values can be; dump with pg_dump --column-inserts"
+                    )
+            return statement
+        table = _name(match.group("name"))
+        cols_text = match.group("cols")
+        columns = _columns(cols_text) if cols_text is not None else self.known_columns(table)
+        plan = self.plan(table, columns, where)
+        if columns is None:
+            if plan.touched:
+                raise self.unknown_columns("INSERT", table, start)
+            return statement
+        if self.quiet:
+            return statement
+        rows = self.parse_rows(statement, match.end(), start, table)
+        for row, row_line in rows:
+            if len(row) != len(columns):
+                raise DataError(
+                    f"{self.source}:{row_line}: an INSERT row of {table} has {len(row)} values "
+                    f"for {len(columns)} columns; fix the statement"
+                )
+        self.sink.count(table, len(rows), plan.drop)
+        if plan.drop:
+            return ""
+        if not plan.items:
+            return statement
+        pieces: list[str] = []
+        pos = 0
+        for row, row_line in rows:
+            for item in plan.items:
+                value = row[item.index]
+                try:
+                    literal = self.literal(statement, value)
+                    if literal is None:
+                        raise ValueProblem(
+                            "value is an expression, not a literal; only literals can be "
+                            "sanitized (dump with pg_dump --column-inserts)"
+                        )
+                    original, quoted, suffix = literal
+                    new = item.value(original)
+                except ValueProblem as exc:
+                    raise DataError(
+                        f"{self.source}:{row_line}: table {table}, column {item.column}: {exc}; "
+                        "fix the rule for that column or the data"
+                    ) from None
+                pieces.append(statement[pos : value.start])
+                pieces.append(self.encode_literal(new, quoted) + suffix)
+                pos = value.end
+        pieces.append(statement[pos:])
+        return "".join(pieces)
+
+    def parse_rows(
+        self, statement: str, pos: int, start: int, table: str
+    ) -> list[tuple[list[_Value], int]]:
+        tokens = self.tokens(statement, pos)
+        rows: list[tuple[list[_Value], int]] = []
+        i = 0
+        count = len(tokens)
+        while i < count:
+            _kind, tstart, tend = tokens[i]
+            if statement[tstart:tend] != "(":
+                raise DataError(
+                    f"{self.source}:{start + statement.count(chr(10), 0, tstart)}: INSERT into "
+                    f"{table}: expected '(' to start a row of VALUES; fix the statement"
+                )
+            row_line = start + statement.count("\n", 0, tstart)
+            i += 1
+            depth = 1
+            row: list[_Value] = []
+            current: list[Token] = []
+            while i < count:
+                token = tokens[i]
+                text = statement[token[1] : token[2]]
+                i += 1
+                if token[0] == "punct":
+                    if text in "([":
+                        depth += 1
+                    elif text in ")]":
+                        depth -= 1
+                        if depth == 0:
+                            if current:
+                                row.append(_Value(current))
+                            break
+                    elif text == "," and depth == 1:
+                        if current:
+                            row.append(_Value(current))
+                        current = []
+                        continue
+                current.append(token)
+            rows.append((row, row_line))
+            if i < count and statement[tokens[i][1] : tokens[i][2]] == ",":
+                i += 1
+                continue
+            break
+        return rows
+
+    def literal(self, statement: str, value: _Value) -> tuple[str | None, bool, str] | None:
+        """(decoded value or None for NULL, was it quoted, cast suffix); None for
+        anything that is not a literal."""
+        tokens = value.tokens
+        kind, start, end = tokens[0]
+        text = statement[start:end]
+        suffix = ""
+        if len(tokens) > 1:
+            if tokens[1][0] != "cast" or kind not in ("str", "estr"):
+                return None
+            suffix = statement[tokens[1][1] : value.end]
+        if kind == "str":
+            inner = text[1:-1]
+            if self.backslash_quotes:
+                return _E_ESCAPE.sub(_e_unescape, inner), True, suffix
+            return inner.replace("''", "'"), True, suffix
+        if kind == "estr":
+            return _E_ESCAPE.sub(_e_unescape, text[2:-1]), True, suffix
+        if kind == "word":
+            upper = text.upper()
+            if upper == "NULL":
+                return None, False, ""
+            if upper == "DEFAULT":
+                return None
+            return text, False, ""
+        return None
+
+    def encode_literal(self, value: str | None, quoted: bool) -> str:
+        if value is None:
+            return "NULL"
+        if not quoted and _NUMBER.fullmatch(value):
+            return value
+        if self.backslash_quotes:
+            return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+        return "'" + value.replace("'", "''") + "'"
+
+
+def _split_eol(line: str) -> tuple[str, str]:
+    if line.endswith("\r\n"):
+        return line[:-2], "\r\n"
+    if line.endswith("\n"):
+        return line[:-1], "\n"
+    return line, ""
+
+
+def process_pgdump(
+    lines: Iterable[str], sink: Sink, source: str, *, quiet: bool = False
+) -> Iterator[str]:
+    """Rewrite a pg_dump plain-format stream line by line through ``sink``.
+
+    With ``quiet``, nothing is written: the input is only read (for header
+    checks). ``sink.finish()`` is called at the end of the input.
+    """
+    return _PgDump(sink, source, quiet=quiet).run(lines)

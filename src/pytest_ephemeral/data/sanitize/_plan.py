@@ -1,0 +1,73 @@
+"""What the format readers ask of their consumer: a plan per table.
+
+The readers (pg_dump, CSV) know the syntax; a *sink* knows what to do with
+the values. When a reader meets a table's column list (a COPY header, an
+INSERT column list, a CSV header) it asks the sink for a :class:`TablePlan`:
+which columns to touch and how. The sanitizer, the collector of originals
+and the leak search are three sinks over the same readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["CopyFn", "PlanItem", "Sink", "TablePlan", "ValueFn"]
+
+#: A COPY field in text format (escaped, ``\N`` for NULL) to its replacement.
+CopyFn = Callable[[str], str]
+#: A decoded value (``None`` for NULL) to its replacement.
+ValueFn = Callable[[str | None], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One column a plan touches: its position, name and functions."""
+
+    index: int
+    column: str
+    copy: CopyFn
+    value: ValueFn
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    """What to do with the rows of one table: drop them, or apply ``items``.
+
+    ``touched`` says whether the sink changes this table at all; a reader
+    that cannot parse a table's rows (unknown columns, an INSERT ... SELECT)
+    may pass them through only when it is false.
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    items: tuple[PlanItem, ...] = ()
+    drop: bool = False
+    touched: bool = False
+
+
+class Sink(Protocol):
+    """The consumer of a reader (see the module docstring)."""
+
+    @property
+    def failed(self) -> bool:
+        """True once the sink has found problems that make output pointless.
+
+        The reader then stops writing and only reads headers, so that the
+        sink can report every problem at once from :meth:`finish`.
+        """
+        ...
+
+    def plan(self, table: str, columns: tuple[str, ...] | None, where: str) -> TablePlan:
+        """The plan for ``table``; ``columns`` is ``None`` when the input does not
+        say (an INSERT without a column list and no CREATE TABLE to learn it from)."""
+        ...
+
+    def count(self, table: str, rows: int, dropped: bool) -> None:
+        """``rows`` more rows of ``table`` were read (and dropped, if ``dropped``)."""
+        ...
+
+    def finish(self) -> None:
+        """The input ended; raise every problem found."""
+        ...

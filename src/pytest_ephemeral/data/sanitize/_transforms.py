@@ -1,0 +1,361 @@
+"""Compiling a rule's transformation into a fast function of one value.
+
+Every derived value is a function of HMAC-SHA256(salt, label + NUL + value)
+only: the table and column do not enter it, so the same original gets the
+same replacement wherever it occurs, and joins on sanitized columns still
+match. The label is the transformation (``fake:email``, ``hash``, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Final, Protocol, cast
+
+from ._fakes import GENERATORS, UNIQUE_GENERATORS
+from ._rules import Fake, Fixed, Hash, Keep, Mask, Noise, Null, Transform
+
+__all__ = ["Compiled", "ValueProblem", "compile_transform", "keyed_digest"]
+
+Digest = Callable[[str], bytes]
+ValueFn = Callable[[str], "str | None"]
+
+_IPAD: Final = bytes(b ^ 0x36 for b in range(256))
+_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
+_COPY_SPECIAL: Final = frozenset("\\\t\n\r\b\f\v")
+
+
+class ValueProblem(Exception):
+    """A value the transformation cannot handle; the caller adds where it was.
+
+    The message never contains the value itself: values may be sensitive.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A transformation ready to run.
+
+    ``fn`` maps a non-NULL value to its replacement (``None`` = NULL);
+    ``on_null`` is the replacement of NULL; ``safe`` says that no output of
+    ``fn`` contains characters COPY's text format has to escape.
+    """
+
+    fn: ValueFn
+    on_null: str | None
+    safe: bool
+
+
+class _Sha256(Protocol):
+    def copy(self) -> _Sha256: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+def _sha256_constructor() -> Callable[[bytes], _Sha256]:
+    """CPython's own SHA-256 when present: same digests as OpenSSL's, but
+    cheaper to copy and call for the short messages hashed here."""
+    for name in ("_sha256", "_sha2"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        constructor = getattr(module, "sha256", None)
+        if constructor is not None and constructor(b"abc").digest() == _ABC:
+            return cast("Callable[[bytes], _Sha256]", constructor)
+    return cast("Callable[[bytes], _Sha256]", hashlib.sha256)
+
+
+_ABC: Final = hashlib.sha256(b"abc").digest()
+_sha256: Final = _sha256_constructor()
+
+
+def keyed_states(salt: bytes, label: str) -> tuple[_Sha256, _Sha256]:
+    """HMAC-SHA256's inner state (keyed, fed ``label + "\\0"``) and outer state."""
+    key = hashlib.sha256(salt).digest() if len(salt) > 64 else salt
+    key = key.ljust(64, b"\0")
+    inner = _sha256(key.translate(_IPAD))
+    inner.update(label.encode() + b"\0")
+    return inner, _sha256(key.translate(_OPAD))
+
+
+def keyed_digest(salt: bytes, label: str) -> Digest:
+    """``value -> HMAC-SHA256(salt, label + "\\0" + value)``, with the keyed
+    inner and outer states prepared once and copied per value."""
+    inner, outer = keyed_states(salt, label)
+    inner_copy = inner.copy
+    outer_copy = outer.copy
+
+    def digest(value: str) -> bytes:
+        h = inner_copy()
+        h.update(value.encode())
+        o = outer_copy()
+        o.update(h.digest())
+        return o.digest()
+
+    return digest
+
+
+def compile_transform(transform: Transform, salt: bytes) -> Compiled | None:
+    """The function for ``transform`` under ``salt``; ``None`` for ``keep``."""
+    if isinstance(transform, Keep):
+        return None
+    if isinstance(transform, Null):
+        return Compiled(_null, None, True)
+    if isinstance(transform, Fixed):
+        constant = transform.value
+        return Compiled(lambda _value: constant, constant, constant is None or _safe(constant))
+    if isinstance(transform, Fake):
+        return Compiled(_fake(transform, salt), None, True)
+    if isinstance(transform, Hash):
+        if not transform.keep_format:
+            return Compiled(_hex_hash(salt, transform.length), None, True)
+        if transform.unique:
+            return Compiled(_FormatPermutation(salt).apply, None, False)
+        return Compiled(_format_hash(salt), None, False)
+    if isinstance(transform, Mask):
+        return Compiled(_mask(transform), None, False)
+    return Compiled(_noise(transform, salt), None, True)
+
+
+def _safe(text: str) -> bool:
+    return _COPY_SPECIAL.isdisjoint(text)
+
+
+def _null(value: str) -> str | None:
+    return None
+
+
+# --------------------------------------------------------------------- fake, hash
+
+
+def _fake(transform: Fake, salt: bytes) -> ValueFn:
+    table = UNIQUE_GENERATORS if transform.unique else GENERATORS
+    generate = table[transform.kind]
+    inner, outer = keyed_states(salt, "fake:" + transform.kind)
+    inner_copy = inner.copy
+    outer_copy = outer.copy
+
+    def fake(value: str) -> str:
+        h = inner_copy()
+        h.update(value.encode())
+        o = outer_copy()
+        o.update(h.digest())
+        return generate(o.digest(), value)
+
+    return fake
+
+
+def _hex_hash(salt: bytes, length: int) -> ValueFn:
+    digest = keyed_digest(salt, "hash")
+
+    def hex_hash(value: str) -> str:
+        return digest(value).hex()[:length]
+
+    return hex_hash
+
+
+_DIGITS: Final = tuple(str(b % 10) for b in range(256))
+_LOWER: Final = tuple(chr(97 + b % 26) for b in range(256))
+_UPPER: Final = tuple(chr(65 + b % 26) for b in range(256))
+_CLASS: Final[dict[str, tuple[str, ...]]] = {
+    **{chr(c): _DIGITS for c in range(48, 58)},
+    **{chr(c): _LOWER for c in range(97, 123)},
+    **{chr(c): _UPPER for c in range(65, 91)},
+}
+
+
+def _format_hash(salt: bytes) -> ValueFn:
+    """ASCII digits stay digits, letters stay letters of the same case; every
+    other character (punctuation, spaces, non-ASCII) is kept; same length."""
+    digest = keyed_digest(salt, "hash")
+    lookup = _CLASS.get
+
+    def format_hash(value: str) -> str:
+        stream = digest(value)
+        if len(value) > len(stream):
+            stream = hashlib.shake_256(stream).digest(len(value))
+        out: list[str] = []
+        append = out.append
+        for ch, byte in zip(value, stream, strict=False):
+            table = lookup(ch)
+            append(ch if table is None else table[byte])
+        return "".join(out)
+
+    return format_hash
+
+
+_ALPHABETS: Final = {
+    **{chr(c): ("0123456789", c - 48) for c in range(48, 58)},
+    **{chr(c): ("abcdefghijklmnopqrstuvwxyz", c - 97) for c in range(97, 123)},
+    **{chr(c): ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", c - 65) for c in range(65, 91)},
+}
+
+
+class _FormatPermutation:
+    """Format-preserving hashing that is also one-to-one (``unique: true``).
+
+    The ASCII letters and digits of a value are read as one number in a mixed
+    radix (10 or 26 per position); a keyed Feistel network with cycle walking
+    permutes the numbers of that size, and the result is written back in the
+    same positions. Two different inputs of the same format give different
+    outputs (it is a permutation); inputs of different formats differ in
+    their kept characters or their length, and so do their outputs.
+    """
+
+    __slots__ = ("_salt",)
+
+    _ROUNDS: Final = 10
+
+    def __init__(self, salt: bytes) -> None:
+        self._salt = salt
+
+    def apply(self, value: str) -> str:
+        chars = list(value)
+        positions: list[int] = []
+        radices: list[int] = []
+        alphabets: list[str] = []
+        number = 0
+        for i, ch in enumerate(chars):
+            found = _ALPHABETS.get(ch)
+            if found is None:
+                continue
+            alphabet, digit = found
+            positions.append(i)
+            radices.append(len(alphabet))
+            alphabets.append(alphabet)
+            number = number * len(alphabet) + digit
+        size = math.prod(radices)
+        if size < 2:
+            return value
+        shape = "".join("d" if r == 10 else "a" for r in radices) + ":" + str(len(value))
+        permuted = self._permute(number, size, shape)
+        for i in range(len(positions) - 1, -1, -1):
+            permuted, digit = divmod(permuted, radices[i])
+            chars[positions[i]] = alphabets[i][digit]
+        return "".join(chars)
+
+    def _permute(self, number: int, size: int, shape: str) -> int:
+        left_size = math.isqrt(size - 1) + 1
+        right_size = -(-size // left_size)
+        digest = keyed_digest(self._salt, "hash-permute:" + shape)
+        nbytes = (max(left_size, right_size).bit_length() + 7) // 8 + 8
+        while True:
+            left, right = divmod(number, right_size)
+            for rnd in range(self._ROUNDS):
+                if rnd % 2 == 0:
+                    left = (left + _wide(digest, f"{rnd}:{right}", nbytes)) % left_size
+                else:
+                    right = (right + _wide(digest, f"{rnd}:{left}", nbytes)) % right_size
+            number = left * right_size + right
+            if number < size:
+                return number
+
+
+def _wide(digest: Digest, message: str, nbytes: int) -> int:
+    block = digest(message)
+    if nbytes > len(block):
+        block = hashlib.shake_256(block).digest(nbytes)
+    return int.from_bytes(block[:nbytes], "little")
+
+
+# --------------------------------------------------------------------------- mask
+
+
+def _mask(transform: Mask) -> ValueFn:
+    first, last, char = transform.keep_first, transform.keep_last, transform.char
+    keep_separators = transform.keep_separators
+
+    def mask(value: str) -> str:
+        size = len(value)
+        head, tail = first, last
+        if head + tail >= size:
+            # Too short to keep anything without showing it whole: mask it all.
+            head = tail = 0
+        middle = value[head : size - tail]
+        if keep_separators:
+            hidden = "".join(char if ch.isalnum() else ch for ch in middle)
+        else:
+            hidden = char * len(middle)
+        return value[:head] + hidden + value[size - tail :]
+
+    return mask
+
+
+# -------------------------------------------------------------------------- noise
+
+_SPECIAL_NUMBERS: Final = frozenset({"NaN", "Infinity", "-Infinity", "infinity", "-infinity"})
+_TWO_63: Final = float(2**63)
+
+
+def _noise(transform: Noise, salt: bytes) -> ValueFn:
+    digest = keyed_digest(salt, "noise")
+    amount = transform.amount
+
+    def unit(value: str) -> float:
+        """A number in [-1, 1) that depends only on the value and the salt."""
+        return int.from_bytes(digest(value)[:8], "little") / _TWO_63 - 1.0
+
+    if transform.mode == "days":
+        seconds = amount * 86400.0
+
+        def shift_date(value: str) -> str:
+            return _shift_date(value, unit(value), amount, seconds)
+
+        return shift_date
+
+    relative = transform.mode == "relative"
+
+    def shift_number(value: str) -> str:
+        if value in _SPECIAL_NUMBERS:
+            return value
+        u = unit(value)
+        try:
+            whole = int(value)
+        except ValueError:
+            pass
+        else:
+            moved = whole * (1.0 + u * amount) if relative else whole + u * amount
+            return str(round(moved))
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueProblem(
+                f"value is not a number (noise: {transform.mode} needs numbers)"
+            ) from None
+        moved = number * (1.0 + u * amount) if relative else number + u * amount
+        if "e" in value or "E" in value or not math.isfinite(moved):
+            return repr(moved)
+        dot = value.find(".")
+        decimals = len(value) - dot - 1 if dot >= 0 else 0
+        return f"{moved:.{decimals}f}"
+
+    return shift_number
+
+
+def _shift_date(value: str, u: float, days: float, seconds: float) -> str:
+    if value in _SPECIAL_NUMBERS:
+        return value
+    bad = ValueProblem("value is not a date or timestamp (noise: days needs YYYY-MM-DD...)")
+    if len(value) < 10 or value[4] != "-" or value[7] != "-":
+        raise bad
+    try:
+        day = date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+        rest = value[10:]
+        if not rest:
+            return date.fromordinal(day.toordinal() + round(u * days)).isoformat()
+        if len(rest) < 9 or rest[0] not in " T" or rest[3] != ":" or rest[6] != ":":
+            raise bad
+        moment = datetime(
+            day.year, day.month, day.day, int(rest[1:3]), int(rest[4:6]), int(rest[7:9])
+        ) + timedelta(seconds=round(u * seconds))
+    except (ValueError, OverflowError):
+        raise bad from None
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}{rest[0]}"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}{rest[9:]}"
+    )

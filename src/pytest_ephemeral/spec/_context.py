@@ -1,0 +1,330 @@
+"""State of one load: the file, the environment, warnings, typed readers of nodes.
+
+Every value of the spec is read through :class:`Context`, so every string is
+interpolated and every type error is reported the same way, with its place.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Literal
+
+from ..errors import SpecError
+from ._interpolate import InterpolationError, interpolate
+from ._nodes import Map, Node, Scalar, Seq, describe, index, sub
+from ._units import DURATION_FORMS, parse_duration
+from .model import Location
+
+__all__ = ["Context", "absolute_path", "did_you_mean", "display_path"]
+
+_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """``"did you mean 'image'?"`` when ``word`` is close to one of ``candidates``."""
+    options = sorted(set(candidates))
+    lowered = {c.lower(): c for c in options}
+    match = lowered.get(word.lower()) or lowered.get(word.lower().replace("-", "_"))
+    if match is None:
+        close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+        match = close[0] if close else None
+    return f"did you mean '{match}'?" if match else None
+
+
+def absolute_path(path: Path | str, base: Path | None = None) -> Path:
+    """``path`` (``~`` expanded) made absolute against ``base`` (default: the working
+    folder) and normalised, without resolving symbolic links."""
+    expanded = Path(path).expanduser()
+    if not expanded.is_absolute():
+        expanded = (base if base is not None else Path.cwd()) / expanded
+    return Path(os.path.normpath(expanded))
+
+
+def display_path(path: Path) -> str:
+    """``path`` as a person wants to read it: relative to the working folder when
+    inside it, else absolute."""
+    absolute = absolute_path(path)
+    try:
+        relative = os.path.relpath(absolute, Path.cwd())
+    except (ValueError, OSError):
+        return str(absolute)
+    return str(absolute) if relative.startswith("..") else relative
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Context:
+    """One load of one spec: where it is, what environment it sees, what it warned."""
+
+    def __init__(self, *, file: Path, display: str, environ: Mapping[str, str]) -> None:
+        self.file = file
+        self.root = file.parent
+        self.display = display
+        self.environ = environ
+        self.warnings: list[str] = []
+        self.files: dict[Path, None] = {}  # files whose content the hash covers, in order
+
+    # -- messages -------------------------------------------------------------
+
+    def error(
+        self,
+        message: str,
+        line: int | None,
+        key: str,
+        fix: str | None = None,
+        *,
+        file: str | None = None,
+    ) -> SpecError:
+        """A SpecError at ``line``/``key`` of the spec (or of ``file``, shown as given)."""
+        return SpecError(
+            _one_line(message),
+            file=file or self.display,
+            line=line,
+            key=(key if key.isprintable() else repr(key)) or None,
+            fix=_one_line(fix) if fix else None,
+        )
+
+    def warn(
+        self,
+        message: str,
+        line: int | None,
+        key: str,
+        fix: str | None = None,
+        *,
+        file: str | None = None,
+    ) -> None:
+        text = str(self.error(message, line, key, fix, file=file))
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def location(self, line: int | None, key: str) -> Location:
+        return Location(self.file, line, key)
+
+    def unknown_key(
+        self, key: str, line: int, path: str, known: Iterable[str], *, extensions: bool = False
+    ) -> SpecError:
+        """'unknown key' with a 'did you mean', else the keys allowed here (or, where
+        ``x-`` extension fields are allowed, how to keep the key as one)."""
+        known = tuple(known)
+        hint = did_you_mean(key, known)
+        if hint is None and extensions:
+            hint = "remove it, or prefix it with 'x-' to keep it as an extension field"
+        elif hint is None:
+            hint = f"use one of: {', '.join(known)}"
+        return self.error("unknown key", line, path, hint)
+
+    # -- node readers ---------------------------------------------------------
+
+    def mapping(self, node: Node, key: str, fix: str | None = None) -> Map:
+        if isinstance(node, Map):
+            return node
+        raise self.error(f"expected a mapping, got {describe(node)}", node.line, key, fix)
+
+    def sequence(self, node: Node, key: str, fix: str | None = None) -> Seq:
+        if isinstance(node, Seq):
+            return node
+        raise self.error(f"expected a list, got {describe(node)}", node.line, key, fix)
+
+    def scalar(self, node: Node, key: str, what: str, fix: str | None = None) -> Scalar:
+        if isinstance(node, Scalar) and node.value is not None:
+            return node
+        raise self.error(f"expected {what}, got {describe(node)}", node.line, key, fix)
+
+    def text(self, node: Node, key: str, fix: str | None = None) -> str:
+        """A string (numbers and booleans as written), interpolated."""
+        scalar = self.scalar(node, key, "a string", fix)
+        if isinstance(scalar.value, str):
+            return self.interpolate(scalar.value, scalar.line, key)
+        return scalar.text
+
+    def interpolate(self, text: str, line: int, key: str) -> str:
+        def unset(name: str) -> None:
+            self.warn(
+                f"variable {name} is not set, using an empty string",
+                line,
+                key,
+                f"set it, or write ${{{name}:-default}}",
+            )
+
+        try:
+            return interpolate(text, self.environ, unset)
+        except InterpolationError as exc:
+            raise self.error(exc.message, line, key, exc.fix) from None
+
+    def integer(
+        self,
+        node: Node,
+        key: str,
+        *,
+        low: int,
+        high: int | None = None,
+        what: str = "a whole number",
+    ) -> int:
+        scalar = self.scalar(node, key, what)
+        value: object = scalar.value
+        if isinstance(value, str):
+            value = self.interpolate(value, scalar.line, key).strip()
+            if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]+", value):
+                value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(f"expected {what}, got {describe(scalar)}", scalar.line, key)
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise self.error(
+                f"{value} is out of range", scalar.line, key, f"use {what} {bounds}"
+            )
+        return value
+
+    def number(self, node: Node, key: str, fix: str | None = None) -> float:
+        scalar = self.scalar(node, key, "a number", fix)
+        value: object = scalar.value
+        if isinstance(value, str):
+            value = self.interpolate(value, scalar.line, key).strip()
+            if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+                value = float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise self.error(f"expected a number, got {describe(scalar)}", scalar.line, key, fix)
+        return float(value)
+
+    def boolean(self, node: Node, key: str) -> bool:
+        scalar = self.scalar(node, key, "true or false")
+        value: object = scalar.value
+        if isinstance(value, str):
+            value = self.interpolate(value, scalar.line, key).strip().lower()
+            value = {"true": True, "false": False}.get(str(value), value)
+        if not isinstance(value, bool):
+            raise self.error(f"expected true or false, got {describe(scalar)}", scalar.line, key)
+        return value
+
+    def duration(self, node: Node, key: str, *, positive: bool) -> float:
+        scalar = self.scalar(node, key, "a duration", f"use {DURATION_FORMS}")
+        value = scalar.value
+        if isinstance(value, str):
+            value = self.interpolate(value, scalar.line, key)
+        if isinstance(value, bool) or value is None:  # pragma: no cover - scalar() refuses null
+            raise self.error(f"expected a duration, got {describe(scalar)}", scalar.line, key)
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise self.error(
+                f"duration {scalar.text!r} {exc}", scalar.line, key, f"use {DURATION_FORMS}"
+            ) from None
+        if positive and seconds <= 0:
+            raise self.error(
+                f"duration {scalar.text!r} must be more than zero",
+                scalar.line,
+                key,
+                "give a positive duration, e.g. 30s",
+            )
+        return seconds
+
+    def texts(self, node: Node, key: str, fix: str | None = None) -> list[tuple[str, int]]:
+        """A string or a list of strings, each with its line."""
+        if isinstance(node, Seq):
+            return [
+                (self.text(item, index(key, i), fix), item.line)
+                for i, item in enumerate(node.items)
+            ]
+        if isinstance(node, Scalar) and node.value is not None:
+            return [(self.text(node, key, fix), node.line)]
+        raise self.error(
+            f"expected a string or a list of strings, got {describe(node)}", node.line, key, fix
+        )
+
+    def pairs(
+        self, node: Node, key: str, *, bare: Literal["host", "empty"], fix: str
+    ) -> dict[str, str]:
+        """A ``{K: V}`` mapping or a ``[K=V]`` list. A bare ``K`` (or ``K:`` with no
+        value) takes the host's value (``bare="host"``, skipped if unset) or is
+        empty (``bare="empty"``)."""
+        result: dict[str, str] = {}
+        if isinstance(node, Map):
+            for name, entry in node.entries.items():
+                path = sub(key, name)
+                value = entry.value
+                if isinstance(value, Scalar) and value.value is None:
+                    self._bare(result, name, bare)
+                elif isinstance(value, Scalar):
+                    result[name] = self.text(value, path)
+                else:
+                    raise self.error(
+                        f"expected a string value, got {describe(value)}", entry.key_line, path, fix
+                    )
+            return result
+        if isinstance(node, Seq):
+            lines: dict[str, int] = {}
+            for i, item in enumerate(node.items):
+                path = index(key, i)
+                raw = self.text(item, path, fix)
+                name, equals, value_text = raw.partition("=")
+                if not name or name != name.strip():
+                    raise self.error(
+                        f"invalid entry {raw!r}: no name before '='", item.line, path, fix
+                    )
+                if name in lines:
+                    raise self.error(
+                        f"'{name}' is set twice (also at line {lines[name]})",
+                        item.line,
+                        path,
+                        "keep only one of them",
+                    )
+                lines[name] = item.line
+                if equals:
+                    result[name] = value_text
+                else:
+                    self._bare(result, name, bare)
+            return result
+        raise self.error(
+            f"expected a mapping or a list of NAME=value, got {describe(node)}", node.line, key, fix
+        )
+
+    def _bare(self, result: dict[str, str], name: str, bare: Literal["host", "empty"]) -> None:
+        if bare == "empty":
+            result[name] = ""
+        elif name in self.environ:
+            result[name] = self.environ[name]
+
+    # -- files ----------------------------------------------------------------
+
+    def local_path(
+        self,
+        text: str,
+        line: int | None,
+        key: str,
+        *,
+        kind: Literal["file", "dir", "any"],
+        what: str,
+        hashed: bool = False,
+    ) -> Path:
+        """``text`` resolved against the spec's folder; it must exist (as ``kind``)."""
+        if not text.strip():
+            raise self.error(f"empty {what} path", line, key, "name a path relative to the spec")
+        try:
+            path = absolute_path(text, self.root)
+            exists = path.exists()
+            is_file = path.is_file()
+            is_dir = path.is_dir()
+        except (OSError, ValueError) as exc:
+            raise self.error(f"invalid {what} path {text!r}: {exc}", line, key) from None
+        if not exists:
+            raise self.error(
+                f"{what} {text!r} not found at {path}",
+                line,
+                key,
+                "fix the path; relative paths start at the spec's folder",
+            )
+        if kind == "file" and not is_file:
+            raise self.error(f"{what} {text!r} is not a file ({path})", line, key, "name a file")
+        if kind == "dir" and not is_dir:
+            raise self.error(
+                f"{what} {text!r} is not a folder ({path})", line, key, "name a folder"
+            )
+        if hashed and is_file:
+            self.files[path] = None
+        return path

@@ -1,0 +1,77 @@
+"""Shared test helpers. Tests that need Docker carry the ``docker`` marker and
+fail loudly (never skip) when the engine is unreachable."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_ephemeral.lifecycle import labels as L
+
+LABEL = L.ENV
+IMAGE_MAP = ""  # the offline images carry the public names: no mapping needed
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - turned into a loud failure
+        pytest.fail(
+            f"these tests need a running Docker engine and none is reachable ({exc}); "
+            "start dockerd (bash .ci/run does) or set DOCKER_HOST",
+            pytrace=False,
+        )
+    yield client
+    client.close()
+
+
+def labelled(client: Any, label: str) -> list[str]:
+    """Names of containers, networks and volumes carrying ``label`` (k or k=v).
+
+    Uses the low-level API: one listing each, no per-item inspection that would
+    race with a removal in progress."""
+    api = client.api
+    flt = {"label": [label]}
+    names = [f"container {c['Names'][0].lstrip('/')}" for c in api.containers(all=True, filters=flt)]
+    names += [f"network {n['Name']}" for n in api.networks(filters=flt)]
+    names += [f"volume {v['Name']}" for v in api.volumes(filters=flt).get("Volumes") or []]
+    return names
+
+
+def wait_until_clean(client: Any, label: str, within: float = 15.0) -> list[str]:
+    """Poll until nothing carries ``label`` (or ``within`` seconds pass); returns leftovers."""
+    deadline = time.monotonic() + within
+    left = labelled(client, label)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = labelled(client, label)
+    return left
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[..., Path]:
+    """Write a spec (dedented YAML) and optional extra files into tmp_path."""
+
+    def write(text: str, name: str = "ephemeral.yaml", **files: str) -> Path:
+        for rel, content in files.items():
+            p = tmp_path / rel.replace("__", "/")
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(content))
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
