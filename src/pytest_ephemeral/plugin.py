@@ -113,7 +113,15 @@ def read_settings(config: pytest.Config) -> Settings:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[settings_key] = read_settings(config)
+    settings = read_settings(config)
+    if settings.shared:
+        remote = [tx for tx in (config.getoption("tx", None) or []) if "ssh=" in tx or "socket=" in tx]
+        if remote:
+            raise pytest.UsageError(
+                f"--eph-shared: workers on other hosts ({', '.join(remote)}) cannot share one "
+                "environment; use local workers (-n N) or drop --eph-shared"
+            )
+    config.stash[settings_key] = settings
     config.stash[summaries_key] = []
 
 
@@ -123,20 +131,29 @@ def _manager(config: pytest.Config) -> Manager:
         from .session import Manager
 
         workerinput = getattr(config, "workerinput", None)
+        controller = None
         if workerinput is not None:
+            from .lifecycle.labels import Owner
+
             run_id = str(workerinput.get("eph_run_id") or workerinput["testrunuid"])
             worker = str(workerinput["workerid"])
+            controller = Owner.parse(str(workerinput.get("eph_owner", "")))
         else:
             run_id, worker = None, "main"
-        manager = Manager(config.stash[settings_key], run_id=run_id, worker=worker)
+        manager = Manager(
+            config.stash[settings_key], run_id=run_id, worker=worker, controller=controller
+        )
         config.stash[manager_key] = manager
     return manager
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller: hand every worker the same run id."""
-    node.workerinput["eph_run_id"] = _manager(node.config).run_id
+    """xdist controller: hand every worker the run id and the controller's
+    identity (the owner of shared environments)."""
+    manager = _manager(node.config)
+    node.workerinput["eph_run_id"] = manager.run_id
+    node.workerinput["eph_owner"] = str(manager.owner)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -161,6 +178,8 @@ def _finish(config: pytest.Config, manager: Manager, *, failed: bool) -> None:
     kept = manager.close(failed=failed)
     kept_ids = {e.id for e in kept}
     for env in envs:
+        if env.attached:
+            continue  # the worker that created it reports it
         summary = env.summary()
         summary["kept"] = env.id in kept_ids
         summary["worker"] = manager.worker
@@ -231,6 +250,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _finish(config, manager, failed=session.testsfailed > 0)
     if hasattr(config, "workeroutput"):
         config.workeroutput[WORKEROUTPUT] = json.dumps(config.stash[summaries_key])
+    elif manager is not None and config.stash[settings_key].shared:
+        # the controller, after every worker is done: the shared environments
+        kept = set(manager.close_shared(failed=session.testsfailed > 0))
+        for summary in config.stash[summaries_key]:
+            if summary.get("shared"):
+                summary["kept"] = summary["id"] in kept
 
 
 @pytest.hookimpl(optionalhook=True)

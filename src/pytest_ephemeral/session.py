@@ -44,6 +44,7 @@ class Manager:
         worker: str = "main",
         backend_factory: Callable[[], Backend] | None = None,
         progress: Callable[[str], None] | None = None,
+        controller: L.Owner | None = None,
     ) -> None:
         self.settings = settings
         self.run_id = run_id or new_run_id()
@@ -58,6 +59,9 @@ class Manager:
         self._swept = False
         self._old_sigterm: object = None
         self.owner = L.current_owner()
+        # under xdist: the controller process, owner of shared environments
+        self.controller = controller
+        self._reaped_owners: set[str] = set()
         self.sweep_report: dict[str, str] = {}
 
     # -- engine ----------------------------------------------------------------
@@ -96,8 +100,9 @@ class Manager:
             if env is not None:
                 return env
             spec = self.load(spec_path)
-            env = self._create(spec)
-            return env
+            if self.settings.shared and self.controller is not None:
+                return self._shared(spec)
+            return self._create(spec)
 
     def _env_id(self, spec: Spec) -> str:
         base = f"{L.safe_name(spec.name)}-{self.run_id[:8]}-{L.safe_name(self.worker)}"
@@ -107,11 +112,7 @@ class Manager:
     def _prepare_guards(self) -> None:
         """Teardown registered before anything exists: the reaper for SIGKILL,
         a SIGTERM handler that unwinds like Ctrl-C, a sweep of dead runs."""
-        if not self._reaper_started:
-            from .lifecycle.reaper import spawn_reaper
-
-            spawn_reaper(self.owner)
-            self._reaper_started = True
+        self._watch(self.owner)
         if threading.current_thread() is threading.main_thread() and self._old_sigterm is None:
             with contextlib.suppress(ValueError):
                 self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
@@ -122,11 +123,27 @@ class Manager:
             with contextlib.suppress(EphemeralError):
                 self.sweep_report = sweep(self.backend)
 
-    def labels_for(self, spec: Spec, env_id: str, *, kept: bool = False, expires: float | None = None) -> dict[str, str]:
+    def _watch(self, owner: L.Owner) -> None:
+        """A reaper for ``owner``'s resources, once per owner and process."""
+        if str(owner) not in self._reaped_owners:
+            from .lifecycle.reaper import spawn_reaper
+
+            spawn_reaper(owner)
+            self._reaped_owners.add(str(owner))
+
+    def labels_for(
+        self,
+        spec: Spec,
+        env_id: str,
+        *,
+        kept: bool = False,
+        expires: float | None = None,
+        owner: L.Owner | None = None,
+    ) -> dict[str, str]:
         return L.env_labels(
             env_id=env_id,
             run_id=self.run_id,
-            owner=self.owner,
+            owner=owner or self.owner,
             spec_hash=spec.hash,
             spec_path=str(spec.path),
             spec_name=spec.name,
@@ -161,6 +178,71 @@ class Manager:
             raise
         return env
 
+    def _shared(self, spec: Spec) -> Environment:
+        """The run's one environment for ``spec``, created by the first worker
+        that asks, attached to by the others; owned by the controller."""
+        from .lifecycle.inventory import group
+        from .lifecycle.shared import shared_lock
+        from .runtime.engine import attach_environment, remove_environment, start_environment
+        from .runtime.environment import Environment
+
+        controller = self.controller
+        assert controller is not None  # only called under xdist
+        env_id = f"{L.safe_name(spec.name)}-{self.run_id[:8]}-shared"
+        budget = self.settings.timeout * max(1, len(spec.services)) + 300
+        with shared_lock(self.run_id, spec.hash, budget) as error_file:
+            if error_file.exists():
+                raise EphemeralError(error_file.read_text(encoding="utf-8"))
+            record = group(self.backend.list_resources({L.ENV: env_id})).get(env_id)
+            if record is not None:
+                env = attach_environment(self.backend, spec, record, self.settings.host_ip)
+                if env is not None:
+                    env.shared = True
+                    env.attached = True
+                    self.environments[spec.path.resolve()] = env
+                    return env
+                remove_environment(self.backend, env_id, record.resources)
+            self._prepare_guards()
+            self._watch(controller)  # the controller may be killed before it cleans up
+            labels = self.labels_for(spec, env_id, owner=controller)
+            labels[L.SHARED] = "true"
+            env = Environment(env_id, spec, self.backend, labels)
+            env.shared = True
+            self.environments[spec.path.resolve()] = env
+            try:
+                start_environment(env, self.engine_options())
+            except BaseException as exc:
+                self.environments.pop(spec.path.resolve(), None)
+                if isinstance(exc, EphemeralError):
+                    error_file.write_text(str(exc), encoding="utf-8")
+                raise
+            return env
+
+    def close_shared(self, *, failed: bool) -> list[str]:
+        """Controller: remove (or keep) the run's shared environments once every
+        worker is done. Returns the ids of the kept ones."""
+        from .lifecycle.inventory import group
+        from .lifecycle.shared import shared_paths
+        from .runtime.engine import remove_environment
+
+        keep = self.settings.keep == "always" or (self.settings.keep == "failed" and failed)
+        kept: list[str] = []
+        records = group(self.backend.list_resources({L.RUN: self.run_id, L.SHARED: "true"}))
+        for env_id, rec in records.items():
+            if keep:
+                labels = dict(rec.resources[0].labels)
+                labels.pop(L.SERVICE, None)
+                labels.update({L.KEPT: "true", L.EXPIRES: f"{time.time() + self.settings.ttl:.0f}", L.MARKER: "kept"})
+                with contextlib.suppress(EphemeralError):
+                    self.backend.create_volume(f"{env_id}_kept-{int(time.time())}", labels)
+                kept.append(env_id)
+                continue
+            remove_environment(self.backend, env_id, rec.resources)
+            for path in shared_paths(self.run_id, rec.spec_hash):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        return kept
+
     def engine_options(self):  # type: ignore[no-untyped-def]
         from .runtime.engine import EngineOptions
         from .runtime.slots import start_slot
@@ -176,7 +258,7 @@ class Manager:
 
     def _reuse(self, spec: Spec) -> Environment | None:
         from .lifecycle.inventory import inventory
-        from .runtime.engine import attach_environment, teardown_environment
+        from .runtime.engine import attach_environment, remove_environment
 
         for rec in inventory(self.backend).values():
             if not rec.kept or rec.spec_hash != spec.hash:
@@ -187,9 +269,7 @@ class Manager:
                 env.kept = True
                 return env
             # kept but broken (a container gone or stopped): remove, recreate
-            from .runtime.environment import Environment
-
-            teardown_environment(Environment(rec.id, spec, self.backend, {}, resources=rec.resources))
+            remove_environment(self.backend, rec.id, rec.resources)
         return None
 
     # -- the end -------------------------------------------------------------------
@@ -213,8 +293,8 @@ class Manager:
             envs = list(self.environments.values())
             self.environments.clear()
         for env in envs:
-            if env.closed:
-                continue
+            if env.closed or env.shared:
+                continue  # a shared environment is the controller's to remove
             if keep or (env.reused and self.settings.reuse):
                 if not env.reused:
                     self.mark_kept(env)

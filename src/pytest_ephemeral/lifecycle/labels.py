@@ -38,6 +38,7 @@ KEPT = f"{PREFIX}.kept"
 EXPIRES = f"{PREFIX}.expires"
 CREATED = f"{PREFIX}.created"
 WORKER = f"{PREFIX}.worker"
+SHARED = f"{PREFIX}.shared"
 MARKER = f"{PREFIX}.marker"  # the volume that records "kept" after creation
 
 _NAME_SAFE = re.compile(r"[^a-z0-9_.-]+")

@@ -8,7 +8,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,28 +405,35 @@ def start_environment(env: Environment, opts: EngineOptions) -> Environment:
 
 
 def teardown_environment(env: Environment) -> list[str]:
-    """Remove every container, network and volume of ``env`` — the recorded
-    ones and whatever else carries its label — in parallel, without grace
-    periods. Safe to call twice; survives a Ctrl-C during removal."""
+    """Remove every container, network and volume of ``env``; see
+    :func:`remove_environment`."""
+    try:
+        return remove_environment(env.backend, env.id, env.resources)
+    finally:
+        env.closed = True
+
+
+def remove_environment(backend: Backend, env_id: str, known: Sequence[Resource] = ()) -> list[str]:
+    """Remove ``known`` and whatever else carries ``env_id``'s label, in
+    parallel, without stop grace periods. Safe to call twice; a Ctrl-C during
+    removal does not stop it (it is re-raised afterwards). Returns errors."""
     interrupted: BaseException | None = None
     errors: list[str] = []
     for _ in range(3):
         try:
-            errors = _remove_all(env)
+            errors = _remove_all(backend, env_id, known)
             break
         except KeyboardInterrupt as exc:  # finish the job, then re-raise
             interrupted = exc
-    env.closed = True
     if interrupted is not None:
         raise interrupted
     return errors
 
 
-def _remove_all(env: Environment) -> list[str]:
-    backend = env.backend
-    known = {r.id: r for r in env.resources}
+def _remove_all(backend: Backend, env_id: str, resources: Sequence[Resource]) -> list[str]:
+    known = {r.id: r for r in resources}
     try:
-        for r in backend.list_resources({L.ENV: env.id}):
+        for r in backend.list_resources({L.ENV: env_id}):
             known.setdefault(r.id, r)
     except EphemeralError as exc:
         if not known:
@@ -434,7 +441,7 @@ def _remove_all(env: Environment) -> list[str]:
     errors = backend.remove(list(known.values()))
     # anything created while we were removing (an in-flight create)
     with contextlib.suppress(EphemeralError):
-        late = backend.list_resources({L.ENV: env.id})
+        late = backend.list_resources({L.ENV: env_id})
         if late:
             errors = backend.remove(late)
     return errors

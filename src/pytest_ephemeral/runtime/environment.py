@@ -98,6 +98,8 @@ class Environment:
     ready_after: float | None = None
     kept: bool = False
     reused: bool = False
+    shared: bool = False
+    attached: bool = False  # attached to an environment another process created
     closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -138,6 +140,8 @@ class Environment:
             "spec": str(self.spec.path),
             "kept": self.kept,
             "reused": self.reused,
+            "shared": self.shared,
+            "attached": self.attached,
             "ready_after": self.ready_after,
             "services": {
                 name: {
