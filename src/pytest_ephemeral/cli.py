@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import SettingsError
 from .errors import EngineUnavailableError, EphemeralError, ServiceStartError, SpecError
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServiceStartError as exc:
         _err(str(exc))
         return EXIT_FAILED
-    except _Usage as exc:
+    except (_Usage, SettingsError) as exc:
         _err(str(exc))
         return EXIT_USAGE
     except EphemeralError as exc:

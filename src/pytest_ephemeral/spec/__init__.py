@@ -4,14 +4,16 @@
 it into the immutable :class:`Spec`, :func:`render_topology` shows it to a
 person. Every problem is a :class:`~pytest_ephemeral.errors.SpecError` whose
 one-line message names the file, line and key, and says what to do.
+
+Only the model is imported eagerly: the loader (and PyYAML) load on first use
+of a function, so importing the model (as the runtime does) costs nothing.
 """
 
 from __future__ import annotations
 
-from ._discover import DEFAULT_NAMES, discover_spec
-from ._graph import start_levels
-from ._loader import load_spec, normalize_name
-from ._render import REDACTED, is_secret_name, redact, render_topology
+import importlib
+from typing import TYPE_CHECKING
+
 from .model import (
     BuildSpec,
     DependsOn,
@@ -24,6 +26,12 @@ from .model import (
     VolumeMount,
     WaitSpec,
 )
+
+if TYPE_CHECKING:
+    from ._discover import DEFAULT_NAMES, discover_spec
+    from ._graph import start_order
+    from ._loader import load_spec, normalize_name
+    from ._render import REDACTED, is_secret_name, redact, render_topology
 
 __all__ = [
     "DEFAULT_NAMES",
@@ -47,8 +55,27 @@ __all__ = [
     "start_order",
 ]
 
+_LAZY = {
+    "DEFAULT_NAMES": "._discover",
+    "discover_spec": "._discover",
+    "start_order": "._graph",
+    "load_spec": "._loader",
+    "normalize_name": "._loader",
+    "REDACTED": "._render",
+    "is_secret_name": "._render",
+    "redact": "._render",
+    "render_topology": "._render",
+}
 
-def start_order(spec: Spec) -> list[list[str]]:
-    """The services of ``spec`` in start levels: every service of a level depends only
-    on services of earlier levels; file order within a level."""
-    return start_levels(spec.services)
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

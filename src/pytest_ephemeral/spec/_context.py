@@ -55,6 +55,13 @@ def display_path(path: Path) -> str:
     return str(absolute) if relative.startswith("..") else relative
 
 
+def _got(scalar: Scalar, value: object) -> str:
+    """What ``scalar`` is, and what it became when interpolation changed it."""
+    if isinstance(scalar.value, str) and isinstance(value, str) and value != scalar.value.strip():
+        return f"{describe(scalar)}, which is {value!r}"
+    return describe(scalar)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -173,12 +180,10 @@ class Context:
             if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]+", value):
                 value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self.error(f"expected {what}, got {describe(scalar)}", scalar.line, key)
+            raise self.error(f"expected {what}, got {_got(scalar, value)}", scalar.line, key)
         if value < low or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise self.error(
-                f"{value} is out of range", scalar.line, key, f"use {what} {bounds}"
-            )
+            raise self.error(f"{value} is out of range", scalar.line, key, f"use {what} {bounds}")
         return value
 
     def number(self, node: Node, key: str, fix: str | None = None) -> float:
@@ -189,7 +194,7 @@ class Context:
             if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
                 value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise self.error(f"expected a number, got {describe(scalar)}", scalar.line, key, fix)
+            raise self.error(f"expected a number, got {_got(scalar, value)}", scalar.line, key, fix)
         return float(value)
 
     def boolean(self, node: Node, key: str) -> bool:
@@ -199,7 +204,7 @@ class Context:
             value = self.interpolate(value, scalar.line, key).strip().lower()
             value = {"true": True, "false": False}.get(str(value), value)
         if not isinstance(value, bool):
-            raise self.error(f"expected true or false, got {describe(scalar)}", scalar.line, key)
+            raise self.error(f"expected true or false, got {_got(scalar, value)}", scalar.line, key)
         return value
 
     def duration(self, node: Node, key: str, *, positive: bool) -> float:

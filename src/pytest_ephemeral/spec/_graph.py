@@ -8,9 +8,9 @@ from dataclasses import replace
 from ..errors import SpecError
 from ._context import Context
 from ._service import Draft, Edge
-from .model import ServiceSpec
+from .model import ServiceSpec, Spec
 
-__all__ = ["active_services", "check_graph", "start_levels"]
+__all__ = ["active_services", "check_graph", "start_levels", "start_order"]
 
 
 def check_graph(ctx: Context, drafts: Mapping[str, Draft]) -> None:
@@ -69,6 +69,9 @@ def _check_cycles(ctx: Context, drafts: Mapping[str, Draft]) -> None:
                 continue
             if edge.target in path:
                 cycle = [*path[path.index(edge.target) :], edge.target]
+                if len(cycle) > 8:
+                    count = len(cycle) - 1
+                    cycle = [*cycle[:3], f"... ({count} services)", *cycle[-3:]]
                 raise ctx.error(
                     f"dependency cycle: {' -> '.join(cycle)}",
                     edge.line,
@@ -165,3 +168,9 @@ def start_levels(services: Mapping[str, ServiceSpec]) -> list[list[str]]:
         for name in level:
             del pending[name]
     return levels
+
+
+def start_order(spec: Spec) -> list[list[str]]:
+    """The services of ``spec`` in start levels: every service of a level depends only
+    on services of earlier levels; file order within a level."""
+    return start_levels(spec.services)

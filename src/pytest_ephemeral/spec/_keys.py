@@ -62,7 +62,7 @@ IGNORED_SERVICE_KEYS = MappingProxyType(
         "tty": "no terminal is attached to test containers",
         "stdin_open": "no terminal is attached to test containers",
         "logging": "logs are read through the engine's default driver",
-        "pull_policy": "images are pulled only when missing",
+        "pull_policy": "the engine decides when to pull",
         "platform": "images run on the engine's own platform",
         "ulimits": "the engine's default limits apply",
         "sysctls": "the engine's default kernel settings apply",

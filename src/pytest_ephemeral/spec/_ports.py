@@ -169,7 +169,5 @@ def _number(ctx: Context, text: str, line: int, key: str, what: str) -> int:
         raise ctx.error(f"{what} {text!r} is not a number", line, key, _PORTS_FIX)
     number = int(text)
     if not 1 <= number <= 65535:
-        raise ctx.error(
-            f"{what} {number} is out of range", line, key, "use a port from 1 to 65535"
-        )
+        raise ctx.error(f"{what} {number} is out of range", line, key, "use a port from 1 to 65535")
     return number

@@ -47,7 +47,10 @@ def redact(name: str, value: str) -> str:
 
 
 def render_topology(spec: Spec) -> str:
-    """The resolved topology: header, then each service in start order, then warnings."""
+    """The resolved topology: a header, then each service in start order.
+
+    ``spec.warnings`` are not included: the caller prints them where it prints
+    warnings (``eph validate`` to stderr)."""
     levels = start_levels(spec.services)
     header: list[Row] = [
         ("spec", [spec.name]),
@@ -66,10 +69,6 @@ def render_topology(spec: Spec) -> str:
         lines.append("")
         lines.append(f"service {name}  ({position} of {len(services)})")
         lines.extend(_table(rows, width, indent="  "))
-    if spec.warnings:
-        lines.append("")
-        lines.append(f"warnings ({len(spec.warnings)})")
-        lines.extend(f"  - {warning}" for warning in spec.warnings)
     return "\n".join(lines)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
-from typing import cast
+from typing import TypeVar, cast
 
 from ._context import Context, did_you_mean
 from ._envfile import read_env_files
@@ -71,6 +72,9 @@ _NETWORK_IGNORED = (
     "gw_priority",
     "driver_opts",
 )
+_NO_NETWORKS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+_T = TypeVar("_T")
+_D = TypeVar("_D")
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 _IMAGE = re.compile(r"\S+")
 
@@ -91,7 +95,6 @@ class Draft:
     """A parsed service plus what the cross-service checks need to know."""
 
     service: ServiceSpec
-    line: int
     edges: tuple[Edge, ...]
     completed_line: int | None
 
@@ -109,104 +112,60 @@ def parse_service(
         )
     node = ctx.mapping(entry.value, path, "a service is a mapping with at least image: or build:")
     fields = _classify(ctx, node, path)
-    line = entry.key_line
 
-    image = _image(ctx, fields["image"], sub(path, "image")) if "image" in fields else None
-    build = _build(ctx, fields["build"], sub(path, "build")) if "build" in fields else None
+    def read(key: str, parse: Callable[[Context, Node, str], _T], default: _D) -> _T | _D:
+        found = fields.get(key)
+        return default if found is None else parse(ctx, found.value, found.key)
+
+    image = read("image", _image, None)
+    build = read("build", _build, None)
     if image is None and build is None:
         raise ctx.error(
             "has neither image: nor build:",
-            line,
+            entry.key_line,
             path,
             "add image: NAME:TAG, or build: ./folder-with-a-Dockerfile",
         )
-
-    def get(key: str) -> Node | None:
-        found = fields.get(key)
-        return found.value if found is not None else None
-
-    def here(key: str) -> str:
-        return sub(path, key)
-
-    environment: dict[str, str] = {}
-    if (value := get("env_file")) is not None:
-        environment.update(read_env_files(ctx, value, here("env_file")))
-    if (value := get("environment")) is not None:
-        environment.update(
-            ctx.pairs(
-                value, here("environment"), bare="host", fix="write environment: {NAME: value}"
-            )
-        )
-    ports = parse_ports(ctx, value, here("ports")) if (value := get("ports")) is not None else ()
-    healthcheck = (
-        _healthcheck(ctx, fields["healthcheck"], here("healthcheck"))
-        if "healthcheck" in fields
-        else None
-    )
-    mounts, long_tmpfs = (
-        parse_volumes(ctx, value, here("volumes"), volumes)
-        if (value := get("volumes")) is not None
-        else ((), ())
-    )
-    tmpfs = parse_tmpfs(ctx, value, here("tmpfs")) if (value := get("tmpfs")) is not None else ()
-    waits = (
-        parse_waits(
-            ctx, fields["wait"].value, fields["wait"].key, ports=ports, healthcheck=healthcheck
-        )
-        if "wait" in fields
-        else None
-    )
-    edges = (
-        _depends_on(ctx, fields["depends_on"], here("depends_on")) if "depends_on" in fields else ()
-    )
+    ports = read("ports", parse_ports, ())
+    healthcheck = read("healthcheck", _healthcheck, None)
+    mounts, long_tmpfs = read("volumes", partial(parse_volumes, declared=volumes), ((), ()))
+    waits = read("wait", partial(parse_waits, ports=ports, healthcheck=healthcheck), None)
+    edges = read("depends_on", _depends_on, ())
     service = ServiceSpec(
         name=name,
-        location=ctx.location(line, path),
+        location=ctx.location(entry.key_line, path),
         image=image,
         build=build,
-        command=_command(ctx, get("command"), here("command")),
-        entrypoint=_command(ctx, get("entrypoint"), here("entrypoint")),
-        environment=frozen_map(environment),
+        command=read("command", _command, None),
+        entrypoint=read("entrypoint", _command, None),
+        # env_file first: environment wins
+        environment=frozen_map(
+            {**read("env_file", read_env_files, {}), **read("environment", _environment, {})}
+        ),
         ports=ports,
-        expose=parse_expose(ctx, value, here("expose"))
-        if (value := get("expose")) is not None
-        else (),
+        expose=read("expose", parse_expose, ()),
         depends_on=tuple(DependsOn(edge.target, edge.condition) for edge in edges),
         healthcheck=healthcheck,
         volumes=mounts,
-        tmpfs=(*tmpfs, *long_tmpfs),
-        networks=_networks(ctx, value, here("networks"), networks)
-        if (value := get("networks")) is not None
-        else MappingProxyType({}),
-        labels=frozen_map(
-            ctx.pairs(value, here("labels"), bare="empty", fix="write labels: {name: value}")
-            if (value := get("labels")) is not None
-            else {}
-        ),
-        user=ctx.text(value, here("user")) if (value := get("user")) is not None else None,
-        working_dir=_working_dir(ctx, value, here("working_dir"))
-        if (value := get("working_dir")) is not None
-        else None,
-        cpus=_cpus(ctx, value, here("cpus")) if (value := get("cpus")) is not None else None,
-        mem_limit=_memory(ctx, value, here("mem_limit"))
-        if (value := get("mem_limit")) is not None
-        else None,
-        profiles=_profiles(ctx, value, here("profiles"))
-        if (value := get("profiles")) is not None
-        else (),
-        privileged=ctx.boolean(value, here("privileged"))
-        if (value := get("privileged")) is not None
-        else False,
+        tmpfs=(*read("tmpfs", parse_tmpfs, ()), *long_tmpfs),
+        networks=read("networks", partial(_networks, declared=networks), _NO_NETWORKS),
+        labels=frozen_map(read("labels", _labels, {})),
+        user=read("user", _text, None),
+        working_dir=read("working_dir", _working_dir, None),
+        cpus=read("cpus", _cpus, None),
+        mem_limit=read("mem_limit", _memory, None),
+        profiles=read("profiles", _profiles, ()),
+        privileged=read("privileged", _boolean, False),
         waits=waits.waits if waits else (),
         wait_timeout=waits.timeout if waits else None,
-        seed=parse_seed(ctx, fields["seed"].value, fields["seed"].key) if "seed" in fields else (),
+        seed=read("seed", parse_seed, ()),
     )
-    return Draft(service, line, edges, waits.completed_line if waits else None)
+    return Draft(service, edges, waits.completed_line if waits else None)
 
 
 def _classify(ctx: Context, node: Map, path: str) -> dict[str, Entry]:
-    """The keys this plugin reads, keyed by name. ``wait``/``seed`` entries carry their
-    key path in ``Entry.key`` (they may come from ``x-ephemeral``)."""
+    """The keys this plugin reads, by name; each ``Entry.key`` holds the key's path
+    (``wait`` and ``seed`` may come from ``x-ephemeral``)."""
     fields: dict[str, Entry] = {}
     for key, entry in node.entries.items():
         here = sub(path, key)
@@ -229,7 +188,7 @@ def _classify(ctx: Context, node: Map, path: str) -> dict[str, Entry]:
                 UNSUPPORTED_SERVICE_KEYS[key],
             )
         elif key in SERVICE_KEYS:
-            fields[key] = entry
+            fields[key] = Entry(here, entry.key_line, entry.value)
         else:
             raise ctx.unknown_key(key, entry.key_line, here, all_service_keys(), extensions=True)
     extension = node.get("x-ephemeral")
@@ -253,20 +212,35 @@ def _classify(ctx: Context, node: Map, path: str) -> dict[str, Entry]:
     return fields
 
 
-def _image(ctx: Context, entry: Entry, key: str) -> str:
-    image = ctx.text(entry.value, key, "write image: NAME:TAG")
+def _text(ctx: Context, node: Node, key: str) -> str:
+    return ctx.text(node, key)
+
+
+def _boolean(ctx: Context, node: Node, key: str) -> bool:
+    return ctx.boolean(node, key)
+
+
+def _environment(ctx: Context, node: Node, key: str) -> dict[str, str]:
+    return ctx.pairs(node, key, bare="host", fix="write environment: {NAME: value}")
+
+
+def _labels(ctx: Context, node: Node, key: str) -> dict[str, str]:
+    return ctx.pairs(node, key, bare="empty", fix="write labels: {name: value}")
+
+
+def _image(ctx: Context, node: Node, key: str) -> str:
+    image = ctx.text(node, key, "write image: NAME:TAG")
     if not _IMAGE.fullmatch(image):
         raise ctx.error(
-            f"invalid image reference {image!r}", entry.key_line, key, "write image: NAME:TAG"
+            f"invalid image reference {image!r}", node.line, key, "write image: NAME:TAG"
         )
     return image
 
 
-def _build(ctx: Context, entry: Entry, key: str) -> BuildSpec:
-    node = entry.value
+def _build(ctx: Context, node: Node, key: str) -> BuildSpec:
     fix = "write build: ./folder, or build: {context: ./folder, dockerfile: Dockerfile}"
     if isinstance(node, Scalar):
-        context_text, context_line, context_key = ctx.text(node, key, fix), entry.key_line, key
+        context_text, context_line, context_key = ctx.text(node, key, fix), node.line, key
         block = Map({}, node.line)
     else:
         block = ctx.mapping(node, key, fix)
@@ -276,7 +250,7 @@ def _build(ctx: Context, entry: Entry, key: str) -> BuildSpec:
             context_text = ctx.text(context_entry.value, context_key)
             context_line = context_entry.key_line
         else:
-            context_text, context_line, context_key = ".", entry.key_line, key
+            context_text, context_line, context_key = ".", node.line, key
     for name, item in block.entries.items():
         if name in _BUILD_IGNORED:
             ctx.warn(
@@ -326,14 +300,13 @@ def _build(ctx: Context, entry: Entry, key: str) -> BuildSpec:
     return BuildSpec(context, dockerfile, frozen_map(args), target)
 
 
-def _command(ctx: Context, node: Node | None, key: str) -> tuple[str, ...] | None:
-    if node is None or (isinstance(node, Scalar) and node.value is None):
+def _command(ctx: Context, node: Node, key: str) -> tuple[str, ...] | None:
+    if isinstance(node, Scalar) and node.value is None:
         return None
     return parse_command(ctx, node, key)
 
 
-def _depends_on(ctx: Context, entry: Entry, key: str) -> tuple[Edge, ...]:
-    node = entry.value
+def _depends_on(ctx: Context, node: Node, key: str) -> tuple[Edge, ...]:
     fix = "write depends_on: [db] or depends_on: {db: {condition: service_healthy}}"
     edges: list[Edge] = []
     if isinstance(node, Seq):
@@ -382,8 +355,8 @@ def _condition(ctx: Context, entry: Entry, key: str) -> Condition:
     raise ctx.error(f"unknown condition {text!r}", entry.key_line, key, return_fix)
 
 
-def _healthcheck(ctx: Context, entry: Entry, key: str) -> HealthcheckSpec:
-    block = ctx.mapping(entry.value, key, "write healthcheck: {test: [CMD, ...], interval: 1s}")
+def _healthcheck(ctx: Context, node: Node, key: str) -> HealthcheckSpec:
+    block = ctx.mapping(node, key, "write healthcheck: {test: [CMD, ...], interval: 1s}")
     for name, item in block.entries.items():
         if name not in _HEALTH_KEYS:
             raise ctx.unknown_key(name, item.key_line, sub(key, name), _HEALTH_KEYS)
@@ -398,7 +371,7 @@ def _healthcheck(ctx: Context, entry: Entry, key: str) -> HealthcheckSpec:
     if not test:
         raise ctx.error(
             "healthcheck has no test",
-            entry.key_line,
+            block.line,
             key,
             "add test: [CMD, ...], or remove healthcheck: to keep the image's own",
         )
@@ -455,7 +428,7 @@ def _test(ctx: Context, entry: Entry, key: str) -> tuple[str, ...]:
 
 def _networks(
     ctx: Context, node: Node, key: str, declared: Collection[str]
-) -> MappingProxyType[str, tuple[str, ...]]:
+) -> Mapping[str, tuple[str, ...]]:
     fix = "write networks: [front] or networks: {front: {aliases: [api]}}"
     result: dict[str, tuple[str, ...]] = {}
     known = ", ".join(sorted({"default", *declared}))

@@ -31,11 +31,14 @@ _NL: Final = len(_LAST)
 _DOMAINS: Final = _words.EMAIL_DOMAINS
 _WORDS: Final = _words.WORDS
 _NW: Final = len(_WORDS)
-_STREET: Final = _words.STREET_WORDS
+_STREET_NAMES: Final = _words.STREET_WORDS + _words.LAST_NAMES
+_NSN: Final = len(_STREET_NAMES)
 _STREET_SFX: Final = _words.STREET_SUFFIXES
-_CITY_ROOT: Final = _words.CITY_ROOTS
-_CITY_SFX: Final = _words.CITY_SUFFIXES
+_NSS: Final = len(_STREET_SFX)
+_CITIES: Final = tuple(root + end for root in _words.CITY_ROOTS for end in _words.CITY_SUFFIXES)
+_NC: Final = len(_CITIES)
 _CITY_PFX: Final = _words.CITY_PREFIXES
+_NCP: Final = len(_CITY_PFX)
 _COUNTRIES: Final = _words.COUNTRIES
 _COMPANY_SFX: Final = _words.COMPANY_SUFFIXES
 _DOB_FIRST: Final = 715_510  # date(1940, 1, 1).toordinal()
@@ -80,26 +83,35 @@ def name(d: bytes, value: str) -> str:
     return _FIRST[(d[0] << 8 | d[1]) % _NF] + " " + _LAST[(d[2] << 8 | d[3]) % _NL]
 
 
-def _local_part(d: bytes) -> str:
+def email(d: bytes, value: str) -> str:
     first = _FIRST_L[(d[0] << 8 | d[1]) % _NF]
     last = _LAST_L[(d[2] << 8 | d[3]) % _NL]
+    domain = _DOMAINS[d[4] % 3]
     style = d[5] & 3
     if style == 0:
-        return first + "." + last
+        return f"{first}.{last}@{domain}"
     if style == 1:
-        return first[0] + last
+        return f"{first[0]}{last}@{domain}"
     if style == 2:
-        return first + last + str(d[6] % 90 + 10)
-    return first + "_" + last
-
-
-def email(d: bytes, value: str) -> str:
-    return _local_part(d) + "@" + _DOMAINS[d[4] % 3]
+        return f"{first}{last}{d[6] % 90 + 10}@{domain}"
+    return f"{first}_{last}@{domain}"
 
 
 def email_unique(d: bytes, value: str) -> str:
-    # 48 bits of the digest that nothing else uses, on top of the name bits.
-    return _local_part(d) + "." + d[20:26].hex() + "@" + _DOMAINS[d[4] % 3]
+    # The plain e-mail with 48 bits of the digest, that nothing else uses,
+    # appended to the local part.
+    first = _FIRST_L[(d[0] << 8 | d[1]) % _NF]
+    last = _LAST_L[(d[2] << 8 | d[3]) % _NL]
+    domain = _DOMAINS[d[4] % 3]
+    tag = d[20:26].hex()
+    style = d[5] & 3
+    if style == 0:
+        return f"{first}.{last}.{tag}@{domain}"
+    if style == 1:
+        return f"{first[0]}{last}.{tag}@{domain}"
+    if style == 2:
+        return f"{first}{last}{d[6] % 90 + 10}.{tag}@{domain}"
+    return f"{first}_{last}.{tag}@{domain}"
 
 
 def _username(d: bytes) -> str:
@@ -164,20 +176,16 @@ def phone(d: bytes, value: str) -> str:
 
 def _street(d: bytes) -> str:
     number = 1 + (d[10] << 8 | d[11]) % 9999
-    word = _STREET[d[12] % len(_STREET)] if d[13] & 1 else _last(d, 14)
-    return f"{number} {word} {_STREET_SFX[d[16] % len(_STREET_SFX)]}"
+    name = _STREET_NAMES[(d[12] << 8 | d[13]) % _NSN]
+    return f"{number} {name} {_STREET_SFX[d[16] % _NSS]}"
 
 
 def _city(d: bytes) -> str:
-    city = _CITY_ROOT[d[17] % len(_CITY_ROOT)] + _CITY_SFX[d[18] % len(_CITY_SFX)]
+    city = _CITIES[(d[17] << 8 | d[18]) % _NC]
     prefix = d[19]
-    if prefix % 4 == 0:
-        return _CITY_PFX[(prefix >> 2) % len(_CITY_PFX)] + " " + city
+    if prefix & 3 == 0:
+        return _CITY_PFX[(prefix >> 2) % _NCP] + " " + city
     return city
-
-
-def _postcode(d: bytes) -> str:
-    return f"{(d[26] << 16 | d[27] << 8 | d[28]) % 100000:05d}"
 
 
 def street(d: bytes, value: str) -> str:
@@ -189,11 +197,19 @@ def city(d: bytes, value: str) -> str:
 
 
 def postcode(d: bytes, value: str) -> str:
-    return _postcode(d)
+    return f"{(d[26] << 16 | d[27] << 8 | d[28]) % 100000:05d}"
 
 
 def address(d: bytes, value: str) -> str:
-    return _street(d) + ", " + _city(d) + " " + _postcode(d)
+    # _street, _city and postcode inlined: this is a hot path.
+    city = _CITIES[(d[17] << 8 | d[18]) % _NC]
+    prefix = d[19]
+    if prefix & 3 == 0:
+        city = _CITY_PFX[(prefix >> 2) % _NCP] + " " + city
+    return (
+        f"{1 + (d[10] << 8 | d[11]) % 9999} {_STREET_NAMES[(d[12] << 8 | d[13]) % _NSN]} "
+        f"{_STREET_SFX[d[16] % _NSS]}, {city} {(d[26] << 16 | d[27] << 8 | d[28]) % 100000:05d}"
+    )
 
 
 def country(d: bytes, value: str) -> str:

@@ -62,10 +62,30 @@ class _NeedBytes(Exception):
 
 def copy_decode(raw: str) -> str:
     """Decode one field of COPY's text format (not ``\\N``, which is NULL)."""
+    pieces: list[str] = []
+    pos = 0
+    find = raw.find
+    while True:
+        at = find("\\", pos)
+        if at < 0:
+            pieces.append(raw[pos:])
+            return "".join(pieces)
+        pieces.append(raw[pos:at])
+        char = raw[at + 1 : at + 2]
+        if not char:
+            pieces.append("\\")
+            return "".join(pieces)
+        if char in _OCTAL_OR_HEX:
+            break  # numeric escapes: rare, left to the regular expression
+        pieces.append(_COPY_SIMPLE.get(char, char))
+        pos = at + 2
     try:
         return _COPY_ESCAPE.sub(_copy_unescape, raw)
     except _NeedBytes:
         return _copy_decode_bytes(raw)
+
+
+_OCTAL_OR_HEX: Final = frozenset("01234567x")
 
 
 def _copy_decode_bytes(raw: str) -> str:
@@ -420,49 +440,68 @@ class _PgDump:
                 tabs = width - 1
                 for line in it:
                     lineno += 1
-                    if line.startswith("\\."):
+                    if (
+                        tabs < 1
+                        or line.count("\t") != tabs
+                        or "\\\t" in line
+                        or line.endswith("\\\n")
+                    ):
                         body, eol = _split_eol(line)
                         if body == "\\.":
                             if not quiet:
                                 yield line
                             break
-                    if line.endswith(("\\\n", "\\\r\n", "\\")):
-                        body, eol = _split_eol(line)
                         if _odd_backslashes(body):
-                            _fields, body, extra = self.slow_fields(body, it)
+                            fields, body, extra = self.slow_fields(body, it)
                             lineno += extra
                             line = body + eol
-                    if width >= 0 and line.count("\t") != tabs:
-                        found = len(_split_copy(_split_eol(line)[0]))
-                        if found != width:
-                            raise self.width_error(table, found, width, lineno, start)
+                        else:
+                            fields = _split_copy(body)
+                        if width >= 0 and len(fields) != width:
+                            raise self.width_error(table, len(fields), width, lineno, start)
                     rows += 1
                     if emit:
                         yield line
                 else:
                     raise self.truncated(table, start)
             else:
+                last = width - 1
+                inner = tuple((i, f) for i, f in items if i != last)
+                last_fn = next((f for i, f in items if i == last), None)
                 for line in it:
                     lineno += 1
-                    if line[-1:] == "\n" and line[-2:-1] != "\r":
-                        body = line[:-1]
-                        eol = "\n"
-                    else:
+                    fields = line.split("\t")
+                    if len(fields) != width or last == 0 or "\\\t" in line or line.endswith("\\\n"):
+                        # The rare cases: end marker, escaped tabs, a row continued
+                        # on the next line, a wrong field count, one column.
                         body, eol = _split_eol(line)
-                    if body == "\\.":
-                        yield line
-                        break
-                    if "\\\t" in body or body[-1:] == "\\":
-                        fields, body, extra = self.slow_fields(body, it)
-                        lineno += extra
-                    else:
-                        fields = body.split("\t")
-                    if len(fields) != width:
-                        raise self.width_error(table, len(fields), width, lineno, start)
-                    for index, function in items:
+                        if body == "\\.":
+                            yield line
+                            break
+                        if _odd_backslashes(body):
+                            fields, body, extra = self.slow_fields(body, it)
+                            lineno += extra
+                        else:
+                            fields = _split_copy(body)
+                        if len(fields) != width:
+                            raise self.width_error(table, len(fields), width, lineno, start)
+                        for index, function in items:
+                            fields[index] = function(fields[index])
+                        rows += 1
+                        yield "\t".join(fields) + eol
+                        continue
+                    for index, function in inner:
                         fields[index] = function(fields[index])
+                    if last_fn is not None:
+                        index = last
+                        tail = fields[last]
+                        if tail[-1:] == "\n" and tail[-2:-1] != "\r":
+                            fields[last] = last_fn(tail[:-1]) + "\n"
+                        else:
+                            core, eol = _split_eol(tail)
+                            fields[last] = last_fn(core) + eol
                     rows += 1
-                    yield "\t".join(fields) + eol
+                    yield "\t".join(fields)
                 else:
                     raise self.truncated(table, start)
         except ValueProblem as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,6 +24,7 @@ __all__ = ["Compiled", "ValueProblem", "compile_transform", "keyed_digest"]
 
 Digest = Callable[[str], bytes]
 ValueFn = Callable[[str], "str | None"]
+Render = Callable[[bytes, str], str]
 
 _IPAD: Final = bytes(b ^ 0x36 for b in range(256))
 _OPAD: Final = bytes(b ^ 0x5C for b in range(256))
@@ -36,27 +38,34 @@ class ValueProblem(Exception):
     """
 
 
+class HashState(Protocol):
+    def copy(self) -> HashState: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """A transformation ready to run.
 
     ``fn`` maps a non-NULL value to its replacement (``None`` = NULL);
-    ``on_null`` is the replacement of NULL; ``safe`` says that no output of
-    ``fn`` contains characters COPY's text format has to escape.
+    ``on_null`` is the replacement of NULL. ``safe`` says that no output of
+    ``fn`` contains characters COPY's text format has to escape; ``echoes``
+    that the only such characters in an output are ones of the input (so the
+    output is safe when the input was).
     """
 
     fn: ValueFn
     on_null: str | None
     safe: bool
+    echoes: bool = False
+    #: For transformations of the form ``render(HMAC(salt, label + value), value)``:
+    #: the keyed HMAC states and ``render``, so that callers can inline the HMAC.
+    keyed: tuple[HashState, HashState] | None = None
+    render: Render | None = None
 
 
-class _Sha256(Protocol):
-    def copy(self) -> _Sha256: ...
-    def update(self, data: bytes, /) -> None: ...
-    def digest(self) -> bytes: ...
-
-
-def _sha256_constructor() -> Callable[[bytes], _Sha256]:
+def _sha256_constructor() -> Callable[[bytes], HashState]:
     """CPython's own SHA-256 when present: same digests as OpenSSL's, but
     cheaper to copy and call for the short messages hashed here."""
     for name in ("_sha256", "_sha2"):
@@ -66,15 +75,15 @@ def _sha256_constructor() -> Callable[[bytes], _Sha256]:
             continue
         constructor = getattr(module, "sha256", None)
         if constructor is not None and constructor(b"abc").digest() == _ABC:
-            return cast("Callable[[bytes], _Sha256]", constructor)
-    return cast("Callable[[bytes], _Sha256]", hashlib.sha256)
+            return cast("Callable[[bytes], HashState]", constructor)
+    return cast("Callable[[bytes], HashState]", hashlib.sha256)
 
 
 _ABC: Final = hashlib.sha256(b"abc").digest()
 _sha256: Final = _sha256_constructor()
 
 
-def keyed_states(salt: bytes, label: str) -> tuple[_Sha256, _Sha256]:
+def keyed_states(salt: bytes, label: str) -> tuple[HashState, HashState]:
     """HMAC-SHA256's inner state (keyed, fed ``label + "\\0"``) and outer state."""
     key = hashlib.sha256(salt).digest() if len(salt) > 64 else salt
     key = key.ljust(64, b"\0")
@@ -110,16 +119,33 @@ def compile_transform(transform: Transform, salt: bytes) -> Compiled | None:
         constant = transform.value
         return Compiled(lambda _value: constant, constant, constant is None or _safe(constant))
     if isinstance(transform, Fake):
-        return Compiled(_fake(transform, salt), None, True)
+        table = UNIQUE_GENERATORS if transform.unique else GENERATORS
+        return _keyed(salt, "fake:" + transform.kind, table[transform.kind], echoes=False)
     if isinstance(transform, Hash):
         if not transform.keep_format:
-            return Compiled(_hex_hash(salt, transform.length), None, True)
+            return _keyed(salt, "hash", _hex_render(transform.length), echoes=False)
         if transform.unique:
-            return Compiled(_FormatPermutation(salt).apply, None, False)
-        return Compiled(_format_hash(salt), None, False)
+            return Compiled(_FormatPermutation(salt).apply, None, False, echoes=True)
+        return _keyed(salt, "hash", _format_render(), echoes=True)
     if isinstance(transform, Mask):
-        return Compiled(_mask(transform), None, False)
-    return Compiled(_noise(transform, salt), None, True)
+        return Compiled(_mask(transform), None, False, echoes=True)
+    return _keyed(salt, "noise", _noise_render(transform), echoes=False)
+
+
+def _keyed(salt: bytes, label: str, render: Render, *, echoes: bool) -> Compiled:
+    inner, outer = keyed_states(salt, label)
+    inner_copy = inner.copy
+    outer_copy = outer.copy
+
+    def keyed(value: str) -> str:
+        h = inner_copy()
+        h.update(value.encode())
+        o = outer_copy()
+        o.update(h.digest())
+        return render(o.digest(), value)
+
+    safe = not echoes
+    return Compiled(keyed, None, safe, echoes, (inner, outer), render)
 
 
 def _safe(text: str) -> bool:
@@ -133,58 +159,90 @@ def _null(value: str) -> str | None:
 # --------------------------------------------------------------------- fake, hash
 
 
-def _fake(transform: Fake, salt: bytes) -> ValueFn:
-    table = UNIQUE_GENERATORS if transform.unique else GENERATORS
-    generate = table[transform.kind]
-    inner, outer = keyed_states(salt, "fake:" + transform.kind)
-    inner_copy = inner.copy
-    outer_copy = outer.copy
-
-    def fake(value: str) -> str:
-        h = inner_copy()
-        h.update(value.encode())
-        o = outer_copy()
-        o.update(h.digest())
-        return generate(o.digest(), value)
-
-    return fake
-
-
-def _hex_hash(salt: bytes, length: int) -> ValueFn:
-    digest = keyed_digest(salt, "hash")
-
-    def hex_hash(value: str) -> str:
-        return digest(value).hex()[:length]
+def _hex_render(length: int) -> Render:
+    def hex_hash(digest: bytes, value: str) -> str:
+        return digest.hex()[:length]
 
     return hex_hash
 
 
-_DIGITS: Final = tuple(str(b % 10) for b in range(256))
-_LOWER: Final = tuple(chr(97 + b % 26) for b in range(256))
-_UPPER: Final = tuple(chr(65 + b % 26) for b in range(256))
-_CLASS: Final[dict[str, tuple[str, ...]]] = {
-    **{chr(c): _DIGITS for c in range(48, 58)},
-    **{chr(c): _LOWER for c in range(97, 123)},
-    **{chr(c): _UPPER for c in range(65, 91)},
-}
+_SHAPE: Final = str.maketrans(
+    {
+        **{chr(c): "9" for c in range(48, 58)},
+        **{chr(c): "a" for c in range(97, 123)},
+        **{chr(c): "A" for c in range(65, 91)},
+    }
+)
+_DIGIT_BYTES: Final = bytes(48 + b % 10 for b in range(256))
+_LOWER_BYTES: Final = bytes(97 + b % 26 for b in range(256))
+_UPPER_BYTES: Final = bytes(65 + b % 26 for b in range(256))
+_SHAPES_CACHED: Final = 4096
 
 
-def _format_hash(salt: bytes) -> ValueFn:
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """How to assemble outputs of one shape (``+99 (9) 9999``, ``AA99 9999``).
+
+    The output is cut from one string: the shape itself (for the kept
+    characters) followed by the digest's bytes as digits, lower-case and
+    upper-case letters (each ``width`` long); ``pick`` takes the runs.
+    """
+
+    pick: Callable[[str], tuple[str, ...] | str]
+    digits: bool
+    lower: bool
+    upper: bool
+
+
+def _compile_shape(shape: str) -> _Shape:
+    size = len(shape)
+    width = max(32, size)
+    kinds = "9aA"
+    present = [kind in shape for kind in kinds]
+    offsets: dict[str, int] = {}
+    at = size
+    for kind, used in zip(kinds, present, strict=True):
+        if used:
+            offsets[kind] = at
+            at += width
+    slices: list[slice] = []
+    start = 0
+    for i in range(1, size + 1):
+        if i == size or _run_kind(shape[i]) != _run_kind(shape[start]):
+            base = offsets.get(shape[start], 0)
+            slices.append(slice(base + start, base + i))
+            start = i
+    return _Shape(operator.itemgetter(*slices), *present)
+
+
+def _run_kind(ch: str) -> str:
+    return ch if ch in "9aA" else ""
+
+
+def _format_render() -> Render:
     """ASCII digits stay digits, letters stay letters of the same case; every
     other character (punctuation, spaces, non-ASCII) is kept; same length."""
-    digest = keyed_digest(salt, "hash")
-    lookup = _CLASS.get
+    shapes: dict[str, _Shape] = {}
 
-    def format_hash(value: str) -> str:
-        stream = digest(value)
-        if len(value) > len(stream):
+    def format_hash(stream: bytes, value: str) -> str:
+        shape = value.translate(_SHAPE)
+        compiled = shapes.get(shape)
+        if compiled is None:
+            compiled = _compile_shape(shape)
+            if len(shape) <= 64:
+                if len(shapes) >= _SHAPES_CACHED:
+                    shapes.clear()
+                shapes[shape] = compiled
+        if len(value) > 32:
             stream = hashlib.shake_256(stream).digest(len(value))
-        out: list[str] = []
-        append = out.append
-        for ch, byte in zip(value, stream, strict=False):
-            table = lookup(ch)
-            append(ch if table is None else table[byte])
-        return "".join(out)
+        source = shape
+        if compiled.digits:
+            source += stream.translate(_DIGIT_BYTES).decode("ascii")
+        if compiled.lower:
+            source += stream.translate(_LOWER_BYTES).decode("ascii")
+        if compiled.upper:
+            source += stream.translate(_UPPER_BYTES).decode("ascii")
+        return "".join(compiled.pick(source))
 
     return format_hash
 
@@ -292,47 +350,43 @@ _SPECIAL_NUMBERS: Final = frozenset({"NaN", "Infinity", "-Infinity", "infinity",
 _TWO_63: Final = float(2**63)
 
 
-def _noise(transform: Noise, salt: bytes) -> ValueFn:
-    digest = keyed_digest(salt, "noise")
+def _unit(digest: bytes) -> float:
+    """A number in [-1, 1) from the digest."""
+    return int.from_bytes(digest[:8], "little") / _TWO_63 - 1.0
+
+
+def _noise_render(transform: Noise) -> Render:
     amount = transform.amount
-
-    def unit(value: str) -> float:
-        """A number in [-1, 1) that depends only on the value and the salt."""
-        return int.from_bytes(digest(value)[:8], "little") / _TWO_63 - 1.0
-
     if transform.mode == "days":
         seconds = amount * 86400.0
 
-        def shift_date(value: str) -> str:
-            return _shift_date(value, unit(value), amount, seconds)
+        def shift_date(digest: bytes, value: str) -> str:
+            return _shift_date(value, _unit(digest), amount, seconds)
 
         return shift_date
 
     relative = transform.mode == "relative"
+    not_a_number = f"value is not a number (noise: {transform.mode} needs numbers)"
 
-    def shift_number(value: str) -> str:
-        if value in _SPECIAL_NUMBERS:
-            return value
-        u = unit(value)
-        try:
-            whole = int(value)
-        except ValueError:
-            pass
-        else:
-            moved = whole * (1.0 + u * amount) if relative else whole + u * amount
-            return str(round(moved))
+    def shift_number(digest: bytes, value: str) -> str:
+        if "." not in value and "e" not in value and "E" not in value:
+            try:
+                whole = int(value)
+            except ValueError:
+                if value in _SPECIAL_NUMBERS:
+                    return value
+                raise ValueProblem(not_a_number) from None
+            u = int.from_bytes(digest[:8], "little") / _TWO_63 - 1.0
+            return str(round(whole * (1.0 + u * amount) if relative else whole + u * amount))
         try:
             number = float(value)
         except ValueError:
-            raise ValueProblem(
-                f"value is not a number (noise: {transform.mode} needs numbers)"
-            ) from None
+            raise ValueProblem(not_a_number) from None
+        u = int.from_bytes(digest[:8], "little") / _TWO_63 - 1.0
         moved = number * (1.0 + u * amount) if relative else number + u * amount
         if "e" in value or "E" in value or not math.isfinite(moved):
             return repr(moved)
-        dot = value.find(".")
-        decimals = len(value) - dot - 1 if dot >= 0 else 0
-        return f"{moved:.{decimals}f}"
+        return "%.*f" % (len(value) - value.index(".") - 1, moved)  # noqa: UP031
 
     return shift_number
 

@@ -1,0 +1,136 @@
+"""``eph sanitize``: sanitize a dump or CSV file from the command line.
+
+``main(argv)`` takes the arguments after ``eph sanitize`` and returns the exit
+status: 0 done, 1 the leak check found originals (nothing written), 2 bad
+input, rules, salt or arguments. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, get_args
+
+from pytest_ephemeral.errors import DataError
+
+from ._engine import sanitize_file
+from ._io import Format, detect_format, table_from_path
+from ._leaks import LeakError, check_leaks_files, raise_for_leaks
+from ._rules import load_rules
+from ._salt import resolve_salt
+
+__all__ = ["main"]
+
+PROG = "eph sanitize"
+
+EXIT_OK = 0
+EXIT_LEAKS = 1
+EXIT_BAD_INPUT = 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see '{PROG} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Turn a production dump (pg_dump plain SQL) or a CSV file into safe, realistic, "
+            "referentially consistent test data, following a rules file. The salt comes "
+            "from $EPH_SANITIZE_SALT (or the variable the rules name in salt_env:), or from "
+            "the file named by $EPH_SANITIZE_SALT_FILE or salt_file:."
+        ),
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT", help="dump or CSV file (.gz ok)")
+    parser.add_argument("--rules", type=Path, required=True, help="the rules file (YAML)")
+    parser.add_argument(
+        "--output", "-o", type=Path, required=True, help="where to write (same format)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=get_args(Format),
+        default="auto",
+        help="input format (default: from the file name or its first line)",
+    )
+    parser.add_argument(
+        "--table", help="CSV only: the table the rules apply to (default: the file name)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            "after sanitizing, check that no original value of a sanitized column appears "
+            "anywhere in the output; on a leak, write nothing and exit 1"
+        ),
+    )
+    return parser
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run ``eph sanitize`` with ``argv`` (the arguments after ``sanitize``)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except _UsageError as exc:
+        _fail(str(exc))
+        return EXIT_BAD_INPUT
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    try:
+        return _run(args)
+    except LeakError as exc:
+        _fail(str(exc))
+        return EXIT_LEAKS
+    except DataError as exc:
+        _fail(str(exc))
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace) -> int:
+    input_path: Path = args.input
+    output: Path = args.output
+    rules = load_rules(args.rules)
+    salt = resolve_salt(rules, os.environ)
+    fmt = detect_format(input_path, args.format)
+    table: str | None = args.table
+    if fmt == "csv" and table is None:
+        table = table_from_path(input_path)
+    if not args.check:
+        report = sanitize_file(input_path, output, rules, salt=salt, fmt=fmt, table=table)
+        print(f"{PROG}: {report.summary()} -> {output}")
+        return EXIT_OK
+    # Sanitize into a hidden draft next to the output, check the draft, and
+    # only then give it the output's name: a leaky output is never left behind.
+    gz = ".gz" if output.name.lower().endswith(".gz") else ""
+    draft = output.with_name(f".{output.name}.{secrets.token_hex(6)}.draft{gz}")
+    try:
+        report = sanitize_file(input_path, draft, rules, salt=salt, fmt=fmt, table=table)
+        leaks = check_leaks_files(input_path, draft, rules, salt, fmt=fmt, table=table)
+        raise_for_leaks(leaks, where=f"{output} (not written)")
+        draft.replace(output)
+    finally:
+        draft.unlink(missing_ok=True)
+    print(f"{PROG}: {report.summary()}, leak check passed -> {output}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
