@@ -25,10 +25,13 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 def docker_client() -> Iterator[object]:
     import docker
 
+    client = None
     try:
         client = docker.from_env()
         client.ping()
     except Exception as exc:  # noqa: BLE001 - turned into a loud failure
+        if client is not None:
+            client.close()
         pytest.fail(
             f"these tests need a running Docker engine and none is reachable ({exc}); "
             "start dockerd (bash .ci/run does) or set DOCKER_HOST",

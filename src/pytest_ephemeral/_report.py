@@ -50,7 +50,7 @@ def describe_environment(summary: Mapping[str, Any], *, commands: bool) -> list[
         head += f", worker {summary['worker']}"
     head += ", KEPT)" if summary.get("kept") else ")"
     lines.append(head)
-    width = max((len(n) for n in summary["services"]), default=4)
+    width = max([len("service"), *(len(n) for n in summary["services"])])
     lines.append(f"  {'service':<{width}}  {'image':>7}  {'created':>7}  {'started':>7}  {'ready':>7}  address")
     for name, svc in summary["services"].items():
         t = summary["timeline"].get(name, {})

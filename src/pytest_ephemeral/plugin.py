@@ -213,6 +213,21 @@ def eph_factory(_eph_manager: Manager) -> Callable[[str | os.PathLike[str]], Env
     return factory
 
 
+@pytest.fixture
+def eph_fresh(eph: Environment) -> Environment:
+    """``eph``, with every seeded service put back to its seeded state before
+    the test (PostgreSQL from a template database, Redis from its snapshot;
+    see the seed-and-reset how-to)."""
+    from .data.snapshot import reset_environment
+    from .errors import EphemeralError
+
+    try:
+        reset_environment(eph)
+    except EphemeralError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return eph
+
+
 # -- reports ----------------------------------------------------------------------------
 
 

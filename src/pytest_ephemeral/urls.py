@@ -8,21 +8,9 @@ from typing import Any
 
 from .spec.model import ServiceSpec
 
-__all__ = ["REDACTED", "connection_url", "connection_urls", "redact_env"]
+__all__ = ["REDACTED", "connection_url", "connection_urls"]
 
 REDACTED = "***"
-_SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE", "AUTH", "PWD")
-
-
-def is_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(word in upper for word in _SECRET_WORDS)
-
-
-def redact_env(environment: Mapping[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if is_secret(k) else v) for k, v in environment.items()}
-
-
 def connection_url(svc: ServiceSpec, host: str, ports: Mapping[str, int]) -> str | None:
     image = (svc.image or "").lower()
     env = svc.environment

@@ -11,8 +11,8 @@ exits. When the owner cleaned up itself, there is nothing left to remove.
 
 from __future__ import annotations
 
-import os
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -24,20 +24,31 @@ __all__ = ["reap", "spawn_reaper"]
 POLL = 0.25
 
 
-def spawn_reaper(owner: L.Owner, log_dir: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start the reaper for ``owner`` in its own session (``setsid``)."""
-    log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+def spawn_reaper(owner: L.Owner, log_dir: Path | None = None) -> None:
+    """Start the reaper for ``owner``, detached: in its own session (so a
+    signal to pytest's process group does not reach it) and not our child (a
+    short-lived shell starts it in the background and exits, so nothing is
+    left for us to wait for)."""
+    log_dir = log_dir or Path(tempfile.gettempdir())
     log = log_dir / "pytest-ephemeral-reaper.log"
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pytest_ephemeral.lifecycle.reaper", str(owner)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            close_fds=True,
-            cwd="/",
-        )
+    subprocess.run(
+        [
+            "/bin/sh",
+            "-c",
+            'log="$1"; shift; "$@" >>"$log" 2>&1 </dev/null &',
+            "eph-reaper",
+            str(log),
+            sys.executable,
+            "-m",
+            "pytest_ephemeral.lifecycle.reaper",
+            str(owner),
+        ],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        cwd="/",
+        check=True,
+    )
 
 
 def reap(owner: L.Owner, *, attempts: int = 40) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +47,12 @@ class DockerBackend:
     def __init__(self, base_url: str | None = None, timeout: int = 120) -> None:
         self._address = base_url or default_address()
         try:
-            self._client = docker.DockerClient(base_url=self._address, timeout=timeout)
+            # a fixed API version: no round trip at construction (an unreachable
+            # engine is reported by the first real call, as one clear error)
+            version = os.environ.get("DOCKER_API_VERSION") or "1.41"
+            self._client = docker.DockerClient(
+                base_url=self._address, timeout=timeout, version=version
+            )
             self._api = self._client.api
         except docker.errors.DockerException as exc:
             raise _unreachable(self._address, exc) from None
@@ -289,6 +296,21 @@ class DockerBackend:
             )
 
         return self._call(f"exec {list(cmd)!r}", run)
+
+    def copy_to(self, container_id: str, dest_dir: str, files: Mapping[str, str]) -> None:
+        with tempfile.TemporaryFile() as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                for name, host_path in files.items():
+                    info = tar.gettarinfo(host_path, arcname=name)
+                    info.uid = info.gid = 0
+                    info.mode = 0o644
+                    with open(host_path, "rb") as fh:
+                        tar.addfile(info, fh)
+            archive.seek(0)
+            self._call(
+                f"copy into {dest_dir}",
+                lambda: self._api.put_archive(container_id, dest_dir, archive),
+            )
 
     def list_resources(self, labels: Mapping[str, str | None]) -> list[Resource]:
         flt = {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}

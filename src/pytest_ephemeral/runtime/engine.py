@@ -73,6 +73,12 @@ def _effective_waits(
     return tuple(WaitSpec("port", port=p.container_port) for p in svc.ports if p.protocol == "tcp")
 
 
+def _tmpfs_entry(text: str) -> tuple[str, str]:
+    """Compose's ``/path[:options]`` as Docker's (path, options)."""
+    path, _, options = text.partition(":")
+    return path, options
+
+
 def _healthcheck_body(svc: ServiceSpec) -> dict[str, object] | None:
     hc = svc.healthcheck
     if hc is None:

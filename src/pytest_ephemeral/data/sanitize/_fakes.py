@@ -41,8 +41,8 @@ _CITY_PFX: Final = _words.CITY_PREFIXES
 _NCP: Final = len(_CITY_PFX)
 _COUNTRIES: Final = _words.COUNTRIES
 _COMPANY_SFX: Final = _words.COMPANY_SUFFIXES
-_DOB_FIRST: Final = 715_510  # date(1940, 1, 1).toordinal()
-_DOB_SPAN: Final = 24_837  # days from 1940-01-01 to 2007-12-31
+_DOB_FIRST: Final = 708_205  # date(1940, 1, 1).toordinal()
+_DOB_SPAN: Final = 24_837  # days from 1940-01-01 to 2007-12-31, both included
 
 #: Kinds whose values all come from the short lists above: an original value
 #: can turn up among the fakes by coincidence (a real first name is a real

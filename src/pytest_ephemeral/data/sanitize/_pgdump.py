@@ -185,24 +185,28 @@ _SCAN_OUT: Final = re.compile(r"--|/\*|(?<![\w$])[Ee]'|'|\"|(?<![\w$])\$(?:[^\W\
 _SCAN_E: Final = re.compile(r"\\.|''|'", re.S)
 
 
-def _scan(text: str, pos: int, state: str, backslash_quotes: bool) -> tuple[str, int]:
-    """Scan ``text`` from ``pos`` in ``state``; return the state at the end and
-    the position just after the ``;`` that ends the statement (-1 if none)."""
+def _scan(text: str, pos: int, state: str, backslash_quotes: bool) -> tuple[str, int, int]:
+    """Scan ``text`` from ``pos`` in ``state``; return the state at the end, the
+    position just after the ``;`` that ends the statement (-1 if none), and
+    where the last quote or comment opened in ``text`` (-1 if none did)."""
+    opened = -1
     while True:
         if state == _OUT:
             match = _SCAN_OUT.search(text, pos)
             if match is None:
-                return _OUT, -1
+                return _OUT, -1, opened
             token = match.group()
             pos = match.end()
             if token == ";":
-                return _OUT, pos
+                return _OUT, pos, opened
             if token == "--":
                 newline = text.find("\n", pos)
                 if newline < 0:
-                    return _OUT, -1
+                    return _OUT, -1, opened
                 pos = newline + 1
-            elif token == "'":
+                continue
+            opened = match.start()
+            if token == "'":
                 state = "E" if backslash_quotes else "'"
             elif token in ("E'", "e'"):
                 state = "E"
@@ -211,7 +215,7 @@ def _scan(text: str, pos: int, state: str, backslash_quotes: bool) -> tuple[str,
         elif state == "'" or state == '"':
             end = text.find(state, pos)
             if end < 0:
-                return state, -1
+                return state, -1, opened
             if text.startswith(state, end + 1):
                 pos = end + 2
             else:
@@ -220,7 +224,7 @@ def _scan(text: str, pos: int, state: str, backslash_quotes: bool) -> tuple[str,
         elif state == "E":
             match = _SCAN_E.search(text, pos)
             if match is None:
-                return state, -1
+                return state, -1, opened
             pos = match.end()
             if match.group() == "'":
                 state = _OUT
@@ -228,7 +232,7 @@ def _scan(text: str, pos: int, state: str, backslash_quotes: bool) -> tuple[str,
             closer = "*/" if state == "/*" else state
             end = text.find(closer, pos)
             if end < 0:
-                return state, -1
+                return state, -1, opened
             pos = end + len(closer)
             state = _OUT
 
@@ -362,7 +366,7 @@ class _PgDump:
 
     def statement_line(self, line: str) -> tuple[str, str | None]:
         """Pass one line of an ordinary statement; split off what follows its end."""
-        state, end = _scan(line, 0, self.state, self.backslash_quotes)
+        state, end, _opened = _scan(line, 0, self.state, self.backslash_quotes)
         if end < 0:
             self.state = state
             self.at_start = False
@@ -429,7 +433,8 @@ class _PgDump:
         quiet = self.quiet
         if not quiet:
             yield header
-        width = len(columns) if columns is not None else -1
+        # Rows in another format (COPY options) are only passed through.
+        width = len(columns) if columns is not None and options in ("", ";") else -1
         lineno = start
         rows = 0
         items = tuple((item.index, item.copy) for item in plan.items)
@@ -552,7 +557,7 @@ class _PgDump:
     def insert(self, it: Iterator[str], first: str) -> Generator[str, None, str | None]:
         start = self.lineno
         parts = [first]
-        state, end = _scan(first, 0, _OUT, self.backslash_quotes)
+        state, end, _opened = _scan(first, 0, _OUT, self.backslash_quotes)
         opened = start
         while end < 0:
             line = next(it, None)
@@ -567,9 +572,8 @@ class _PgDump:
                 )
             self.lineno += 1
             parts.append(line)
-            before = state
-            state, end = _scan(line, 0, state, self.backslash_quotes)
-            if before == _OUT and state != _OUT:
+            state, end, opened_at = _scan(line, 0, state, self.backslash_quotes)
+            if opened_at >= 0:
                 opened = self.lineno
         remainder: str | None = None
         tail = parts[-1][end:]

@@ -225,6 +225,8 @@ def _format_render() -> Render:
     shapes: dict[str, _Shape] = {}
 
     def format_hash(stream: bytes, value: str) -> str:
+        if not value:
+            return value
         shape = value.translate(_SHAPE)
         compiled = shapes.get(shape)
         if compiled is None:

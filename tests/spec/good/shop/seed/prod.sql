@@ -1,0 +1,3 @@
+COPY users (id, email) FROM stdin;
+2	b@example.com
+\.
