@@ -131,7 +131,9 @@ def one_round(client: docker.DockerClient, rng: random.Random, workdir: Path) ->
             workers = [int(p.name) for p in pids.iterdir()]
             if workers:
                 victim = rng.choice(workers)
-                for c in client.api.containers(all=True, filters={"label": [f"{LABEL_NAME}={name}"]}):
+                for c in client.api.containers(
+                    all=True, filters={"label": [f"{LABEL_NAME}={name}"]}
+                ):
                     owner = c["Labels"].get("pytest-ephemeral.owner", "")
                     if owner.split("/")[2:3] == [str(victim)]:
                         victim_env = c["Labels"]["pytest-ephemeral.env"]
@@ -161,12 +163,19 @@ def one_round(client: docker.DockerClient, rng: random.Random, workdir: Path) ->
         time.sleep(0.05)
     leaked = count(client, name)
     if leaked:  # leave the engine clean for the next round, but count it
-        subprocess.run([sys.executable, "-m", "pytest_ephemeral.cli", "prune"], check=False, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "pytest_ephemeral.cli", "prune"],
+            check=False,
+            capture_output=True,
+        )
     return Round(how, after, xdist, cleanup, leaked, had)
 
 
 def report(rounds: list[Round]) -> str:
-    lines = ["| interrupt | rounds | leaked | cleanup median | cleanup max |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| interrupt | rounds | leaked | cleanup median | cleanup max |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for how in (*HOW, "all"):
         rs = [r for r in rounds if how in ("all", r.how)]
         if not rs:
@@ -192,8 +201,18 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.runs):
             r = one_round(client, rng, Path(tmp))
             rounds.append(r)
-            state = "LEAKED" if r.leaked else f"clean after {r.cleanup:.2f}s" if r.cleanup is not None else "?"
-            print(f"round {i + 1:3}/{args.runs}: {r.how:<14} after {r.after:4.1f}s xdist={r.xdist!s:<5} {state}", flush=True)
+            state = (
+                "LEAKED"
+                if r.leaked
+                else f"clean after {r.cleanup:.2f}s"
+                if r.cleanup is not None
+                else "?"
+            )
+            print(
+                f"round {i + 1:3}/{args.runs}: {r.how:<14} after {r.after:4.1f}s "
+                f"xdist={r.xdist!s:<5} {state}",
+                flush=True,
+            )
     table = report(rounds)
     leaked = sum(r.leaked for r in rounds)
     print(f"\nseed {seed}, {args.runs} rounds, {leaked} leaked resources\n")

@@ -20,7 +20,6 @@ IMAGE_MAP = ""  # the offline images carry the public names: no mapping needed
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
-
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[object]:
     import docker
@@ -29,7 +28,7 @@ def docker_client() -> Iterator[object]:
     try:
         client = docker.from_env()
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - turned into a loud failure
+    except Exception as exc:
         if client is not None:
             client.close()
         pytest.fail(
@@ -48,7 +47,9 @@ def labelled(client: Any, label: str) -> list[str]:
     race with a removal in progress."""
     api = client.api
     flt = {"label": [label]}
-    names = [f"container {c['Names'][0].lstrip('/')}" for c in api.containers(all=True, filters=flt)]
+    names = [
+        f"container {c['Names'][0].lstrip('/')}" for c in api.containers(all=True, filters=flt)
+    ]
     names += [f"network {n['Name']}" for n in api.networks(filters=flt)]
     names += [f"volume {v['Name']}" for v in api.volumes(filters=flt).get("Volumes") or []]
     return names
@@ -78,3 +79,63 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+# -- the suite's own leak check: after any run of these tests, nothing the
+# -- plugin labels may remain on the engine
+_session_started = 0.0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _session_started
+    _session_started = time.time()
+
+
+def _leftovers() -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        api = client.api
+        found = []
+        flt = {"label": [L.ENV]}
+        items = [
+            ("container", c["Labels"], c["Names"][0]) for c in api.containers(all=True, filters=flt)
+        ]
+        items += [("network", n["Labels"], n["Name"]) for n in api.networks(filters=flt)]
+        items += [
+            ("volume", v["Labels"], v["Name"])
+            for v in api.volumes(filters=flt).get("Volumes") or []
+        ]
+        for kind, labels, name in items:
+            created = float(labels.get(L.CREATED) or 0)
+            owner = L.Owner.parse(labels.get(L.OWNER, ""))
+            if created < _session_started - 1 or labels.get(L.KEPT) == "true":
+                continue
+            # another live process's environment (a concurrent run) is not ours to judge
+            if owner is not None and owner.alive() and owner.pid != os.getpid():
+                continue
+            found.append(f"{kind} {name} ({labels.get(L.ENV)})")
+        return found
+    finally:
+        client.close()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not any(item.get_closest_marker("docker") for item in session.items):
+        return
+    try:
+        left = _leftovers()
+        deadline = time.monotonic() + 15
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            left = _leftovers()
+    except Exception as exc:
+        print(f"\nleak check skipped: {exc}")
+        return
+    if left:
+        print("\nLEAKED by this test run (still on the engine after 15 s):")
+        for line in left:
+            print(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

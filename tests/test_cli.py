@@ -20,7 +20,9 @@ from .conftest import labelled
 PY = "python:3.12-slim"
 
 
-def eph(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def eph(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest_ephemeral.cli", *args],
         cwd=cwd,
@@ -120,7 +122,9 @@ def test_up_human_output_names_the_commands(tmp_path: Path, docker_client: Any) 
         (["down"], "name environment ids"),
     ],
 )
-def test_unknown_ids_are_one_line_errors(args: list[str], fragment: str, docker_client: Any) -> None:
+def test_unknown_ids_are_one_line_errors(
+    args: list[str], fragment: str, docker_client: Any
+) -> None:
     res = eph(*args)
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and fragment in res.stderr and "Traceback" not in res.stderr
@@ -140,7 +144,9 @@ def test_down_with_one_unknown_id_removes_nothing(tmp_path: Path, docker_client:
 
 
 @pytest.mark.docker
-def test_kept_environment_whose_containers_were_removed_by_hand(tmp_path: Path, docker_client: Any) -> None:
+def test_kept_environment_whose_containers_were_removed_by_hand(
+    tmp_path: Path, docker_client: Any
+) -> None:
     name = f"cli-{uuid.uuid4().hex[:8]}"
     spec(tmp_path, name)
     env_id = json.loads(eph("up", "--json", cwd=tmp_path).stdout)["id"]
@@ -180,7 +186,9 @@ def test_validate_prints_topology_or_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.docker
-def test_eph_keep_keeps_a_failing_run_and_reuse_attaches(pytester: pytest.Pytester, docker_client: Any) -> None:
+def test_eph_keep_keeps_a_failing_run_and_reuse_attaches(
+    pytester: pytest.Pytester, docker_client: Any
+) -> None:
     name = f"keep-{uuid.uuid4().hex[:8]}"
     pytester.makefile(
         ".yaml",
@@ -229,7 +237,9 @@ def test_eph_keep_keeps_a_failing_run_and_reuse_attaches(pytester: pytest.Pytest
 
 
 @pytest.mark.docker
-def test_reuse_recreates_a_broken_kept_environment(pytester: pytest.Pytester, docker_client: Any) -> None:
+def test_reuse_recreates_a_broken_kept_environment(
+    pytester: pytest.Pytester, docker_client: Any
+) -> None:
     name = f"reuse-{uuid.uuid4().hex[:8]}"
     pytester.makefile(
         ".yaml",
@@ -245,7 +255,9 @@ def test_reuse_recreates_a_broken_kept_environment(pytester: pytest.Pytester, do
     pytester.makepyfile("def test_a(eph): pass")
     pytester.runpytest_subprocess("--eph-keep=always").assert_outcomes(passed=1)
     try:
-        for c in docker_client.api.containers(all=True, filters={"label": [f"{L.SPEC_NAME}={name}"]}):
+        for c in docker_client.api.containers(
+            all=True, filters={"label": [f"{L.SPEC_NAME}={name}"]}
+        ):
             docker_client.api.stop(c["Id"], timeout=0)
         second = pytester.runpytest_subprocess("--eph-reuse")
         second.assert_outcomes(passed=1)
@@ -266,8 +278,15 @@ def test_prune_removes_dead_owners_and_expired_kept(tmp_path: Path, docker_clien
 
     def labels(env_id: str, owner: L.Owner, kept: bool, expires: float | None) -> dict[str, str]:
         return L.env_labels(
-            env_id=env_id, run_id=run, owner=owner, spec_hash="h", spec_path="p",
-            spec_name=f"prune-{run}", worker="main", kept=kept, expires=expires,
+            env_id=env_id,
+            run_id=run,
+            owner=owner,
+            spec_hash="h",
+            spec_path="p",
+            spec_name=f"prune-{run}",
+            worker="main",
+            kept=kept,
+            expires=expires,
         )
 
     import time
@@ -283,7 +302,9 @@ def test_prune_removes_dead_owners_and_expired_kept(tmp_path: Path, docker_clien
     try:
         res = eph("prune")
         assert res.returncode == 0, res.stderr
-        left = {x.split()[1].removesuffix("_default") for x in labelled(docker_client, f"{L.RUN}={run}")}
+        left = {
+            x.split()[1].removesuffix("_default") for x in labelled(docker_client, f"{L.RUN}={run}")
+        }
         assert left == {f"prune-{run}-live", f"prune-{run}-kept"}
         # (another run's sweep may have beaten us to it: both are fine)
         for line in res.stdout.splitlines():

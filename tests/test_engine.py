@@ -93,7 +93,9 @@ def test_every_wait_form(docker_client: Any, write_spec: Callable[..., Path]) ->
         assert env["oneshot"].logs().strip() == "done"
 
 
-def test_depends_on_conditions_order_the_start(docker_client: Any, write_spec: Callable[..., Path]) -> None:
+def test_depends_on_conditions_order_the_start(
+    docker_client: Any, write_spec: Callable[..., Path]
+) -> None:
     path = write_spec(
         f"""
         services:
@@ -124,7 +126,9 @@ def test_depends_on_conditions_order_the_start(docker_client: Any, write_spec: C
         assert t["app"].created >= t["job"].ready
 
 
-def test_independent_services_start_in_parallel(docker_client: Any, write_spec: Callable[..., Path]) -> None:
+def test_independent_services_start_in_parallel(
+    docker_client: Any, write_spec: Callable[..., Path]
+) -> None:
     body = "\n".join(
         f"""
           s{i}:
@@ -144,7 +148,9 @@ def test_independent_services_start_in_parallel(docker_client: Any, write_spec: 
         assert elapsed < 4 * 1.0 + 10  # sanity only; ratios are measured by the benchmark
 
 
-def test_networks_aliases_volumes_and_tmpfs(docker_client: Any, write_spec: Callable[..., Path]) -> None:
+def test_networks_aliases_volumes_and_tmpfs(
+    docker_client: Any, write_spec: Callable[..., Path]
+) -> None:
     path = write_spec(
         f"""
         networks:
@@ -179,7 +185,9 @@ def test_networks_aliases_volumes_and_tmpfs(docker_client: Any, write_spec: Call
         assert kinds == {"container", "network", "volume"}
 
 
-def test_every_resource_carries_the_labels(docker_client: Any, write_spec: Callable[..., Path]) -> None:
+def test_every_resource_carries_the_labels(
+    docker_client: Any, write_spec: Callable[..., Path]
+) -> None:
     path = write_spec(
         f"""
         volumes:
@@ -196,7 +204,9 @@ def test_every_resource_carries_the_labels(docker_client: Any, write_spec: Calla
         assert sorted(x.split()[0] for x in found) == ["container", "network", "volume"]
 
 
-def test_build_uses_the_cache_and_the_image_map(docker_client: Any, write_spec: Callable[..., Path]) -> None:
+def test_build_uses_the_cache_and_the_image_map(
+    docker_client: Any, write_spec: Callable[..., Path]
+) -> None:
     marker = uuid.uuid4().hex
     path = write_spec(
         """
@@ -235,7 +245,9 @@ def test_image_map_applies_to_images(docker_client: Any, write_spec: Callable[..
         assert env["a"].exec(["python3", "-c", "print(1)"]).output.strip() == "1"
 
 
-def test_teardown_does_not_wait_out_the_grace_period(docker_client: Any, write_spec: Callable[..., Path]) -> None:
+def test_teardown_does_not_wait_out_the_grace_period(
+    docker_client: Any, write_spec: Callable[..., Path]
+) -> None:
     path = write_spec(
         f"""
         services:

@@ -80,7 +80,9 @@ def make_suite(root: Path, name: str, *, slow_start: bool = False) -> None:
 
 
 def launch(root: Path, marks: Path, *args: str, sleep: str = "30") -> subprocess.Popen[bytes]:
-    env = dict(os.environ, KILL_MARKS=str(marks), KILL_TEST_SLEEP=sleep, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(
+        os.environ, KILL_MARKS=str(marks), KILL_TEST_SLEEP=sleep, PYTHONDONTWRITEBYTECODE="1"
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x", *args],
         cwd=root,
@@ -102,7 +104,9 @@ def wait_for(predicate: Any, what: str, timeout: float = 60.0) -> None:
 
 def moment(client: Any, label: str, marks: Path, when: str) -> None:
     if when == "setup":
-        wait_for(lambda: any(x.startswith("container") for x in labelled(client, label)), "a container")
+        wait_for(
+            lambda: any(x.startswith("container") for x in labelled(client, label)), "a container"
+        )
     elif when == "test":
         wait_for(lambda: any(p.name.startswith("test-") for p in marks.iterdir()), "a test to run")
     else:
@@ -147,12 +151,16 @@ def test_sigkill_of_one_xdist_worker(tmp_path: Path, docker_client: Any) -> None
     label = f"{L.SPEC_NAME}={name}"
     proc = launch(root, marks, "-n", "2", "-p", "xdist", sleep="8")
     try:
-        wait_for(lambda: len([p for p in marks.iterdir() if p.name.startswith("test-")]) == 2, "both workers")
+        wait_for(
+            lambda: len([p for p in marks.iterdir() if p.name.startswith("test-")]) == 2,
+            "both workers",
+        )
         victim = int(sorted(marks.iterdir())[0].read_text())
         worker_label = None
-        for c in docker_client.containers.list(all=True, filters={"label": label}):
-            if L.Owner.parse(c.labels.get(L.OWNER, "")) and L.Owner.parse(c.labels[L.OWNER]).pid == victim:  # type: ignore[union-attr]
-                worker_label = f"{L.ENV}={c.labels[L.ENV]}"
+        for c in docker_client.api.containers(all=True, filters={"label": [label]}):
+            owner = L.Owner.parse(c["Labels"].get(L.OWNER, ""))
+            if owner is not None and owner.pid == victim:
+                worker_label = f"{L.ENV}={c['Labels'][L.ENV]}"
         assert worker_label is not None
         os.kill(victim, signal.SIGKILL)
         assert wait_until_clean(docker_client, worker_label, within=15.0) == []

@@ -15,10 +15,24 @@ from pytest_ephemeral.lifecycle.inventory import group, should_sweep
 from pytest_ephemeral.runtime.backend import Resource
 
 
-def res(env: str, owner: L.Owner, *, kept: bool = False, expires: float | None = None, kind: str = "container") -> Resource:
+def res(
+    env: str,
+    owner: L.Owner,
+    *,
+    kept: bool = False,
+    expires: float | None = None,
+    kind: str = "container",
+) -> Resource:
     labels = L.env_labels(
-        env_id=env, run_id="r", owner=owner, spec_hash="h", spec_path="/p", spec_name="n",
-        worker="main", kept=kept, expires=expires,
+        env_id=env,
+        run_id="r",
+        owner=owner,
+        spec_hash="h",
+        spec_path="/p",
+        spec_name="n",
+        worker="main",
+        kept=kept,
+        expires=expires,
     )
     return Resource(kind, f"id-{env}-{kind}", env, labels)  # type: ignore[arg-type]
 

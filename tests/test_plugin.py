@@ -86,7 +86,9 @@ def test_no_environment_when_no_test_asks(pytester: pytest.Pytester, docker_clie
 
 
 @pytest.mark.docker
-def test_start_failure_fails_the_tests_with_the_cause(pytester: pytest.Pytester, docker_client: Any) -> None:
+def test_start_failure_fails_the_tests_with_the_cause(
+    pytester: pytest.Pytester, docker_client: Any
+) -> None:
     pytester.makefile(
         ".yaml",
         ephemeral=f"""
@@ -102,7 +104,10 @@ def test_start_failure_fails_the_tests_with_the_cause(pytester: pytest.Pytester,
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
-        ["*service 'bad' of environment * failed to start: the container exited with status 2*", "*FATAL: bad config*"]
+        [
+            "*service 'bad' of environment * failed to start: the container exited with status 2*",
+            "*FATAL: bad config*",
+        ]
     )
     assert "Traceback" not in result.stdout.str()
     assert labelled(docker_client, f"{L.SPEC_NAME}={pytester.path.name.lower()}") == []
@@ -128,7 +133,9 @@ def test_bad_spec_is_one_clear_error(pytester: pytest.Pytester) -> None:
         (["--eph-max-starts=many"], "--eph-max-starts: 'many' is not a whole number"),
     ],
 )
-def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+def test_bad_options_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -171,7 +178,9 @@ def test_installed_but_unused_imports_nothing_heavy(pytester: pytest.Pytester) -
 
 
 @pytest.mark.docker
-def test_failed_test_report_carries_service_logs(pytester: pytest.Pytester, docker_client: Any) -> None:
+def test_failed_test_report_carries_service_logs(
+    pytester: pytest.Pytester, docker_client: Any
+) -> None:
     pytester.makefile(
         ".yaml",
         ephemeral=f"""
@@ -221,7 +230,13 @@ def test_summary_json_shape() -> None:
         "kept": True,
         "ready_after": 1.5,
         "worker": "gw0",
-        "services": {"db": {"host": "127.0.0.1", "ports": {"5432/tcp": 49153}, "url": "postgresql://postgres:***@127.0.0.1:49153/postgres"}},
+        "services": {
+            "db": {
+                "host": "127.0.0.1",
+                "ports": {"5432/tcp": 49153},
+                "url": "postgresql://postgres:***@127.0.0.1:49153/postgres",
+            }
+        },
         "timeline": {"db": {"image": 0.01, "created": 0.1, "started": 0.5, "ready": 1.5}},
     }
     text = "\n".join(describe_environment(json.loads(json.dumps(summary)), commands=True))

@@ -92,7 +92,9 @@ def records(seen: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("workers", ["2", "3"])
-def test_per_worker_environments_are_isolated(tmp_path: Path, docker_client: Any, workers: str) -> None:
+def test_per_worker_environments_are_isolated(
+    tmp_path: Path, docker_client: Any, workers: str
+) -> None:
     name = f"par-{uuid.uuid4().hex[:8]}"
     (tmp_path / "seen").mkdir()
     make_suite(tmp_path, name, tests=int(workers) * 3)
@@ -114,7 +116,9 @@ def test_per_worker_environments_are_isolated(tmp_path: Path, docker_client: Any
 
 
 @pytest.mark.parametrize("workers", ["2", "3"])
-def test_shared_environment_is_one_for_all(tmp_path: Path, docker_client: Any, workers: str) -> None:
+def test_shared_environment_is_one_for_all(
+    tmp_path: Path, docker_client: Any, workers: str
+) -> None:
     name = f"shr-{uuid.uuid4().hex[:8]}"
     (tmp_path / "seen").mkdir()
     make_suite(tmp_path, name, tests=int(workers) * 3)
@@ -135,7 +139,9 @@ def test_shared_mode_when_some_workers_never_ask(tmp_path: Path, docker_client: 
     name = f"shr-{uuid.uuid4().hex[:8]}"
     (tmp_path / "seen").mkdir()
     make_suite(tmp_path, name, tests=1)
-    (tmp_path / "test_plain.py").write_text("def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\n")
+    (tmp_path / "test_plain.py").write_text(
+        "def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\n"
+    )
     result = run(tmp_path, tmp_path / "seen", "-n", "3", "--eph-shared")
     assert result.returncode == 0, result.stdout + result.stderr
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
@@ -151,7 +157,9 @@ def test_shared_mode_without_xdist(tmp_path: Path, docker_client: Any) -> None:
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 
-def test_shared_start_failure_is_reported_by_every_worker_once(tmp_path: Path, docker_client: Any) -> None:
+def test_shared_start_failure_is_reported_by_every_worker_once(
+    tmp_path: Path, docker_client: Any
+) -> None:
     name = f"shr-{uuid.uuid4().hex[:8]}"
     (tmp_path / "ephemeral.yaml").write_text(
         f"name: {name}\nservices:\n  box:\n    image: {PY}\n    command: [sh, -c, 'echo broken; exit 4']\n    wait: {{log: up}}\n"
@@ -175,7 +183,17 @@ def test_two_concurrent_runs_never_collide(tmp_path: Path, docker_client: Any) -
         make_suite(root, name, tests=4)
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "xdist", "-n", "2"],
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "xdist",
+                    "-n",
+                    "2",
+                ],
                 cwd=root,
                 env=dict(os.environ, SEEN_DIR=str(root / "seen")),
                 stdout=subprocess.PIPE,
@@ -192,6 +210,8 @@ def test_two_concurrent_runs_never_collide(tmp_path: Path, docker_client: Any) -
 
 def test_shared_with_remote_workers_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest_subprocess("-p", "xdist", "--eph-shared", "--tx", "ssh=nowhere//python=python3", "--dist", "load")
+    result = pytester.runpytest_subprocess(
+        "-p", "xdist", "--eph-shared", "--tx", "ssh=nowhere//python=python3", "--dist", "load"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--eph-shared: workers on other hosts*"])

@@ -51,13 +51,12 @@ def describe_environment(summary: Mapping[str, Any], *, commands: bool) -> list[
     head += ", KEPT)" if summary.get("kept") else ")"
     lines.append(head)
     width = max([len("service"), *(len(n) for n in summary["services"])])
-    lines.append(f"  {'service':<{width}}  {'image':>7}  {'created':>7}  {'started':>7}  {'ready':>7}  address")
+    columns = "".join(f"  {c:>7}" for c in ("image", "created", "started", "ready"))
+    lines.append(f"  {'service':<{width}}{columns}  address")
     for name, svc in summary["services"].items():
         t = summary["timeline"].get(name, {})
-        lines.append(
-            f"  {name:<{width}}  {_fmt(t.get('image'))}  {_fmt(t.get('created'))}  "
-            f"{_fmt(t.get('started'))}  {_fmt(t.get('ready'))}  {_addresses(svc['host'], svc['ports'])}"
-        )
+        times = "".join(f"  {_fmt(t.get(c))}" for c in ("image", "created", "started", "ready"))
+        lines.append(f"  {name:<{width}}{times}  {_addresses(svc['host'], svc['ports'])}")
     if commands:
         from .urls import connection_urls
 

@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="create an environment and leave it running (kept, with a TTL)")
     up.add_argument("-f", "--file", metavar="SPEC", help="the spec (default: discovered in .)")
-    up.add_argument("--ttl", default="8h", help="lifetime before `eph prune` removes it (default 8h)")
+    up.add_argument(
+        "--ttl", default="8h", help="lifetime before `eph prune` removes it (default 8h)"
+    )
     up.add_argument("--timeout", default="60", help="default readiness timeout (default 60s)")
     up.add_argument("--image-map", action="append", default=[], metavar="FROM=TO")
     up.add_argument("--profile", action="append", default=[], metavar="NAME")
@@ -71,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("spec", nargs="?", metavar="SPEC")
     val.add_argument("--profile", action="append", default=[], metavar="NAME")
 
-    sub.add_parser("sanitize", help="sanitize a dump or CSV file (see eph sanitize --help)", add_help=False)
+    sub.add_parser(
+        "sanitize", help="sanitize a dump or CSV file (see eph sanitize --help)", add_help=False
+    )
     return p
 
 
@@ -171,23 +175,40 @@ def _find(backend: Backend, env_id: str) -> EnvRecord:
     raise _Usage(f"no environment {env_id!r} on the engine ({hint})")
 
 
+def _check_service(rec: EnvRecord, name: str) -> None:
+    services = rec.services()
+    if name not in services:
+        known = ", ".join(services) or "none left: its containers are gone; eph down it"
+        raise _Usage(f"environment {rec.id} has no service {name!r} (services: {known})")
+
+
+def _span(seconds: float) -> str:
+    s = abs(seconds)
+    return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f}m" if s < 7200 else f"{s / 3600:.1f}h"
+
+
 def _ago(ts: float | None) -> str:
-    if ts is None:
+    return "-" if ts is None else _span(time.time() - ts)
+
+
+def _expiry(expires_in: int | None) -> str:
+    if expires_in is None:
         return "-"
-    s = abs(time.time() - ts)
-    text = f"{s:.0f}s" if s < 120 else f"{s / 60:.0f}m" if s < 7200 else f"{s / 3600:.1f}h"
-    return text
+    return "expired" if expires_in < 0 else _span(expires_in)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     backend = _backend()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for rec in sorted(_records(backend).values(), key=lambda r: r.created or 0):
         containers = rec.containers
         running = sum(1 for c in containers if c.status == "running")
         alive = rec.owner.alive() if rec.owner else None
-        owner = "-" if rec.owner is None else f"pid {rec.owner.pid} " + (
-            "alive" if alive else "gone" if alive is False else "remote"
+        owner = (
+            "-"
+            if rec.owner is None
+            else f"pid {rec.owner.pid} "
+            + ("alive" if alive else "gone" if alive is False else "remote")
         )
         rows.append(
             {
@@ -215,16 +236,19 @@ def cmd_ls(args: argparse.Namespace) -> int:
             r["name"],
             r["services"],
             "yes" if r["kept"] else "no",
-            "-" if r["expires_in"] is None else ("expired" if r["expires_in"] < 0 else _ago(time.time() - r["expires_in"])),
+            _expiry(r["expires_in"]),
             r["owner"],
             r["age"],
         ]
         for r in rows
     ]
-    widths = [max(len(str(x)) for x in [c.upper(), *(row[i] for row in table)]) for i, c in enumerate(cols)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)))
+    widths = [
+        max(len(str(x)) for x in [c.upper(), *(row[i] for row in table)])
+        for i, c in enumerate(cols)
+    ]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in table:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
     return EXIT_OK
 
 
@@ -238,7 +262,10 @@ def cmd_down(args: argparse.Namespace) -> int:
         targets = []
         for rec in _records(backend).values():
             if not rec.kept and rec.owner is not None and rec.owner.alive() is not False:
-                print(f"eph: skipping {rec.id}: held by a live run (pid {rec.owner.pid})", file=sys.stderr)
+                print(
+                    f"eph: skipping {rec.id}: held by a live run (pid {rec.owner.pid})",
+                    file=sys.stderr,
+                )
                 continue
             targets.append(rec)
     else:
@@ -257,10 +284,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
     backend = _backend()
     rec = _find(backend, args.id)
     services = rec.services()
-    if args.service is not None and args.service not in services:
-        raise _Usage(
-            f"environment {rec.id} has no service {args.service!r} (services: {', '.join(services)})"
-        )
+    if args.service is not None:
+        _check_service(rec, args.service)
     names = [args.service] if args.service else list(services)
     for name in names:
         text = backend.logs(services[name].id, tail=args.tail)
@@ -276,10 +301,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     backend = _backend()
     rec = _find(backend, args.id)
     services = rec.services()
-    if args.service not in services:
-        raise _Usage(
-            f"environment {rec.id} has no service {args.service!r} (services: {', '.join(services)})"
-        )
+    _check_service(rec, args.service)
     cmd = list(args.cmd)
     if cmd[:1] == ["--"]:
         cmd = cmd[1:]
@@ -287,7 +309,11 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise _Usage("exec: give a command after --, e.g. eph exec ID db -- psql -U postgres")
     cid = services[args.service].id
     docker_cli = shutil.which("docker")
-    if sys.stdin.isatty() and docker_cli and not os.environ.get("DOCKER_HOST", "").startswith("ssh"):
+    if (
+        sys.stdin.isatty()
+        and docker_cli
+        and not os.environ.get("DOCKER_HOST", "").startswith("ssh")
+    ):
         os.execv(docker_cli, [docker_cli, "exec", "-it", cid, *cmd])
     result = backend.exec(cid, cmd)
     sys.stdout.write(result.output)

@@ -22,7 +22,8 @@ from .lifecycle import labels as L
 if TYPE_CHECKING:
     from .lifecycle.inventory import EnvRecord
     from .runtime.backend import Backend
-    from .runtime.environment import Environment
+    from .runtime.engine import EngineOptions
+    from .runtime.environment import Environment, Service
     from .spec.model import Spec
 
 __all__ = ["Manager", "new_run_id"]
@@ -165,7 +166,9 @@ class Manager:
         self._prepare_guards()
         env_id = self._env_id(spec)
         expires = time.time() + self.settings.ttl if kept else None
-        env = Environment(env_id, spec, backend, self.labels_for(spec, env_id, kept=kept, expires=expires))
+        env = Environment(
+            env_id, spec, backend, self.labels_for(spec, env_id, kept=kept, expires=expires)
+        )
         env.kept = kept
         # registered before anything is created: close() removes whatever exists
         self.environments[spec.path.resolve()] = env
@@ -232,7 +235,13 @@ class Manager:
             if keep:
                 labels = dict(rec.resources[0].labels)
                 labels.pop(L.SERVICE, None)
-                labels.update({L.KEPT: "true", L.EXPIRES: f"{time.time() + self.settings.ttl:.0f}", L.MARKER: "kept"})
+                labels.update(
+                    {
+                        L.KEPT: "true",
+                        L.EXPIRES: f"{time.time() + self.settings.ttl:.0f}",
+                        L.MARKER: "kept",
+                    }
+                )
                 with contextlib.suppress(EphemeralError):
                     self.backend.create_volume(f"{env_id}_kept-{int(time.time())}", labels)
                 kept.append(env_id)
@@ -243,7 +252,7 @@ class Manager:
                     path.unlink()
         return kept
 
-    def engine_options(self):  # type: ignore[no-untyped-def]
+    def engine_options(self) -> EngineOptions:
         from .runtime.engine import EngineOptions
         from .runtime.slots import start_slot
 
@@ -324,11 +333,9 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _seeder():  # type: ignore[no-untyped-def]
-    try:
-        from .data.seed import run_seeds
-    except ImportError:
-        return None
+def _seeder() -> Callable[[Environment, Service], None]:
+    from .data.seed import run_seeds
+
     return run_seeds
 
 

@@ -178,7 +178,9 @@ class DockerBackend:
             host_config["NanoCpus"] = request.nano_cpus
         if request.mem_limit:
             host_config["Memory"] = request.mem_limit
-        exposed = {port: {} for port in (*request.ports, *request.expose)}
+        exposed: dict[str, dict[str, object]] = {
+            port: {} for port in (*request.ports, *request.expose)
+        }
         body: dict[str, Any] = {
             "Image": request.image,
             "Labels": dict(request.labels),

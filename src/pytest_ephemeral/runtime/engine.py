@@ -12,13 +12,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EphemeralError, ServiceStartError
 from ..lifecycle import labels as L
-from ..spec.model import ServiceSpec, WaitSpec
+from ..spec.model import ServiceSpec, Spec, WaitSpec
 from .backend import Backend, ContainerRequest, ContainerState, Resource
 from .environment import Environment, Service, ServiceTimes
 from .waits import Probe, describe
+
+if TYPE_CHECKING:
+    from ..lifecycle.inventory import EnvRecord
 
 __all__ = ["EngineOptions", "start_environment", "teardown_environment"]
 
@@ -129,7 +133,7 @@ class _Start:
         return {**self.env.labels, **extra}
 
     def run(self) -> None:
-        env, backend = self.env, self.backend
+        env = self.env
         networks = {"default": self.default_network}
         for net in self.spec.networks:
             if net != "default":
@@ -193,7 +197,9 @@ class _Start:
         backend = self.backend
         if svc.build is not None:
             b = svc.build
-            tag = f"eph-build/{L.safe_name(self.spec.name)}-{L.safe_name(name)}:{context_digest(b.context, b.dockerfile + str(sorted(b.args.items())) + str(b.target))}"
+            recipe = f"{b.dockerfile}|{sorted(b.args.items())}|{b.target}"
+            digest = context_digest(b.context, recipe)
+            tag = f"eph-build/{L.safe_name(self.spec.name)}-{L.safe_name(name)}:{digest}"
             with self.lock:
                 lock = self.built.setdefault(tag, threading.Lock())
             with lock:

@@ -132,6 +132,9 @@ class Environment:
         with self._lock:
             self.resources.append(resource)
 
+    def _in_spec_order(self) -> list[tuple[str, Service]]:
+        return [(n, self.services[n]) for n in self.spec.services if n in self.services]
+
     def summary(self) -> dict[str, Any]:
         """A JSON-able description: id, services with addresses, timeline."""
         return {
@@ -151,7 +154,7 @@ class Environment:
                     "image": svc.spec.image or "(built)",
                     "url": connection_url(svc.spec, svc.host, svc.ports),
                 }
-                for name, svc in self.services.items()
+                for name, svc in self._in_spec_order()
             },
             "timeline": {
                 name: {
