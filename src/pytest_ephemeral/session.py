@@ -334,7 +334,10 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _seeder() -> Callable[[Environment, Service], None]:
-    from .data.seed import run_seeds
+    def run_seeds(env: Environment, service: Service) -> None:
+        from .data.seed import run_seeds as run  # only when a service has seed steps
+
+        run(env, service)
 
     return run_seeds
 
