@@ -65,6 +65,8 @@ def test_eph_fixture_end_to_end(pytester: pytest.Pytester, docker_client: Any) -
     result.stdout.fnmatch_lines(
         [
             "ephemeral: docker * at *, spec ephemeral.yaml",
+            "ephemeral: starting inner-* (2 services) ...",
+            "ephemeral: inner-* ready in *s (slowest: *)",
             "*= ephemeral environments =*",
             "inner-*  (inner, 2 services, ready in *s)",
             "  service*image*created*started*ready*address",
@@ -240,7 +242,7 @@ def test_summary_json_shape() -> None:
         "timeline": {"db": {"image": 0.01, "created": 0.1, "started": 0.5, "ready": 1.5}},
     }
     text = "\n".join(describe_environment(json.loads(json.dumps(summary)), commands=True))
-    assert "shop-1234abcd-gw0  (shop, 1 services, ready in 1.50s, worker gw0, KEPT)" in text
+    assert "shop-1234abcd-gw0  (shop, 1 service, ready in 1.50s, worker gw0, KEPT)" in text
     assert "eph down shop-1234abcd-gw0" in text
     assert "postgresql://postgres:***@127.0.0.1:49153/postgres" in text
     assert textwrap.dedent(text)

@@ -111,7 +111,7 @@ def test_per_worker_environments_are_isolated(
     assert len(set(all_ids)) == len(all_ids)
     # one summary on the controller lists every worker's environment
     for env_id in all_ids:
-        assert f"{env_id}  ({name}, 1 services" in result.stdout
+        assert f"{env_id}  ({name}, 1 service," in result.stdout
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 

@@ -41,7 +41,8 @@ def _addresses(host: str, ports: Mapping[str, int]) -> str:
 def describe_environment(summary: Mapping[str, Any], *, commands: bool) -> list[str]:
     """The lines that describe one environment (summary from Environment.summary())."""
     lines = []
-    head = f"{summary['id']}  ({summary['name']}, {len(summary['services'])} services"
+    n = len(summary["services"])
+    head = f"{summary['id']}  ({summary['name']}, {n} service{'' if n == 1 else 's'}"
     if summary.get("ready_after") is not None:
         head += f", ready in {summary['ready_after']:.2f}s"
     if summary.get("reused"):

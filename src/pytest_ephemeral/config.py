@@ -78,7 +78,9 @@ class Settings:
         return self.max_starts or max(2, os.cpu_count() or 2)
 
 
-def image_map_from(option: Iterable[str], ini: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+def image_map_from(
+    option: Iterable[str], ini: Iterable[str], environ: Mapping[str, str]
+) -> dict[str, str]:
     """Environment first, then ini, then the command line (later wins)."""
     mapping = parse_image_map([environ.get("EPH_IMAGE_MAP", "")], "EPH_IMAGE_MAP")
     mapping.update(parse_image_map(ini, "ini eph_image_map"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import nullcontext
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,15 +42,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="failed|always",
         help="keep the environments after the run when a test failed (bare flag) or always",
     )
-    group.addoption("--eph-ttl", metavar="DURATION", help="how long a kept environment lives (default 8h)")
     group.addoption(
-        "--eph-shared", action="store_true", default=None, help="one environment for all xdist workers"
+        "--eph-ttl", metavar="DURATION", help="how long a kept environment lives (default 8h)"
     )
     group.addoption(
-        "--eph-reuse", action="store_true", default=None, help="attach to a kept environment of the same spec"
+        "--eph-shared",
+        action="store_true",
+        default=None,
+        help="one environment for all xdist workers",
     )
-    group.addoption("--eph-logs", metavar="failed|all|none", help="attach service logs to reports (default failed)")
-    group.addoption("--eph-timeout", metavar="SECONDS", help="default readiness timeout (default 60)")
+    group.addoption(
+        "--eph-reuse",
+        action="store_true",
+        default=None,
+        help="attach to a kept environment of the same spec",
+    )
+    group.addoption(
+        "--eph-logs",
+        metavar="failed|all|none",
+        help="attach service logs to reports (default failed)",
+    )
+    group.addoption(
+        "--eph-timeout", metavar="SECONDS", help="default readiness timeout (default 60)"
+    )
     group.addoption(
         "--eph-image-map",
         action="append",
@@ -57,13 +72,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FROM=TO",
         help="use image TO wherever the spec (or a Dockerfile's FROM) names FROM; repeatable",
     )
-    group.addoption("--eph-max-starts", metavar="N", help="environments starting at once on this host")
-    group.addoption("--eph-profile", action="append", default=[], metavar="NAME", help="enable a spec profile")
+    group.addoption(
+        "--eph-max-starts", metavar="N", help="environments starting at once on this host"
+    )
+    group.addoption(
+        "--eph-profile", action="append", default=[], metavar="NAME", help="enable a spec profile"
+    )
     parser.addini("eph_spec", "the spec file, relative to the rootdir")
     parser.addini("eph_keep", "failed | always | never (default never)")
     parser.addini("eph_ttl", "lifetime of kept environments (default 8h)")
     parser.addini("eph_shared", "one environment for all xdist workers", type="bool", default=False)
-    parser.addini("eph_reuse", "attach to a kept environment of the same spec", type="bool", default=False)
+    parser.addini(
+        "eph_reuse", "attach to a kept environment of the same spec", type="bool", default=False
+    )
     parser.addini("eph_logs", "failed | all | none (default failed)")
     parser.addini("eph_timeout", "default readiness timeout in seconds (default 60)")
     parser.addini("eph_image_map", "FROM=TO image substitutions, one per line", type="linelist")
@@ -115,7 +136,9 @@ def read_settings(config: pytest.Config) -> Settings:
 def pytest_configure(config: pytest.Config) -> None:
     settings = read_settings(config)
     if settings.shared:
-        remote = [tx for tx in (config.getoption("tx", None) or []) if "ssh=" in tx or "socket=" in tx]
+        remote = [
+            tx for tx in (config.getoption("tx", None) or []) if "ssh=" in tx or "socket=" in tx
+        ]
         if remote:
             raise pytest.UsageError(
                 f"--eph-shared: workers on other hosts ({', '.join(remote)}) cannot share one "
@@ -141,10 +164,30 @@ def _manager(config: pytest.Config) -> Manager:
         else:
             run_id, worker = None, "main"
         manager = Manager(
-            config.stash[settings_key], run_id=run_id, worker=worker, controller=controller
+            config.stash[settings_key],
+            run_id=run_id,
+            worker=worker,
+            controller=controller,
+            progress=None if workerinput is not None else _progress_writer(config),
         )
         config.stash[manager_key] = manager
     return manager
+
+
+def _progress_writer(config: pytest.Config) -> Callable[[str], None] | None:
+    """Progress lines on the terminal while environments start (not with -q,
+    not in xdist workers, which have no terminal)."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None or config.get_verbosity() < 0:
+        return None
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(text: str) -> None:
+        cm = capman.global_and_fixture_disabled() if capman is not None else nullcontext()
+        with cm:
+            tr.write_line(f"ephemeral: {text}")
+
+    return write
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -237,7 +280,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     settings = item.config.stash[settings_key]
     if settings.logs == "none" or manager_key not in item.config.stash:
@@ -281,7 +326,9 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         node.config.stash[summaries_key].extend(json.loads(data))
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     summaries = config.stash.get(summaries_key, [])
     if not summaries:
         return

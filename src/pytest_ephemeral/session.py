@@ -172,14 +172,18 @@ class Manager:
         env.kept = kept
         # registered before anything is created: close() removes whatever exists
         self.environments[spec.path.resolve()] = env
-        if self._progress:
-            self._progress(f"starting environment {env_id} ({len(spec.services)} services)")
+        self._say(f"starting {env_id} ({_services(len(spec.services))}) ...")
         try:
             start_environment(env, self.engine_options())
         except BaseException:
             self.environments.pop(spec.path.resolve(), None)
             raise
+        self._say(_ready_line(env))
         return env
+
+    def _say(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress(text)
 
     def _shared(self, spec: Spec) -> Environment:
         """The run's one environment for ``spec``, created by the first worker
@@ -212,6 +216,7 @@ class Manager:
             env = Environment(env_id, spec, self.backend, labels)
             env.shared = True
             self.environments[spec.path.resolve()] = env
+            self._say(f"starting shared {env_id} ({_services(len(spec.services))}) ...")
             try:
                 start_environment(env, self.engine_options())
             except BaseException as exc:
@@ -219,6 +224,7 @@ class Manager:
                 if isinstance(exc, EphemeralError):
                     error_file.write_text(str(exc), encoding="utf-8")
                 raise
+            self._say(_ready_line(env))
             return env
 
     def close_shared(self, *, failed: bool) -> list[str]:
@@ -327,6 +333,16 @@ class Manager:
             raise
         finally:
             self.close(failed=failed)
+
+
+def _services(n: int) -> str:
+    return f"{n} service" if n == 1 else f"{n} services"
+
+
+def _ready_line(env: Environment) -> str:
+    slowest = sorted(((t.ready or 0.0, name) for name, t in env.timeline.items()), reverse=True)[:3]
+    detail = ", ".join(f"{name} {ready:.2f}s" for ready, name in slowest)
+    return f"{env.id} ready in {env.ready_after or 0:.2f}s (slowest: {detail})"
 
 
 def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:

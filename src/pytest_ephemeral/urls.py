@@ -11,10 +11,12 @@ from .spec.model import ServiceSpec
 __all__ = ["REDACTED", "connection_url", "connection_urls"]
 
 REDACTED = "***"
+
+
 def connection_url(svc: ServiceSpec, host: str, ports: Mapping[str, int]) -> str | None:
     image = (svc.image or "").lower()
     env = svc.environment
-    if "postgres" in image or "5432/tcp" in ports and "postgres" in svc.name:
+    if "postgres" in image or ("5432/tcp" in ports and "postgres" in svc.name):
         port = ports.get("5432/tcp")
         if port is None:
             return None
@@ -31,6 +33,4 @@ def connection_url(svc: ServiceSpec, host: str, ports: Mapping[str, int]) -> str
 
 
 def connection_urls(summary: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        name: svc["url"] for name, svc in summary.get("services", {}).items() if svc.get("url")
-    }
+    return {name: svc["url"] for name, svc in summary.get("services", {}).items() if svc.get("url")}

@@ -30,9 +30,7 @@ class EnvRecord:
         return [r for r in self.resources if r.kind == "container"]
 
     def services(self) -> dict[str, Resource]:
-        return {
-            r.labels.get(L.SERVICE, r.name): r for r in self.resources if r.kind == "container"
-        }
+        return {r.labels.get(L.SERVICE, r.name): r for r in self.resources if r.kind == "container"}
 
 
 def _float(text: str | None) -> float | None:

@@ -12,8 +12,8 @@ exits. When the owner cleaned up itself, there is nothing left to remove.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,7 +73,10 @@ def reap(owner: L.Owner, *, attempts: int = 40) -> int:
 def main(argv: list[str]) -> int:
     owner = L.Owner.parse(argv[0]) if argv else None
     if owner is None:
-        print("usage: python -m pytest_ephemeral.lifecycle.reaper HOST/BOOT/PID/START", file=sys.stderr)
+        print(
+            "usage: python -m pytest_ephemeral.lifecycle.reaper HOST/BOOT/PID/START",
+            file=sys.stderr,
+        )
         return 2
     while owner.alive():
         time.sleep(POLL)

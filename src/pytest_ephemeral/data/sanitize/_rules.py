@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar, Final, Literal
@@ -33,6 +34,7 @@ __all__ = [
     "Rules",
     "TableRule",
     "Transform",
+    "is_pattern",
     "load_rules",
     "split_name",
 ]
@@ -192,16 +194,31 @@ class Rules:
 
         An exact name wins; otherwise names are compared without their schema
         when one side has none (``users`` matches ``public.users`` and the
-        other way round, if only one rule has that table name).
+        other way round, if only one rule has that table name); then the
+        first pattern (``public.events_*``) that matches, in file order.
         """
         exact = self.tables.get(table)
         if exact is not None:
             return exact
         schema, bare = split_name(table)
         if schema is not None:
-            return self.tables.get(bare)
-        found = [rule for name, rule in self.tables.items() if split_name(name)[1] == bare]
-        return found[0] if len(found) == 1 else None
+            found = self.tables.get(bare)
+            if found is not None and not is_pattern(bare):
+                return found
+        else:
+            named = [
+                rule
+                for name, rule in self.tables.items()
+                if not is_pattern(name) and split_name(name)[1] == bare
+            ]
+            if len(named) == 1:
+                return named[0]
+        for name, rule in self.tables.items():
+            if is_pattern(name) and (
+                fnmatchcase(table, name) or ("." not in name and fnmatchcase(bare, name))
+            ):
+                return rule
+        return None
 
     def default_for(self, table: TableRule | None) -> Default:
         """The default that applies to the columns no rule names."""
@@ -218,6 +235,11 @@ class Rules:
             for col in table.columns.values()
             if isinstance(col.transform, Fixed) and col.transform.value is not None
         )
+
+
+def is_pattern(name: str) -> bool:
+    """Whether a table name of the rules is a pattern (``*``, ``?`` or ``[``)."""
+    return any(ch in name for ch in "*?[")
 
 
 def split_name(name: str) -> tuple[str | None, str]:

@@ -267,12 +267,13 @@ class _FormatPermutation:
     their kept characters or their length, and so do their outputs.
     """
 
-    __slots__ = ("_salt",)
+    __slots__ = ("_digests", "_salt")
 
     _ROUNDS: Final = 10
 
     def __init__(self, salt: bytes) -> None:
         self._salt = salt
+        self._digests: dict[str, Digest] = {}
 
     def apply(self, value: str) -> str:
         chars = list(value)
@@ -302,7 +303,11 @@ class _FormatPermutation:
     def _permute(self, number: int, size: int, shape: str) -> int:
         left_size = math.isqrt(size - 1) + 1
         right_size = -(-size // left_size)
-        digest = keyed_digest(self._salt, "hash-permute:" + shape)
+        digest = self._digests.get(shape)
+        if digest is None:
+            if len(self._digests) >= _SHAPES_CACHED:
+                self._digests.clear()
+            digest = self._digests[shape] = keyed_digest(self._salt, "hash-permute:" + shape)
         nbytes = (max(left_size, right_size).bit_length() + 7) // 8 + 8
         while True:
             left, right = divmod(number, right_size)
