@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import nullcontext
 from collections.abc import Callable, Generator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
