@@ -47,7 +47,7 @@ def shared_lock(run_id: str, spec_hash: str, timeout: float) -> Iterator[Path]:
         lock.acquire(timeout=timeout)
     except Timeout:
         raise SharedLockTimeout(
-            f"waited {timeout:.0f}s for the shared environment lock {lock_path} "
+            f"waited {timeout:g}s for the shared environment lock {lock_path} "
             "(another worker is still creating it; raise --eph-timeout if its start is just slow)"
         ) from None
     try:
