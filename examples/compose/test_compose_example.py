@@ -10,7 +10,7 @@ from pathlib import Path
 from pytest_ephemeral import Environment
 
 sys.path.insert(0, str(Path(__file__).with_name("worker")))
-from resp import command  # noqa: E402
+from resp import command
 
 
 def test_migration_ran_before_the_worker(eph: Environment) -> None:
@@ -35,6 +35,10 @@ def test_worker_processes_jobs(eph: Environment) -> None:
 
 def test_services_reach_each_other_by_name(eph: Environment) -> None:
     code, out = eph["worker"].exec(
-        ["python3", "-c", "import socket; socket.create_connection(('redis', 6379), 2); print('ok')"]
+        [
+            "python3",
+            "-c",
+            "import socket; socket.create_connection(('redis', 6379), 2); print('ok')",
+        ]
     )
     assert (code, out.strip()) == (0, "ok")

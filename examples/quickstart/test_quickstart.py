@@ -17,9 +17,7 @@ def redis_command(address: tuple[str, int], *args: str) -> bytes:
 
 
 def test_database_accepts_queries(eph: Environment) -> None:
-    code, out = eph["db"].exec(
-        ["psql", "-U", "postgres", "-d", "shop", "-tAc", "select 6 * 7"]
-    )
+    code, out = eph["db"].exec(["psql", "-U", "postgres", "-d", "shop", "-tAc", "select 6 * 7"])
     assert code == 0, out
     assert out.strip() == "42"
 
@@ -49,5 +47,7 @@ def test_api_counts_visits_in_redis(eph: Environment) -> None:
 
 
 def test_api_sees_its_dependencies(eph: Environment) -> None:
-    health = json.load(urllib.request.urlopen(f"http://{eph['api'].address(8000)}/health", timeout=5))
+    health = json.load(
+        urllib.request.urlopen(f"http://{eph['api'].address(8000)}/health", timeout=5)
+    )
     assert health == {"db": True, "cache": True}

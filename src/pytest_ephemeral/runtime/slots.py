@@ -12,6 +12,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from ..errors import EphemeralError
+
 __all__ = ["start_slot"]
 
 WAIT_LIMIT = 900.0
@@ -43,7 +45,8 @@ def start_slot(limit: int) -> Iterator[int]:
                 lock.release()
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"waited {WAIT_LIMIT:.0f}s for one of {limit} environment start slots in {folder}"
+            raise EphemeralError(
+                f"waited {WAIT_LIMIT:.0f}s for one of {limit} environment start slots in "
+                f"{folder} (other runs are starting environments; raise --eph-max-starts)"
             )
         time.sleep(0.05)
