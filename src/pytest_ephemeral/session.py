@@ -300,7 +300,7 @@ class Manager:
     def close(self, *, failed: bool) -> list[Environment]:
         """Remove this process's environments, or keep them as the settings say.
         Returns the kept ones."""
-        from .runtime.engine import teardown_environment
+        from .runtime.engine import release_environment, teardown_environment
 
         keep = self.settings.keep == "always" or (self.settings.keep == "failed" and failed)
         kept: list[Environment] = []
@@ -309,10 +309,12 @@ class Manager:
             self.environments.clear()
         for env in envs:
             if env.closed or env.shared:
+                release_environment(env)
                 continue  # a shared environment is the controller's to remove
             if keep or (env.reused and self.settings.reuse):
                 if not env.reused:
                     self.mark_kept(env)
+                release_environment(env)
                 kept.append(env)
                 continue
             teardown_environment(env)

@@ -419,10 +419,21 @@ def start_environment(env: Environment, opts: EngineOptions) -> Environment:
 def teardown_environment(env: Environment) -> list[str]:
     """Remove every container, network and volume of ``env``; see
     :func:`remove_environment`."""
+    release_environment(env)  # before the servers go
     try:
         return remove_environment(env.backend, env.id, env.resources)
     finally:
         env.closed = True
+
+
+def release_environment(env: Environment) -> None:
+    """Let go of ``env`` without removing it (kept, reused, shared): close the
+    connections its snapshots hold."""
+    if env.snapshots:
+        from ..data.snapshot import forget
+
+        with contextlib.suppress(Exception):
+            forget(env)
 
 
 def remove_environment(backend: Backend, env_id: str, known: Sequence[Resource] = ()) -> list[str]:

@@ -101,6 +101,8 @@ class Environment:
     shared: bool = False
     attached: bool = False  # attached to an environment another process created
     closed: bool = False
+    # per service: the state a reset returns to (set by the data layer)
+    snapshots: dict[str, object] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
