@@ -83,12 +83,18 @@ class _SanitizeSink:
         self.dropped: dict[str, int] = {}
         self.columns: dict[str, tuple[str, ...]] = {}
         self.functions: dict[Transform, tuple[CopyFn, ValueFn]] = {}
+        # Column lists of INSERTs may leave columns out: a rule's column is
+        # missing only if no INSERT of the table names it (checked at the end).
+        self.partial: dict[str, tuple[TableRule, str, set[str]]] = {}
+        self.complete: set[str] = set()
 
     @property
     def failed(self) -> bool:
         return bool(self.problems or self.uncovered)
 
-    def plan(self, table: str, columns: tuple[str, ...] | None, where: str) -> TablePlan:
+    def plan(
+        self, table: str, columns: tuple[str, ...] | None, where: str, *, complete: bool = True
+    ) -> TablePlan:
         rule = self.rules.lookup(table)
         if rule is not None:
             self.seen.add(rule.name)
@@ -100,7 +106,7 @@ class _SanitizeSink:
                 not isinstance(col.transform, Keep) for col in rule.columns.values()
             )
             return TablePlan(table, (), touched=changes or default == "refuse")
-        self.check(table, rule, columns, default, where)
+        self.check(table, rule, columns, default, where, complete)
         if self.failed or self.salt is None:
             return TablePlan(table, columns, touched=True)
         items: list[PlanItem] = []
@@ -121,22 +127,34 @@ class _SanitizeSink:
         columns: tuple[str, ...],
         default: str,
         where: str,
+        complete: bool,
     ) -> None:
-        if rule is not None:
-            missing = [name for name in rule.columns if name not in columns]
-            for name in missing:
-                message = (
-                    f"{self.rules.path}:{rule.columns[name].line}: column {name!r} of table "
-                    f"{table} is not in the input ({where} has: {', '.join(columns)}); "
-                    "fix the column name or remove its rule"
-                )
-                if message not in self.problems:
-                    self.problems.append(message)
+        if rule is not None and complete:
+            self.complete.add(table)
+            self.missing_columns(table, rule, columns, where)
+        elif rule is not None:
+            _rule, _where, seen = self.partial.setdefault(table, (rule, where, set()))
+            seen.update(columns)
         if default == "refuse":
             uncovered = [c for c in columns if rule is None or c not in rule.columns]
             if uncovered:
                 _where, known = self.uncovered.setdefault(table, (where, []))
                 known.extend(c for c in uncovered if c not in known)
+
+    def missing_columns(
+        self, table: str, rule: TableRule, columns: Iterable[str], where: str
+    ) -> None:
+        known = tuple(columns)
+        for name in rule.columns:
+            if name in known:
+                continue
+            message = (
+                f"{self.rules.path}:{rule.columns[name].line}: column {name!r} of table "
+                f"{table} is not in the input ({where} has: {', '.join(known)}); "
+                "fix the column name or remove its rule"
+            )
+            if message not in self.problems:
+                self.problems.append(message)
 
     def compiled(self, transform: Transform, salt: bytes) -> tuple[CopyFn, ValueFn]:
         found = self.functions.get(transform)
@@ -154,6 +172,9 @@ class _SanitizeSink:
             self.dropped[table] = self.dropped.get(table, 0) + rows
 
     def finish(self) -> None:
+        for table, (rule, where, seen) in self.partial.items():
+            if table not in self.complete:
+                self.missing_columns(table, rule, sorted(seen), where)
         if self.whole_input:
             for name, rule in self.rules.tables.items():
                 if name not in self.seen and not rule.optional:
@@ -230,17 +251,23 @@ def _copy_function(compiled: Compiled) -> CopyFn:
 
 def _keyed_copy_function(keyed: tuple[HashState, HashState], render: Render, safe: bool) -> CopyFn:
     """The hot path: ``render(HMAC(salt, label + value), value)`` with the HMAC
-    inlined, the COPY decoding skipped for fields without escapes, and a cache."""
+    inlined, the COPY decoding skipped for fields without escapes, and a cache
+    that turns itself off when the values do not repeat (unique columns)."""
     inner_copy = keyed[0].copy
     outer_copy = keyed[1].copy
     cache: dict[str, str] = {}
     get = cache.get
     limit = CACHE_SIZE
+    caching = True
+    hits = 0
 
     def copy(raw: str) -> str:
-        out = get(raw)
-        if out is not None:
-            return out
+        nonlocal caching, hits
+        if caching:
+            out = get(raw)
+            if out is not None:
+                hits += 1
+                return out
         if raw == "\\N":
             return raw
         if "\\" in raw:
@@ -260,9 +287,13 @@ def _keyed_copy_function(keyed: tuple[HashState, HashState], render: Render, saf
             o = outer_copy()
             o.update(h.digest())
             out = render(o.digest(), raw)
-        if len(cache) >= limit:
-            cache.clear()
-        cache[raw] = out
+        if caching:
+            if len(cache) >= limit:
+                cache.clear()
+                # Fewer than 1 hit in 16 lookups since the last fill: stop caching.
+                caching = hits * 16 >= limit
+                hits = 0
+            cache[raw] = out
         return out
 
     return copy

@@ -270,7 +270,9 @@ class _ValueSink:
     def failed(self) -> bool:
         return False
 
-    def plan(self, table: str, columns: tuple[str, ...] | None, where: str) -> TablePlan:
+    def plan(
+        self, table: str, columns: tuple[str, ...] | None, where: str, *, complete: bool = True
+    ) -> TablePlan:
         if columns is None:
             return TablePlan(table, ())
         items: list[PlanItem] = []

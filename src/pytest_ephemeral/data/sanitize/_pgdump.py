@@ -156,6 +156,7 @@ _SCS_RE: Final = re.compile(
     r"SET\s+(?:SESSION\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(?P<value>on|off)\b",
     re.I,
 )
+_COMMENTS: Final = re.compile(r"/\*.*?\*/|--[^\n]*", re.S)
 _CONSTRAINT_WORDS: Final = frozenset(
     {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "EXCLUDE", "LIKE"}
 )
@@ -304,11 +305,13 @@ class _PgDump:
     def where(self, line: int | None = None) -> str:
         return f"{self.source}:{self.lineno if line is None else line}"
 
-    def plan(self, table: str, columns: tuple[str, ...] | None, where: str) -> TablePlan:
+    def plan(
+        self, table: str, columns: tuple[str, ...] | None, where: str, *, complete: bool = True
+    ) -> TablePlan:
         key = (table, columns)
         plan = self.plans.get(key)
         if plan is None:
-            plan = self.sink.plan(table, columns, where)
+            plan = self.sink.plan(table, columns, where, complete=complete)
             self.plans[key] = plan
             if self.sink.failed:
                 self.quiet = True
@@ -337,7 +340,7 @@ class _PgDump:
                     break
                 line = next_line
                 self.lineno += 1
-            if self.at_start:
+            if self.at_start and self.state == _OUT:
                 stripped = line.lstrip()
                 if not stripped or stripped.startswith("--") or stripped.startswith("\\"):
                     if not self.quiet:
@@ -366,8 +369,15 @@ class _PgDump:
 
     def statement_line(self, line: str) -> tuple[str, str | None]:
         """Pass one line of an ordinary statement; split off what follows its end."""
-        state, end, _opened = _scan(line, 0, self.state, self.backslash_quotes)
+        begin = self.state
+        state, end, _opened = _scan(line, 0, begin, self.backslash_quotes)
         if end < 0:
+            if self.at_start and state in (_OUT, "/*"):
+                text = ("/*" if begin == "/*" else "") + line + ("*/" if state == "/*" else "")
+                if not _COMMENTS.sub("", text).strip():
+                    # Only comments so far: the next statement has not begun.
+                    self.state = state
+                    return line, None
             self.state = state
             self.at_start = False
             if self.ddl is not None:
@@ -611,7 +621,7 @@ class _PgDump:
         table = _name(match.group("name"))
         cols_text = match.group("cols")
         columns = _columns(cols_text) if cols_text is not None else self.known_columns(table)
-        plan = self.plan(table, columns, where)
+        plan = self.plan(table, columns, where, complete=cols_text is None)
         if columns is None:
             if plan.touched:
                 raise self.unknown_columns("INSERT", table, start)

@@ -59,9 +59,13 @@ class Sink(Protocol):
         """
         ...
 
-    def plan(self, table: str, columns: tuple[str, ...] | None, where: str) -> TablePlan:
+    def plan(
+        self, table: str, columns: tuple[str, ...] | None, where: str, *, complete: bool = True
+    ) -> TablePlan:
         """The plan for ``table``; ``columns`` is ``None`` when the input does not
-        say (an INSERT without a column list and no CREATE TABLE to learn it from)."""
+        say (an INSERT without a column list and no CREATE TABLE to learn it
+        from). ``complete`` is false for an INSERT's own column list, which may
+        leave out columns that have defaults."""
         ...
 
     def count(self, table: str, rows: int, dropped: bool) -> None:

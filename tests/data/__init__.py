@@ -1,0 +1,1 @@
+"""Tests of data: sanitization rules, engine and leak check."""

@@ -1,0 +1,158 @@
+"""The leak check: originals must not survive; hits never show the value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_ephemeral.data.sanitize import (
+    Leak,
+    LeakError,
+    OriginalIndex,
+    Rules,
+    check_leaks,
+    check_leaks_files,
+    collect_originals,
+    raise_for_leaks,
+    sanitize_file,
+)
+from pytest_ephemeral.errors import DataError
+
+MakeRules = Callable[[str], Rules]
+SALT = b"tests-salt-0123456789abcdef"
+
+RULES = """\
+default: keep
+tables:
+  public.users:
+    columns:
+      email: {fake: email, unique: true}
+      first_name: {fake: first_name}
+      phone: {hash: {keep_format: true}}
+      pin: {hash: {}}
+      role: {fixed: staff}
+  public.orders:
+    columns:
+      customer_email: {fake: email, unique: true}
+"""
+
+DUMP = """\
+COPY public.users (id, email, first_name, phone, pin, role) FROM stdin;
+1\tanna.meyer@corp.example\tAnna\t+49 30 1234567\t123\tadmin
+2\tbob.stone@corp.example\tBob\t+49 30 7654321\t9876\tstaff
+\\.
+COPY public.orders (id, customer_email, note) FROM stdin;
+10\tanna.meyer@corp.example\tcall me
+11\tbob.stone@corp.example\tfragile
+\\.
+"""
+
+
+def files(tmp_path: Path, dump: str = DUMP) -> tuple[Path, Path]:
+    original = tmp_path / "prod.sql"
+    original.write_text(dump)
+    return original, tmp_path / "safe.sql"
+
+
+def test_a_clean_sanitization_has_no_leaks(make_rules: MakeRules, tmp_path: Path) -> None:
+    rules = make_rules(RULES)
+    original, safe = files(tmp_path)
+    sanitize_file(original, safe, rules, salt=SALT)
+    assert check_leaks_files(original, safe, rules, SALT) == []
+
+
+def test_a_planted_original_is_found_and_not_shown(make_rules: MakeRules, tmp_path: Path) -> None:
+    rules = make_rules(RULES)
+    planted = DUMP.replace("\tcall me\n", "\tanna.meyer@corp.example\n").replace(
+        "\tfragile\n", "\t+49 30 7654321\n"
+    )
+    original, safe = files(tmp_path, planted)
+    sanitize_file(original, safe, rules, salt=SALT)
+    leaks = check_leaks_files(original, safe, rules, SALT)
+    assert leaks == [Leak("public.orders", "note", 2, ("public.users.email", "public.users.phone"))]
+    with pytest.raises(LeakError) as info:
+        raise_for_leaks(leaks, where=str(safe))
+    message = str(info.value)
+    assert isinstance(info.value, DataError)
+    assert info.value.leaks == tuple(leaks)
+    assert message.startswith(f"{safe}: leak check failed, 2 original values survived")
+    assert "found in public.orders.note" in message
+    assert "anna.meyer" not in message and "7654321" not in message
+    assert "\n" not in message
+
+
+def test_a_column_left_unsanitized_by_a_bad_rule_is_found(
+    make_rules: MakeRules, tmp_path: Path
+) -> None:
+    # A column sanitized in one table and forgotten in another leaks.
+    forgotten = RULES.replace(
+        "      customer_email: {fake: email, unique: true}\n", "      note: keep\n"
+    )
+    rules = make_rules(forgotten)
+    original, safe = files(tmp_path)
+    sanitize_file(original, safe, rules, salt=SALT)
+    leaks = check_leaks_files(original, safe, rules, SALT)
+    assert [(leak.table, leak.column, leak.count) for leak in leaks] == [
+        ("public.orders", "customer_email", 2)
+    ]
+
+
+def test_what_is_not_collected_or_searched(make_rules: MakeRules, tmp_path: Path) -> None:
+    rules = make_rules(RULES)
+    original, _ = files(tmp_path)
+    index = collect_originals(original, rules)
+    assert "anna.meyer@corp.example" in index
+    assert "+49 30 1234567" in index
+    assert "9876" in index
+    assert "123" not in index, "shorter than 4 characters"
+    assert "Anna" in index and "Bob" not in index
+    assert "admin" in index and "staff" not in index, "fixed values are not originals"
+    assert "call me" not in index, "kept columns are not collected"
+    assert index.searches("public.orders", "note")
+    assert index.searches("public.users", "pin")
+    assert not index.searches("public.users", "first_name"), "a real name is a real name"
+    assert not index.searches("public.users", "phone"), "same shape as the originals"
+    assert not index.searches("public.users", "role")
+    assert index.searches("public.anything", "else"), "unknown tables count as kept"
+
+
+def test_check_leaks_on_values_from_a_database(make_rules: MakeRules, tmp_path: Path) -> None:
+    rules = make_rules(RULES)
+    original, _ = files(tmp_path)
+    index = collect_originals(original, rules)
+    seen: list[tuple[str, str, object]] = [
+        ("public.users", "email", "x.y.0123456789ab@example.com"),
+        ("public.users", "first_name", "Anna"),  # a coincidence, not searched
+        ("public.audit", "payload", "anna.meyer@corp.example"),
+        ("public.audit", "payload", "anna.meyer@corp.example"),
+        ("public.audit", "payload", None),
+        ("public.audit", "amount", 9876),
+        ("public.orders", "customer_email", "bob.stone@corp.example"),
+    ]
+    leaks = check_leaks(index, seen)
+    assert [str(leak) for leak in leaks] == [
+        "1 original value of public.users.pin found in public.audit.amount",
+        "2 original values of public.users.email found in public.audit.payload",
+        "1 original value of public.users.email found in public.orders.customer_email",
+    ]
+
+
+def test_the_index_holds_many_values_as_hashes() -> None:
+    rules = Rules(path=Path("r.yaml"))
+    index = OriginalIndex(rules, key=b"k" * 32)
+    for i in range(20_000):
+        index.add("t.c", f"value-{i}")
+    assert len(index) == 20_000
+    assert all(f"value-{i}" in index for i in range(0, 20_000, 7))
+    assert not any(f"other-{i}" in index for i in range(2_000))
+    assert index.source_of("value-5") == "t.c"
+    # Same key, same hashes: an index can be rebuilt elsewhere to compare.
+    again = OriginalIndex(rules, key=b"k" * 32)
+    again.add("t.c", "value-5")
+    assert again.source_of("value-5") == "t.c"
+
+
+def test_no_leaks_means_no_error() -> None:
+    raise_for_leaks([], where="x")
