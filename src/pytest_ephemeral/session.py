@@ -56,13 +56,11 @@ class Manager:
         self._lock = threading.RLock()
         self.environments: dict[Path, Environment] = {}
         self.kept: list[Environment] = []
-        self._reaper_started = False
         self._swept = False
         self._old_sigterm: object = None
         self.owner = L.current_owner()
         # under xdist: the controller process, owner of shared environments
         self.controller = controller
-        self._reaped_owners: set[str] = set()
         self.sweep_report: dict[str, str] = {}
 
     # -- engine ----------------------------------------------------------------
@@ -125,12 +123,10 @@ class Manager:
                 self.sweep_report = sweep(self.backend)
 
     def _watch(self, owner: L.Owner) -> None:
-        """A reaper for ``owner``'s resources, once per owner and process."""
-        if str(owner) not in self._reaped_owners:
-            from .lifecycle.reaper import spawn_reaper
+        """A reaper for ``owner``'s resources (once per owner and process)."""
+        from .lifecycle.reaper import spawn_reaper
 
-            spawn_reaper(owner)
-            self._reaped_owners.add(str(owner))
+        spawn_reaper(owner)
 
     def labels_for(
         self,

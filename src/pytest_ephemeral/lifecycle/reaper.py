@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,11 +25,21 @@ __all__ = ["reap", "spawn_reaper"]
 POLL = 0.25
 
 
+# owners this process already started a reaper for: one reaper per owner is
+# enough, however many environments (or managers) the process creates
+_watched: set[str] = set()
+_watched_lock = threading.Lock()
+
+
 def spawn_reaper(owner: L.Owner, log_dir: Path | None = None) -> None:
-    """Start the reaper for ``owner``, detached: in its own session (so a
-    signal to pytest's process group does not reach it) and not our child (a
-    short-lived shell starts it in the background and exits, so nothing is
-    left for us to wait for)."""
+    """Start the reaper for ``owner`` (once per owner and process), detached:
+    in its own session (so a signal to pytest's process group does not reach
+    it) and not our child (a short-lived shell starts it in the background and
+    exits, so nothing is left for us to wait for)."""
+    with _watched_lock:
+        if str(owner) in _watched:
+            return
+        _watched.add(str(owner))
     log_dir = log_dir or Path(tempfile.gettempdir())
     log = log_dir / "pytest-ephemeral-reaper.log"
     subprocess.run(
