@@ -19,7 +19,7 @@ from ..lifecycle import labels as L
 from ..spec.model import ServiceSpec, Spec, WaitSpec
 from .backend import Backend, ContainerRequest, ContainerState, Resource
 from .environment import Environment, Service, ServiceTimes
-from .waits import Probe, describe
+from .waits import Probe
 
 if TYPE_CHECKING:
     from ..lifecycle.inventory import EnvRecord
@@ -372,7 +372,7 @@ class _Start:
                 if state.error:
                     why += f" ({state.error})"
                 if probes and not completing:
-                    why += f" before it was ready (waiting for {describe(probes[0].wait)})"
+                    why += f" before it was ready (waiting for {probes[0].wait.describe()})"
                 raise ServiceStartError(name, why, env_id=self.env.id, log_tail=self._tail(cid))
             if state.health == "unhealthy" and any(p.wait.kind == "healthcheck" for p in probes):
                 raise ServiceStartError(
@@ -388,7 +388,7 @@ class _Start:
             if not probes and (state.running or completing):
                 return state
             if time.monotonic() > deadline:
-                pending = "; ".join(describe(p.wait) for p in probes)
+                pending = "; ".join(p.wait.describe() for p in probes)
                 raise ServiceStartError(
                     name,
                     f"not ready after {timeout:g}s (waiting for {pending}); "

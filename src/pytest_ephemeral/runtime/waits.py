@@ -11,21 +11,7 @@ from dataclasses import dataclass
 from ..spec.model import HealthcheckSpec, WaitSpec
 from .backend import Backend, ContainerState
 
-__all__ = ["Probe", "describe", "healthcheck_command", "probe_tcp"]
-
-
-def describe(wait: WaitSpec) -> str:
-    if wait.kind == "log":
-        return f"log line matching /{wait.pattern}/"
-    if wait.kind == "port":
-        return f"port {wait.port} accepting connections"
-    if wait.kind == "http":
-        return f"HTTP {wait.status} from GET :{wait.port}{wait.path}"
-    if wait.kind == "command":
-        return f"command {' '.join(wait.command)!r} exiting 0"
-    if wait.kind == "healthcheck":
-        return "healthcheck reporting healthy"
-    return "container exiting with status 0"
+__all__ = ["Probe", "healthcheck_command", "probe_tcp"]
 
 
 def healthcheck_command(test: Sequence[str]) -> tuple[str, ...] | None:

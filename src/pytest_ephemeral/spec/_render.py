@@ -170,25 +170,11 @@ def _healthcheck(health: HealthcheckSpec) -> list[str]:
 
 
 def _waits(waits: Sequence[WaitSpec], timeout: float | None) -> list[str]:
-    lines = [_wait(wait) for wait in waits] or ["(none given: the engine's default)"]
+    lines = [wait.describe() for wait in waits] or ["(none given: the engine's default)"]
     lines.append(
         f"timeout {format_duration(timeout)}" if timeout else "timeout: the run's (--eph-timeout)"
     )
     return lines
-
-
-def _wait(wait: WaitSpec) -> str:
-    if wait.kind == "log":
-        return f"log matches /{wait.pattern}/"
-    if wait.kind == "port":
-        return f"port {wait.port} accepts connections"
-    if wait.kind == "http":
-        return f"http GET :{wait.port}{wait.path} answers {wait.status}"
-    if wait.kind == "command":
-        return f"command {shlex.join(wait.command)} exits 0"
-    if wait.kind == "healthcheck":
-        return "healthcheck reports healthy"
-    return "completed (exits with status 0)"
 
 
 def _mount(mount: VolumeMount, root: Path) -> tuple[str, str]:

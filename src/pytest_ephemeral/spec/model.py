@@ -6,6 +6,7 @@ every duration is in seconds (float); every mapping is read-only.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,20 @@ class WaitSpec:
     path: str = "/"
     status: int = 200
     command: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """What this wait waits for, in words (for ``eph validate`` and errors)."""
+        if self.kind == "log":
+            return f"log matches /{self.pattern}/"
+        if self.kind == "port":
+            return f"port {self.port} accepts connections"
+        if self.kind == "http":
+            return f"http GET :{self.port}{self.path} answers {self.status}"
+        if self.kind == "command":
+            return f"command {shlex.join(self.command)} exits 0"
+        if self.kind == "healthcheck":
+            return "healthcheck reports healthy"
+        return "completed (exits with status 0)"
 
 
 @dataclass(frozen=True, slots=True)
