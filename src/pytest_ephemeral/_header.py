@@ -3,7 +3,6 @@ that never asks for an environment should not pay for them."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -23,38 +22,32 @@ CANDIDATES = (
 )
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
 def engine_version(address: str, timeout: float = 2.0) -> str | None:
-    """The engine's version from ``GET /version``, or None when unreachable."""
-    conn: http.client.HTTPConnection
-    if address.startswith("unix://"):
-        conn = _UnixConnection(address[len("unix://") :], timeout)
-    elif address.startswith(("tcp://", "http://")):
-        hostport = address.split("://", 1)[1].rstrip("/")
-        conn = http.client.HTTPConnection(hostport, timeout=timeout)
-    else:
-        return None
+    """The engine's version from ``GET /version``, or None when unreachable.
+
+    One HTTP/1.0 request on a plain socket: ``http.client`` alone would cost
+    more to import than the whole request takes."""
     try:
-        conn.request("GET", "/version")
-        resp = conn.getresponse()
-        if resp.status != 200:
+        if address.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(address[len("unix://") :])
+        elif address.startswith(("tcp://", "http://")):
+            host, _, port = address.split("://", 1)[1].rstrip("/").rpartition(":")
+            sock = socket.create_connection((host, int(port)), timeout=timeout)
+        else:
             return None
-        return str(json.loads(resp.read()).get("Version", "?"))
-    except (OSError, ValueError, http.client.HTTPException):
+        with sock:
+            sock.sendall(b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.") or head.split()[1] != b"200":
+            return None
+        return str(json.loads(body).get("Version", "?"))
+    except (OSError, ValueError, IndexError):
         return None
-    finally:
-        conn.close()
 
 
 def find_spec_cheaply(settings: Settings) -> Path | None:

@@ -56,7 +56,7 @@ class Manager:
         self._lock = threading.RLock()
         self.environments: dict[Path, Environment] = {}
         self.kept: list[Environment] = []
-        self._swept = False
+        self._sweeper: threading.Thread | None = None
         self._old_sigterm: object = None
         self.owner = L.current_owner()
         # under xdist: the controller process, owner of shared environments
@@ -115,12 +115,16 @@ class Manager:
         if threading.current_thread() is threading.main_thread() and self._old_sigterm is None:
             with contextlib.suppress(ValueError):
                 self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
-        if not self._swept:
-            self._swept = True
-            from .lifecycle.inventory import sweep
+        if self._sweeper is None:
+            # other runs' leftovers: removed alongside our start, not before it
+            self._sweeper = threading.Thread(target=self._sweep, name="eph-sweep", daemon=True)
+            self._sweeper.start()
 
-            with contextlib.suppress(EphemeralError):
-                self.sweep_report = sweep(self.backend)
+    def _sweep(self) -> None:
+        from .lifecycle.inventory import sweep
+
+        with contextlib.suppress(EphemeralError):
+            self.sweep_report = sweep(self.backend)
 
     def _watch(self, owner: L.Owner) -> None:
         """A reaper for ``owner``'s resources (once per owner and process)."""
@@ -300,6 +304,8 @@ class Manager:
 
         keep = self.settings.keep == "always" or (self.settings.keep == "failed" and failed)
         kept: list[Environment] = []
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=60)
         with self._lock:
             envs = list(self.environments.values())
             self.environments.clear()

@@ -357,13 +357,14 @@ class _Start:
         if any(p.wait.kind == "healthcheck" and p.health_cmd is None for p in probes):
             image_test = backend.image_healthcheck(image)
             probes = [Probe.of(w, svc.healthcheck, image_test) for w in waits]
-        deadline = time.monotonic() + timeout
-        interval = 0.02
+        started = time.monotonic()
+        deadline = started + timeout
         needs_logs = any(p.wait.kind == "log" for p in probes)
         completing = any(p.wait.kind == "completed" for p in probes)
         while True:
             if self.abort.is_set():
                 raise _Aborted
+            cycle = time.monotonic()
             state = backend.state(cid)
             if state.exited and not (completing and state.exit_code == 0):
                 why = f"the container exited with status {state.exit_code}"
@@ -396,8 +397,10 @@ class _Start:
                     env_id=self.env.id,
                     log_tail=self._tail(cid),
                 )
-            time.sleep(interval)
-            interval = min(interval * 1.4, 0.25)
+            # a check every 50 ms for the first seconds (most services are ready
+            # then), backing off to 250 ms; the period counts the check itself
+            period = 0.05 if cycle - started < 5 else 0.25
+            time.sleep(max(0.0, period - (time.monotonic() - cycle)))
 
 
 def start_environment(env: Environment, opts: EngineOptions) -> Environment:
