@@ -204,7 +204,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="time the sanitization N times, keep the best"
     )
+    parser.add_argument("--out", type=Path, help="also write the results into this Markdown file")
     args = parser.parse_args(argv)
+    lines: list[str] = []
+
+    def say(text: str) -> None:  # every result line is also kept for --out
+        lines.append(text)
+        sys.stdout.write(text + "\n")
+
     if args.child:
         dump, rules, output = args.child
         child(dump, rules, output, trace=args.trace)
@@ -217,7 +224,7 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         users, orders = generate(dump, args.rows)
         size = dump.stat().st_size
-        print(
+        say(
             f"generated {users + orders:,} rows ({users:,} users, {orders:,} orders), "
             f"{size / 1e6:.0f} MB, in {time.perf_counter() - started:.1f} s"
         )
@@ -237,26 +244,42 @@ def main(argv: list[str]) -> int:
         rows = runs[0]["rows"]
         wall = min(run["elapsed"] for run in runs)
         cpu = min(run["cpu"] for run in runs)
-        print(f"command: python benchmarks/bench_sanitize.py --rows {args.rows}")
-        print(
+        say(f"command: python benchmarks/bench_sanitize.py --rows {args.rows}")
+        say(
             f"sanitize, 7 transformed columns:  {rows / wall:10,.0f} rows/s wall "
             f"({wall:.2f} s), {rows / cpu:10,.0f} rows per CPU-second ({cpu:.2f} s)"
         )
-        print(
+        say(
             f"keep-only pass (parse + write):   {rows / bound['elapsed']:10,.0f} rows/s wall, "
             f"{rows / bound['cpu']:10,.0f} rows per CPU-second -> sanitizing costs "
             f"{cpu / bound['cpu']:.1f}x the bare pass"
         )
-        print(f"peak RSS of the sanitizing process: {rss_mb:.1f} MB")
+        say(f"peak RSS of the sanitizing process: {rss_mb:.1f} MB")
         if traced is not None:
-            print(f"tracemalloc peak while sanitizing:  {traced['tracemalloc_peak'] / 1e6:.1f} MB")
+            say(f"tracemalloc peak while sanitizing:  {traced['tracemalloc_peak'] / 1e6:.1f} MB")
         load = os.getloadavg()[0]
-        print(
+        say(
             f"load average {load:.1f} on {os.cpu_count()} CPUs (wall-clock rates drop when "
             "other processes share the cores; CPU-seconds do much less)"
         )
         ok = rows / cpu >= 100_000 and rss_mb < 150
-        print("targets (>= 100,000 rows/s on one core, < 150 MB): " + ("met" if ok else "NOT met"))
+        say("targets (>= 100,000 rows/s on one core, < 150 MB): " + ("met" if ok else "NOT met"))
+    if args.out:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _common import write_section
+
+        body = "\n".join(
+            [
+                "## Sanitization throughput and memory (`bench_sanitize.py`)",
+                "",
+                f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}:",
+                "",
+                "```",
+                *lines,
+                "```",
+            ]
+        )
+        write_section(args.out, "bench-sanitize", body)
     return 0 if ok else 1
 
 
