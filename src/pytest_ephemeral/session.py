@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -20,7 +20,6 @@ from .errors import EphemeralError
 from .lifecycle import labels as L
 
 if TYPE_CHECKING:
-    from .lifecycle.inventory import EnvRecord
     from .runtime.backend import Backend
     from .runtime.engine import EngineOptions
     from .runtime.environment import Environment, Service
@@ -327,17 +326,6 @@ class Manager:
             self._old_sigterm = None
         return kept
 
-    @contextlib.contextmanager
-    def session(self) -> Iterator[Manager]:
-        failed = False
-        try:
-            yield self
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            self.close(failed=failed)
-
 
 def _services(n: int) -> str:
     return f"{n} service" if n == 1 else f"{n} services"
@@ -360,9 +348,3 @@ def _seeder() -> Callable[[Environment, Service], None]:
         run(env, service)
 
     return run_seeds
-
-
-def kept_records(backend: Backend) -> list[EnvRecord]:
-    from .lifecycle.inventory import inventory
-
-    return [r for r in inventory(backend).values() if r.kept]

@@ -8,7 +8,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -471,15 +471,6 @@ def _remove_all(backend: Backend, env_id: str, resources: Sequence[Resource]) ->
         if late:
             errors = backend.remove(late)
     return errors
-
-
-@contextlib.contextmanager
-def running(env: Environment, opts: EngineOptions) -> Iterator[Environment]:
-    start_environment(env, opts)
-    try:
-        yield env
-    finally:
-        teardown_environment(env)
 
 
 def attach_environment(
