@@ -468,6 +468,20 @@ def reading(
     return lines
 
 
+def _check_dependencies() -> None:
+    import importlib.util
+
+    missing = [
+        m for m in ("docker", "xdist", "pytest_ephemeral") if importlib.util.find_spec(m) is None
+    ]
+    if missing:
+        raise SystemExit(
+            f"{sys.executable} lacks {', '.join(missing)}: run this script with the project's "
+            "venv (pip install -e .[test]), or with .cache/peers-venv/bin/python (created by "
+            "benchmarks/peers/run.py)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeat", type=int, default=5, help="measured repetitions (default 5)")
@@ -475,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="write the `workers` section into this markdown file")
     p.add_argument("--settle", type=float, default=1.0, help="pause between runs, seconds")
     args = p.parse_args(argv)
+    _check_dependencies()
     counts = sorted({int(n) for n in args.workers.split(",") if n.strip()})
     slots = max(2, os.cpu_count() or 2)
     configs: list[Config] = []
