@@ -1314,6 +1314,8 @@ def main(argv: list[str] | None = None) -> int:
         help="run nothing: rebuild the report (and plot) from saved results",
     )
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat: at least 1")
     if args.xdist_repeat is None:
         args.xdist_repeat = min(args.repeat, 2)
     keys = [k.strip() for k in args.peers.split(",") if k.strip()]
