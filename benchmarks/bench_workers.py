@@ -79,6 +79,13 @@ def pytest_runtest_setup(item):
     item.config._bench_setup = time.time()
 
 
+def machine_busy():
+    """Jiffies the machine's CPUs were busy since boot (every process)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+
+
 def container_cpu(container_id):
     path = f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage"
     try:
@@ -99,6 +106,7 @@ def note(request):
             setup=request.config._bench_setup,
             ready=data.get("ready") or time.time(),
             cpu=usage.ru_utime + usage.ru_stime,
+            busy=machine_busy(),
         )
         ids = data.pop("containers", None) or []
         cpus = [container_cpu(c) for c in ids]
@@ -172,6 +180,7 @@ class Sample:
     collected_gap: float  # largest time from a worker's collection end to its test's setup
     early: float  # estimated time to ready had each worker started at its collection end
     env_cpu: float | None  # CPU seconds of one environment's containers until ready (mean)
+    busy: float | None  # the machine's CPUs busy on average from the start to the last ready
     worker_cpu: float  # CPU seconds of one worker process until its eph returned (mean)
     workers: list[dict[str, object]] = field(default_factory=list)
 
@@ -197,6 +206,7 @@ def run_once(cfg: Config, suites: Path, scratch: Path, ids: set[str]) -> Sample:
     ident = Ident()
     watch = Watch(ident)
     try:
+        busy0 = _machine_busy()
         t0 = time.time()
         env.update(EPH_WORKERS_OUT=str(out), EPH_WORKERS_T0=f"{t0:.6f}")
         proc = subprocess.Popen(
@@ -247,6 +257,7 @@ def run_once(cfg: Config, suites: Path, scratch: Path, ids: set[str]) -> Sample:
             ),
             env_cpu=statistics.mean(env_cpu.values()) if env_cpu else None,
             worker_cpu=statistics.mean(float(n["cpu"]) for n in notes),
+            busy=_busy_cpus(busy0, t0, notes),
             workers=notes,
         )
     finally:
@@ -255,6 +266,26 @@ def run_once(cfg: Config, suites: Path, scratch: Path, ids: set[str]) -> Sample:
         ids |= ident.env_ids
         watch.close()
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _machine_busy() -> int | None:
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except OSError:
+        return None
+    return sum(fields) - fields[3] - fields[4]
+
+
+def _busy_cpus(busy0: int | None, t0: float, notes: list[dict[str, object]]) -> float | None:
+    """CPUs busy on average (every process on the machine) from the start of
+    pytest to the moment the last worker's environment was ready."""
+    last = max(notes, key=lambda n: float(n["ready"]))  # type: ignore[arg-type]
+    if busy0 is None or last.get("busy") is None:
+        return None
+    took = float(last["ready"]) - t0  # type: ignore[arg-type]
+    jiffies = int(last["busy"]) - busy0  # type: ignore[call-overload]
+    return jiffies / os.sysconf("SC_CLK_TCK") / took if took > 0 else None
 
 
 def mmm(values: list[float]) -> str:
@@ -296,16 +327,19 @@ def build_report(
         "setup to the engine's start (imports, spec, Docker client, reaper; largest). **Slot "
         "wait**: the largest estimated wait for one of the `--eph-max-starts` start slots. "
         "**Idle after collection**: the largest time between a worker's end of collection and "
-        "its test's setup (xdist waits for every worker's collection, then schedules). The "
+        "its test's setup (xdist waits for every worker's collection, then schedules). **CPUs "
+        "busy**: the machine's CPUs in use on average from starting pytest to the last ready "
+        "(every process: ours, the Docker daemon, fuse-overlayfs, and other jobs). The "
         "first row per worker count is xdist with a test that does not ask for `eph`. "
         "Medians; time to ready also (min-max)."
     )
     w("")
     w(
         "| configuration | workers | time to ready, s | ratio to one environment "
-        "| environment only, s | before the engine, s | slot wait, s | idle after collection, s |"
+        "| environment only, s | before the engine, s | slot wait, s | idle after collection, s "
+        f"| CPUs busy (of {os.cpu_count()}) |"
     )
-    w("|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|")
     one = [c for c in configs if c.kind == "per-worker" and c.workers == 1 and not c.max_starts]
     ref = statistics.median(s.ready for s in samples[one[0]]) if one else None
     ref_env = statistics.median(s.env_only for s in samples[one[0]]) if one else None
@@ -331,8 +365,12 @@ def build_report(
         before = med([s.before_engine for s in v]) if eph else "-"
         wait = med([s.slot_wait for s in v]) if eph else "-"
         idle = med([s.collected_gap for s in v])
+        busy = med([s.busy for s in v])
         n = str(c.workers) if c.workers else "no xdist"
-        w(f"| {c.title} | {n} | {mmm(ready)} | {ratio} | {envs} | {before} | {wait} | {idle} |")
+        w(
+            f"| {c.title} | {n} | {mmm(ready)} | {ratio} | {envs} | {before} | {wait} | {idle} "
+            f"| {busy} |"
+        )
     w("")
     per = [c for c in configs if c.kind == "per-worker"]
     env_cpu = [s.env_cpu for c in per for s in samples[c] if s.env_cpu is not None]
@@ -429,14 +467,35 @@ def reading(
     wide = by.get(("per-worker", nmax, nmax))
     if dflt and wide:
         better = "the default" if med[dflt] <= med[wide] else f"--eph-max-starts {nmax}"
+        pairs = list(zip(samples[dflt], samples[wide], strict=False))
+        wins = sum(1 for a, b in pairs if b.ready < a.ready)
+        waits = [x.slot_wait for x in samples[dflt] if x.slot_wait is not None]
         lines.append(
             f"- {nmax} workers on {os.cpu_count()} CPUs: default start slots "
-            f"{med[dflt]:.2f} s, --eph-max-starts {nmax} {med[wide]:.2f} s: {better} is "
-            "better here. With more environments starting at once than CPUs, PostgreSQL's "
-            "initdb in each competes for the same cores; slots trade that contention for "
-            "waiting."
+            f"{med[dflt]:.2f} s, --eph-max-starts {nmax} {med[wide]:.2f} s "
+            f"(faster in {wins} of {len(pairs)} repetitions, run side by side): {better} is "
+            "better here. With the default, "
+            f"{nmax - max(2, os.cpu_count() or 2)} environments wait for a slot "
+            f"({statistics.median(waits) if waits else 0:.2f} s, median of the longest wait); "
+            "started at once, they share the CPUs instead, and PostgreSQL's start overlaps "
+            "with the others' waits for the engine."
         )
     shared = [c for c in configs if c.kind == "shared"]
+    base1 = by.get(("baseline", 1, None))
+    basen = by.get(("baseline", nmax, None))
+    one = by.get(("per-worker", 1, None))
+    if shared and ref and base1 and basen and one and nmax > 1:
+        grow = med[basen] - med[base1]
+        floor = (med[basen] + env[one]) / ref
+        lines.append(
+            f"- Why --eph-shared with {nmax} workers is not within 1.1x of one environment: "
+            f"xdist's own start grows by {grow:.2f} s from 1 to {nmax} workers on this machine; "
+            f"even if creating the shared environment cost no more than alone "
+            f"({env[one]:.2f} s), the ratio would be {floor:.2f}x. Only creating it while the "
+            "workers start (in the controller, at session start) could hide that; the plugin "
+            "creates it when the first test asks for it, by design (a run that selects no "
+            "such test starts nothing)."
+        )
     if shared and ref:
         parts = ", ".join(
             f"{c.workers}: {med[c] / ref:.2f}x" for c in sorted(shared, key=lambda c: c.workers)
@@ -446,20 +505,39 @@ def reading(
             "One worker creates it under the lock; the others wait for the lock and attach by "
             "labels (one listing call, one inspect per service)."
         )
-    early = []
-    for c in configs:
-        if c.kind == "baseline" or c.workers < 2:
-            continue
-        e = statistics.median(s.early for s in samples[c])
-        early.append(f"{c.title} -n {c.workers}: {med[c]:.2f} s → about {e:.2f} s")
-    if early:
+    gains = [
+        med[c] - statistics.median(s.early for s in samples[c])
+        for c in configs
+        if c.kind != "baseline" and c.workers > 1
+    ]
+    if gains:
         lines.append(
-            "- Each worker sits idle between the end of its collection and its first test "
-            "(xdist waits for all workers' collections, then schedules). Had each worker "
-            "started its environment when its collection ended, with the same environment "
-            "times, time to ready would have been (estimate): " + "; ".join(early) + ". The "
-            "estimate ignores that the starts would then compete with the other workers' "
-            "start-up for the CPUs."
+            "- Would starting each worker's environment as soon as its collection ends (rather "
+            "than at its first test's setup) help? The idle time in between is the estimate's "
+            f"upper bound: at most {max(gains):.2f} s off the median time to ready in any "
+            "configuration here (the slowest worker is the last to finish collecting, so it "
+            "is hardly idle)."
+        )
+    busy = {
+        c: statistics.median(s.busy for s in samples[c] if s.busy is not None)
+        for c in configs
+        if any(s.busy is not None for s in samples[c])
+    }
+    pw = by.get(("per-worker", nmax, None))
+    one = by.get(("per-worker", 1, None))
+    if pw in busy and one in busy:
+        cpus = os.cpu_count() or 1
+        saturated = busy[pw] >= 0.85 * cpus
+        lines.append(
+            f"- While {nmax} per-worker environments start, the machine's {cpus} CPUs are "
+            f"busy {busy[pw]:.2f} on average (one environment: {busy[one]:.2f}): "
+            + (
+                "the start is bound by CPU, not by waiting; what is left to win is CPU per "
+                "environment and per worker (see the table of CPU seconds)."
+                if saturated
+                else "the CPUs are not saturated, so part of the time is waiting (start "
+                "slots, the Docker daemon)."
+            )
         )
     lines.append(
         "- The machine is shared and has 2 CPUs; configurations are interleaved and "
@@ -489,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="write the `workers` section into this markdown file")
     p.add_argument("--settle", type=float, default=1.0, help="pause between runs, seconds")
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat: at least 1")
     _check_dependencies()
     counts = sorted({int(n) for n in args.workers.split(",") if n.strip()})
     slots = max(2, os.cpu_count() or 2)

@@ -393,9 +393,16 @@ class Runner:
         fixtures = {f[0]: f for f in (main or {}).get("fixtures", []) if f[1] != "function"}
         if res.peer == "ephemeral" and main and main.get("eph"):
             e = main["eph"]
+            # the engine's timeline counts from its own start, after any wait for a start
+            # slot; `eph` returned right when the last service was ready (ready_after)
+            base = (
+                fixtures["eph"][3] - (e["ready_after"] or 0.0)
+                if "eph" in fixtures
+                else e["started_at"]
+            )
             for name, t in e["timeline"].items():
                 if t.get("ready") is not None:
-                    ready[name] = e["started_at"] + t["ready"] - t0
+                    ready[name] = base + t["ready"] - t0
         elif res.peer == "testcontainers":
             for svc, fx in (("db", "postgres"), ("cache", "redis"), ("api", "api")):
                 if fx in fixtures:
@@ -500,12 +507,16 @@ def failure_mode(results: list[Result]) -> str:
         return ""
     r = bad[0]
     what = r.problem or (f"exit {r.rc}: {r.passed} passed, {r.failed} failed, {r.errors} errors")
-    detail = next(
-        (p for p in r.extra.get("problems", []) if p.startswith("E ")),
-        next(iter(r.extra.get("problems", [])), ""),
-    )
-    detail = re.sub(r"\s+", " ", detail)
-    m = re.search(r"already allocated|already in use|[Cc]onflict|No such|not found", detail)
+    problems = list(r.extra.get("problems", []))
+    # the engine's own words first, then any error line, then pytest's summary lines
+    telling = ("already allocated", "already in use", "onflict", "No such", "not found")
+
+    def rank(line: str) -> tuple[int, int]:
+        hits = [i for i, t in enumerate(telling) if t in line]
+        return (min(hits) if hits else len(telling), 0 if line.startswith("E ") else 1)
+
+    detail = re.sub(r"\s+", " ", min(problems, key=rank)) if problems else ""
+    m = re.search("|".join(telling), detail)
     start = max(0, m.start() - 140) if m else 0
     detail = ("..." if start else "") + detail[start : start + 220]
     return f"{len(bad)} of {len(results)} runs: {what}" + (f" — `{detail}`" if detail else "")
@@ -818,8 +829,8 @@ def build_report(
                 lefts = [r for r in rs if r.left and any(r.left.values())]
                 if lefts:
                     broke.append(
-                        f"-n {n}: left after a normal end: {leaks_text(lefts[0].left)} "
-                        "containers / networks / volumes"
+                        f"-n {n}: left after a normal end (containers / networks / volumes): "
+                        f"{leaks_text(lefts[0].left)}"
                     )
             title = peer_of(k).title
             w(
@@ -831,9 +842,17 @@ def build_report(
         if fixed_ports is not None:
             r = fixed_ports
             outcome = "worked" if r.ok else failure_mode([r])
+            left = (
+                f"; left behind (containers / networks / volumes): {leaks_text(r.left)}"
+                if r.left and any(r.left.values())
+                else ""
+            )
             w(
-                "pytest-docker with fixed host ports (`127.0.0.1:15432:5432` and so on, as its "
-                f"README's example publishes `8000:80`), `-n 2`: {outcome}."
+                "pytest-docker with fixed host ports (free ports picked once, e.g. "
+                "`127.0.0.1:15432:5432`, as its README's example publishes `8000:80`), `-n 2`: "
+                f"{outcome}{left}. Both workers run their own Compose project; the second "
+                "one's `up` cannot bind the same host ports, and pytest-docker runs `up` "
+                "outside its `try`/`finally`, so what that `up` created stays."
             )
             w("")
 
@@ -947,11 +966,25 @@ def reading(
     if "up" in e:
         db = tl("ephemeral", "db", "ready")
         api = tl("ephemeral", "api", "ready")
+        pre = [
+            r.extra["before_engine"]
+            for r in ok_results(samples.get("ephemeral", []))
+            if "before_engine" in r.extra
+        ]
         lines.append(
             f"- pytest-ephemeral's up is {e['up']:.2f} s: db, cache and the api's image check "
             "start at once, the api container is created the moment db is healthy "
             f"(db ready at {fmt(db)} s, api at {fmt(api)} s). PostgreSQL's own start is the "
             "floor (see the `bench_up` section for the bare Docker SDK lower bound)."
+            + (
+                f" Its up also includes {med(pre):.2f} s before the engine starts: the plugin "
+                "imports the Docker SDK, YAML and its spec loader only when a test first asks "
+                "for `eph` (so a suite that never does pays nothing), whereas the other "
+                "pytest peers import theirs with their conftest, during collection, outside "
+                "this column; the process column has both."
+                if pre
+                else ""
+            )
         )
     if "testcontainers" in meds and "up" in meds["testcontainers"] and "up" in e:
         t = meds["testcontainers"]
