@@ -24,9 +24,20 @@ __all__ = [
     "command_line",
     "machine_facts",
     "machine_table",
+    "other_plugins",
     "spread",
     "write_section",
 ]
+
+
+def other_plugins(keep: Sequence[str] = ("ephemeral",)) -> list[str]:
+    """``-p no:NAME`` for every auto-loaded pytest plugin not named in ``keep``
+    (hypothesis, faker, ... whatever this venv has): they cost every pytest
+    process the same and only dilute what a benchmark measures of ours."""
+    from importlib.metadata import entry_points
+
+    names = sorted({e.name for e in entry_points(group="pytest11")} - set(keep))
+    return [arg for n in names for arg in ("-p", f"no:{n}")]
 
 
 def spread(values: Sequence[float]) -> tuple[float, float, float]:

@@ -38,11 +38,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib.metadata import entry_points
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command_line, machine_facts, machine_table, write_section
+from _common import command_line, machine_facts, machine_table, other_plugins, write_section
 
 HEAVY = ("docker", "testcontainers", "yaml", "requests", "urllib3", "filelock")
 ARMS = ("plugin", "no plugin", "no plugin (A/A)")
@@ -76,11 +75,10 @@ def make_suite(root: Path, tests: int, with_spec: bool) -> None:
 
 
 def others() -> list[str]:
-    """``-p no:NAME`` for every other auto-loaded pytest plugin (hypothesis,
-    faker, xdist... whatever is installed): they load in both arms alike and
-    only dilute the difference, so the baseline is pytest alone."""
-    names = sorted({e.name for e in entry_points(group="pytest11") if e.name != "ephemeral"})
-    return [arg for n in names for arg in ("-p", f"no:{n}")]
+    """Every other auto-loaded pytest plugin disabled (xdist too): they load in
+    both arms alike and only dilute the difference, so the baseline is pytest
+    alone."""
+    return other_plugins(keep=("ephemeral",))
 
 
 def argv(arm: str, isolate: bool = True, quiet: bool = True) -> list[str]:

@@ -132,6 +132,19 @@ def test_shared_environment_is_one_for_all(
     final_marks = max((r["marks"] for r in recs), key=len)
     assert len(set(final_marks)) >= 2 or len(recs) == 1
     assert result.stdout.count(f"{next(iter(ids))}  (") == 1  # listed once
+    # the controller started it while the workers started, before any test asked
+    assert f"starting shared {next(iter(ids))} while the workers start" in result.stdout
+    head = next(line for line in result.stdout.splitlines() if line.startswith(next(iter(ids))))
+    assert head.endswith(", shared)") and "created by worker" not in head, head
+    assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
+
+
+def test_shared_mode_collect_only_starts_nothing(tmp_path: Path, docker_client: Any) -> None:
+    name = f"shr-{uuid.uuid4().hex[:8]}"
+    make_suite(tmp_path, name, tests=4)
+    result = run(tmp_path, tmp_path, "-n", "2", "--eph-shared", "--collect-only")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "starting shared" not in result.stdout
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 

@@ -47,7 +47,10 @@ def describe_environment(summary: Mapping[str, Any], *, commands: bool) -> list[
         head += f", ready in {summary['ready_after']:.2f}s"
     if summary.get("reused"):
         head += ", reused"
-    if summary.get("worker") and summary["worker"] != "main":
+    if summary.get("shared"):
+        by = summary.get("worker")
+        head += ", shared" + (f", created by worker {by}" if by and by != "main" else "")
+    elif summary.get("worker") and summary["worker"] != "main":
         head += f", worker {summary['worker']}"
     head += ", KEPT)" if summary.get("kept") else ")"
     lines.append(head)

@@ -199,6 +199,22 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["eph_owner"] = str(manager.owner)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: object) -> None:
+    """xdist controller, before the workers start: with ``--eph-shared``, begin
+    creating the shared environment now, so that it comes up while the workers
+    start rather than after them."""
+    settings = config.stash[settings_key]
+    if not settings.shared or config.option.collectonly:
+        return
+    manager = _manager(config)
+    env_id = manager.start_shared_early()
+    if env_id is not None:
+        write = _progress_writer(config)
+        if write is not None:
+            write(f"starting shared {env_id} while the workers start ...")
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     from ._header import header_line
 
@@ -306,6 +322,8 @@ def pytest_runtest_makereport(
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     manager = config.stash.get(manager_key, None)
+    if manager is not None:
+        manager.finish_early()  # the controller's early shared start, if any
     if manager is not None and manager.environments:  # fixtures were not finalised
         _finish(config, manager, failed=session.testsfailed > 0)
     if hasattr(config, "workeroutput"):

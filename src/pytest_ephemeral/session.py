@@ -61,6 +61,9 @@ class Manager:
         # under xdist: the controller process, owner of shared environments
         self.controller = controller
         self.sweep_report: dict[str, str] = {}
+        # the controller's early start of the shared environment (see start_shared_early)
+        self._early: threading.Thread | None = None
+        self._early_cancel = threading.Event()
 
     # -- engine ----------------------------------------------------------------
     @property
@@ -184,19 +187,69 @@ class Manager:
         if self._progress is not None:
             self._progress(text)
 
-    def _shared(self, spec: Spec) -> Environment:
-        """The run's one environment for ``spec``, created by the first worker
-        that asks, attached to by the others; owned by the controller."""
+    def start_shared_early(self) -> str | None:
+        """Controller of an xdist run with ``--eph-shared``: begin creating the
+        default spec's shared environment now, in the background, while the
+        workers start, instead of when the first test asks for it. Workers
+        wait for it under the shared lock, then attach. Returns the id being
+        started, or None when there is nothing to start (no spec found, a spec
+        with errors: the workers report those at the tests)."""
+        try:
+            spec = self.load(self.spec_path())
+        except EphemeralError:
+            return None
+        locked = threading.Event()
+        self._prepare_guards()  # from the main thread: the SIGTERM handler too
+
+        def run() -> None:
+            with contextlib.suppress(BaseException):
+                self._shared(spec, owner=self.owner, locked=locked, cancel=self._early_cancel)
+            locked.set()
+
+        self._early = threading.Thread(target=run, name="eph-shared-early", daemon=True)
+        self._early.start()
+        # hold the lock before any worker can ask for it (workers take a second to start)
+        locked.wait(10)
+        return self._shared_id(spec)
+
+    def finish_early(self, timeout: float = 60.0) -> None:
+        """Controller: stop an early start still under way (the run is over)
+        and wait for it to leave, so what it made is in ``environments``."""
+        if self._early is not None:
+            self._early_cancel.set()
+            self._early.join(timeout)
+
+    def _shared_id(self, spec: Spec) -> str:
+        return f"{L.safe_name(spec.name)}-{self.run_id[:8]}-shared"
+
+    def _shared(
+        self,
+        spec: Spec,
+        *,
+        owner: L.Owner | None = None,
+        locked: threading.Event | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Environment:
+        """The run's one environment for ``spec``, created by whichever process
+        asks first (the controller early, or the first worker), attached to by
+        the others; owned by the controller."""
         from .lifecycle.inventory import group
         from .lifecycle.shared import shared_lock
-        from .runtime.engine import attach_environment, remove_environment, start_environment
+        from .runtime.engine import (
+            StartCancelled,
+            attach_environment,
+            remove_environment,
+            start_environment,
+        )
         from .runtime.environment import Environment
 
-        controller = self.controller
+        controller = owner or self.controller
         assert controller is not None  # only called under xdist
-        env_id = f"{L.safe_name(spec.name)}-{self.run_id[:8]}-shared"
+        env_id = self._shared_id(spec)
         budget = self.settings.timeout * max(1, len(spec.services)) + 300
         with shared_lock(self.run_id, spec.hash, budget) as error_file:
+            if locked is not None:
+                locked.set()
             if error_file.exists():
                 raise EphemeralError(error_file.read_text(encoding="utf-8"))
             record = group(self.backend.list_resources({L.ENV: env_id})).get(env_id)
@@ -215,15 +268,17 @@ class Manager:
             env = Environment(env_id, spec, self.backend, labels)
             env.shared = True
             self.environments[spec.path.resolve()] = env
-            self._say(f"starting shared {env_id} ({_services(len(spec.services))}) ...")
+            if locked is None:  # the early start runs beside xdist's own output
+                self._say(f"starting shared {env_id} ({_services(len(spec.services))}) ...")
             try:
-                start_environment(env, self.engine_options())
+                start_environment(env, self.engine_options(cancel=cancel))
             except BaseException as exc:
                 self.environments.pop(spec.path.resolve(), None)
-                if isinstance(exc, EphemeralError):
+                if isinstance(exc, EphemeralError) and not isinstance(exc, StartCancelled):
                     error_file.write_text(str(exc), encoding="utf-8")
                 raise
-            self._say(_ready_line(env))
+            if locked is None:
+                self._say(_ready_line(env))
             return env
 
     def close_shared(self, *, failed: bool) -> list[str]:
@@ -257,7 +312,7 @@ class Manager:
                     path.unlink()
         return kept
 
-    def engine_options(self) -> EngineOptions:
+    def engine_options(self, *, cancel: threading.Event | None = None) -> EngineOptions:
         from .runtime.engine import EngineOptions
         from .runtime.slots import start_slot
 
@@ -268,6 +323,7 @@ class Manager:
             host_ip=s.host_ip,
             slot=lambda: start_slot(s.effective_max_starts),
             seeder=_seeder(),
+            cancel=cancel,
         )
 
     def _reuse(self, spec: Spec) -> Environment | None:

@@ -67,6 +67,8 @@ class ContainerState:
     # "5432/tcp" -> host port
     ports: Mapping[str, int] = field(default_factory=dict)
     ip_address: str | None = None
+    pid: int = 0  # the main process, in the engine's pid namespace (0: not running)
+    container_id: str = ""
 
     @property
     def running(self) -> bool:

@@ -266,6 +266,8 @@ class DockerBackend:
             error=str(st.get("Error") or ""),
             ports=ports,
             ip_address=ip,
+            pid=int(st.get("Pid") or 0),
+            container_id=str(info.get("Id") or container_id),
         )
 
     def logs(

@@ -24,7 +24,7 @@ from .waits import Probe
 if TYPE_CHECKING:
     from ..lifecycle.inventory import EnvRecord
 
-__all__ = ["EngineOptions", "start_environment", "teardown_environment"]
+__all__ = ["EngineOptions", "StartCancelled", "start_environment", "teardown_environment"]
 
 LOG_TAIL = 50
 
@@ -38,6 +38,12 @@ class EngineOptions:
     slot: Callable[[], contextlib.AbstractContextManager[object]] | None = None
     # seed runner: (environment, service) -> None, called after readiness
     seeder: Callable[[Environment, Service], None] | None = None
+    # set from outside to stop a start in progress (it then raises StartCancelled)
+    cancel: threading.Event | None = None
+
+
+class StartCancelled(EphemeralError):
+    """The start was cancelled from outside (the run ended first)."""
 
 
 class _Aborted(Exception):
@@ -150,10 +156,15 @@ class _Start:
         ]
         for t in threads:
             t.start()
+        cancel = self.opts.cancel
         try:
             for t in threads:
                 while t.is_alive():
                     t.join(0.1)
+                    if cancel is not None and cancel.is_set() and not self.abort.is_set():
+                        self.abort.set()
+                        stop = StartCancelled(f"the start of {env.id} was cancelled")
+                        self.errors.insert(0, stop)
         except BaseException:
             self.abort.set()
             for t in threads:
@@ -165,7 +176,7 @@ class _Start:
         env.ready_after = self.now()
 
     def _make_network(self, name: str) -> None:
-        if self.abort.is_set():
+        if self.abort.is_set() or (self.opts.cancel is not None and self.opts.cancel.is_set()):
             return
         nid = self.backend.create_network(name, self.labels())
         self.env.record(Resource("network", nid, name, self.labels()))
