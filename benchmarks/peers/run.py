@@ -150,7 +150,7 @@ PEERS = {
 # pytest-ephemeral's own variants, under xdist only
 SHARED = Peer("ephemeral-shared", "pytest-ephemeral --eph-shared", "ephemeral")
 WIDE = Peer("ephemeral-wide", "pytest-ephemeral, --eph-max-starts = workers", "ephemeral")
-DEFAULT_SLOTS = max(2, os.cpu_count() or 2)  # pytest-ephemeral's default --eph-max-starts
+DEFAULT_SLOTS = 2 * (os.cpu_count() or 1)  # pytest-ephemeral's default --eph-max-starts
 
 
 def peer_of(key: str) -> Peer:
@@ -1084,8 +1084,8 @@ def reading(
                 text = (
                     f"- Under `-n {n}`, faster than pytest-ephemeral with an environment per "
                     f"worker ({b:.2f} s): " + ", ".join(faster) + ". pytest-ephemeral starts at "
-                    f"most `--eph-max-starts` environments at once on a host (default max(2, "
-                    f"CPUs) = {DEFAULT_SLOTS} here): with {n} workers, "
+                    f"most `--eph-max-starts` environments at once on a host (default 2 x "
+                    f"CPUs = {DEFAULT_SLOTS} here): with {n} workers, "
                     f"{n - DEFAULT_SLOTS} wait for a slot, while the peers start everything at "
                     "once. "
                 )

@@ -57,6 +57,14 @@ def parse_image_map(pairs: Iterable[str], what: str) -> dict[str, str]:
     return out
 
 
+def default_max_starts() -> int:
+    """Environments starting at once on one host unless told: two per CPU.
+    Starting is CPU work in the engine and the containers, with waits in
+    between (for the engine, for a database's start); measured on 2 CPUs, 4
+    at once were ready sooner than 2 at once and 2 queued (docs/benchmarks.md)."""
+    return 2 * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     rootdir: Path
@@ -75,7 +83,7 @@ class Settings:
 
     @property
     def effective_max_starts(self) -> int:
-        return self.max_starts or max(2, os.cpu_count() or 2)
+        return self.max_starts or default_max_starts()
 
 
 def image_map_from(

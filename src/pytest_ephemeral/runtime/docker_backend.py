@@ -22,6 +22,7 @@ import requests.exceptions
 
 from ..errors import EngineUnavailableError, EphemeralError
 from .backend import ContainerRequest, ContainerState, ExecResult, Resource
+from .streams import EventWatch, LogFollower
 
 __all__ = ["DockerBackend", "default_address"]
 
@@ -50,10 +51,16 @@ class DockerBackend:
             # a fixed API version: no round trip at construction (an unreachable
             # engine is reported by the first real call, as one clear error)
             version = os.environ.get("DOCKER_API_VERSION") or "1.41"
+            # streams (events, followed logs) each hold a connection while a
+            # start runs, beside the requests of every service's thread
             self._client = docker.DockerClient(
-                base_url=self._address, timeout=timeout, version=version
+                base_url=self._address, timeout=timeout, version=version, max_pool_size=64
             )
             self._api = self._client.api
+            if self._address.startswith("unix://"):
+                # a local socket needs no proxy: skip requests' scan of the
+                # environment for proxy settings on every call
+                self._api.trust_env = False
         except docker.errors.DockerException as exc:
             raise _unreachable(self._address, exc) from None
 
@@ -287,6 +294,25 @@ class DockerBackend:
         except docker.errors.APIError as exc:
             raise EphemeralError(f"logs: {exc.explanation}") from None
         return bytes(data).decode("utf-8", "replace")
+
+    def watch_events(self, labels: Mapping[str, str]) -> EventWatch | None:
+        """Container events of everything carrying ``labels``, as they happen
+        (None when the engine will not stream them: poll instead)."""
+        filters = {"type": ["container"], "label": [f"{k}={v}" for k, v in labels.items()]}
+        try:
+            return EventWatch(self._api.events(filters=filters, decode=True))
+        except Exception:  # polling still works
+            return None
+
+    def follow_logs(self, container_id: str) -> LogFollower | None:
+        """The container's output as it is written (None: poll ``logs``)."""
+        try:
+            stream = self._api.logs(
+                container_id, stdout=True, stderr=True, stream=True, follow=True
+            )
+        except Exception:  # polling still works
+            return None
+        return LogFollower(stream)
 
     def exec(self, container_id: str, cmd: Sequence[str], *, user: str | None = None) -> ExecResult:
         def run() -> ExecResult:

@@ -19,6 +19,7 @@ from ..lifecycle import labels as L
 from ..spec.model import ServiceSpec, Spec, WaitSpec
 from .backend import Backend, ContainerRequest, ContainerState, Resource
 from .environment import Environment, Service, ServiceTimes
+from .streams import RECHECK, EventWatch, LogFollower
 from .waits import Probe
 
 if TYPE_CHECKING:
@@ -148,6 +149,17 @@ class _Start:
             list(pool.map(self._make_network, networks.values()))
             list(pool.map(self._make_volume, [f"{env.id}_{v}" for v in self.spec.volumes]))
         self.networks = networks
+        # before any container exists, so that no event of theirs is missed
+        watch = getattr(self.backend, "watch_events", None)
+        self.events: EventWatch | None = watch({L.ENV: env.id}) if watch is not None else None
+        try:
+            self._run_services()
+        finally:
+            if self.events is not None:
+                self.events.close()
+
+    def _run_services(self) -> None:
+        env = self.env
         threads = [
             threading.Thread(
                 target=self._service, args=(name,), name=f"eph-{env.id}-{name}", daemon=True
@@ -371,12 +383,44 @@ class _Start:
         started = time.monotonic()
         deadline = started + timeout
         needs_logs = any(p.wait.kind == "log" for p in probes)
+        follow = getattr(backend, "follow_logs", None)
+        follower: LogFollower | None = follow(cid) if needs_logs and follow is not None else None
+        try:
+            return self._poll_ready(name, cid, probes, started, deadline, timeout, follower)
+        finally:
+            if follower is not None:
+                follower.close()
+
+    def _poll_ready(
+        self,
+        name: str,
+        cid: str,
+        probes: list[Probe],
+        started: float,
+        deadline: float,
+        timeout: float,
+        follower: LogFollower | None,
+    ) -> ContainerState:
+        backend = self.backend
+        needs_logs = any(p.wait.kind == "log" for p in probes)
         completing = any(p.wait.kind == "completed" for p in probes)
+        events = self.events
+        state: ContainerState | None = None
+        inspected = 0.0
         while True:
             if self.abort.is_set():
                 raise _Aborted
             cycle = time.monotonic()
-            state = backend.state(cid)
+            # inspect when an event says something changed (or every RECHECK s);
+            # without an event stream, every cycle
+            if (
+                state is None
+                or events is None
+                or events.changed(cid)
+                or cycle - inspected >= RECHECK
+            ):
+                state = backend.state(cid)
+                inspected = cycle
             if state.exited and not (completing and state.exit_code == 0):
                 why = f"the container exited with status {state.exit_code}"
                 if state.oom_killed:
@@ -393,7 +437,10 @@ class _Start:
                     env_id=self.env.id,
                     log_tail=self._tail(cid),
                 )
-            logs = backend.logs(cid) if needs_logs else None
+            logs = None
+            if needs_logs:
+                live = follower is not None and not follower.broken
+                logs = follower.text() if live and follower is not None else backend.logs(cid)
             probes = [
                 p for p in probes if not p.check(backend, cid, state, self.opts.host_ip, logs)
             ]

@@ -6,11 +6,11 @@ import http.client
 import re
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..spec.model import HealthcheckSpec, WaitSpec
-from .backend import Backend, ContainerState
+from .backend import Backend, ContainerState, ExecResult
 
 __all__ = ["EXEC_IDLE_PERIOD", "Probe", "healthcheck_command", "probe_tcp"]
 
@@ -122,6 +122,7 @@ class Probe:
     regex: re.Pattern[str] | None = None
     health_cmd: tuple[str, ...] | None = None
     last_exec: float = 0.0  # monotonic time of this probe's last exec
+    exec_took: float = 0.0  # how long it took
 
     @classmethod
     def of(
@@ -163,8 +164,11 @@ class Probe:
             here = listening_ports(state)
             if here is not None:
                 return w.port in here
-            return self._exec_due(state, host) and listening_in_container(
-                backend, container_id, w.port
+            port = w.port
+            return self._exec_due(state, host) and self._timed(
+                lambda: ExecResult(
+                    0 if listening_in_container(backend, container_id, port) else 1, ""
+                )
             )
         if w.kind == "http":
             assert w.port is not None
@@ -173,24 +177,33 @@ class Probe:
                 return False
             return probe_http(host, hp, w.path, w.status)
         if w.kind == "command":
-            return (
-                self._exec_due(state, host) and backend.exec(container_id, w.command).exit_code == 0
+            return self._exec_due(state, host) and self._timed(
+                lambda: backend.exec(container_id, w.command)
             )
         # healthcheck: Docker's own verdict, or (much sooner than its interval)
         # the same test run by hand
         if state.health == "healthy":
             return True
         if self.health_cmd is not None and self._exec_due(state, host):
-            return backend.exec(container_id, self.health_cmd).exit_code == 0
+            return self._timed(lambda: backend.exec(container_id, self.health_cmd or ()))
         return False
 
     def _exec_due(self, state: ContainerState, host: str) -> bool:
-        """Whether to run an exec-based check now (see EXEC_IDLE_PERIOD)."""
-        now = time.monotonic()
-        if now - self.last_exec < EXEC_IDLE_PERIOD and not _any_port_open(state, host):
+        """Whether to run an exec-based check now (see EXEC_IDLE_PERIOD); even
+        while the container listens, an exec is followed by a pause as long
+        as it took, so that on a busy engine checks take at most half of it."""
+        since = time.monotonic() - self.last_exec
+        if since < self.exec_took * 2:
             return False
-        self.last_exec = now
-        return True
+        return since >= EXEC_IDLE_PERIOD or _any_port_open(state, host)
+
+    def _timed(self, run: Callable[[], ExecResult]) -> bool:
+        started = time.monotonic()
+        try:
+            return run().exit_code == 0
+        finally:
+            self.last_exec = started
+            self.exec_took = time.monotonic() - started
 
 
 def _any_port_open(state: ContainerState, host: str) -> bool:
