@@ -7,7 +7,10 @@ The suite (generated in a temporary folder) is one test that asks for
 ``eph`` (the reference topology, ``examples/quickstart/ephemeral.yaml``),
 run on every worker (``--dist each``). A conftest hook notes, per worker,
 when the test's setup began and when the test body ran (the moment ``eph``
-returned), in UNIX time; this script passes the moment it started pytest
+returned), in UNIX time, then waits until every worker has noted (so that
+a worker done early does not tear its environment down while another one
+still starts: in a suite of more than a few tests per worker, none ends that
+soon); this script passes the moment it started pytest
 (``EPH_WORKERS_T0``), so "time to ready" is what a developer waits for:
 pytest and xdist starting, then the environments. The slowest worker counts.
 
@@ -117,9 +120,19 @@ def note(request):
         ids = data.pop("containers", None) or []
         cpus = [container_cpu(c) for c in ids]
         data["container_cpu"] = sum(cpus) if ids and None not in cpus else None
-        path = os.path.join(os.environ["EPH_WORKERS_OUT"], f"{worker}-{os.getpid()}.json")
-        with open(path, "w") as fh:
+        folder = os.environ["EPH_WORKERS_OUT"]
+        path = os.path.join(folder, f"{worker}-{os.getpid()}.json")
+        with open(path + ".tmp", "w") as fh:
             json.dump(data, fh)
+        os.rename(path + ".tmp", path)
+        # a barrier: hold this worker (and its environment) until every worker
+        # is ready, so that no worker's teardown competes with another's start
+        expected = int(os.environ["EPH_WORKERS_N"])
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if len([n for n in os.listdir(folder) if n.endswith(".json")]) >= expected:
+                break
+            time.sleep(0.02)
     return write
 '''
 
@@ -214,7 +227,11 @@ def run_once(cfg: Config, suites: Path, scratch: Path, ids: set[str]) -> Sample:
     try:
         busy0 = _machine_busy()
         t0 = time.time()
-        env.update(EPH_WORKERS_OUT=str(out), EPH_WORKERS_T0=f"{t0:.6f}")
+        env.update(
+            EPH_WORKERS_OUT=str(out),
+            EPH_WORKERS_T0=f"{t0:.6f}",
+            EPH_WORKERS_N=str(max(1, cfg.workers)),
+        )
         proc = subprocess.Popen(
             argv,
             cwd=folder,
@@ -333,7 +350,10 @@ def build_report(
         "setup to the engine's start (imports, spec, Docker client, reaper; largest). **Slot "
         "wait**: the largest estimated wait for one of the `--eph-max-starts` start slots. "
         "**Idle after collection**: the largest time between a worker's end of collection and "
-        "its test's setup (xdist waits for every worker's collection, then schedules). **CPUs "
+        "its test's setup (xdist waits for every worker's collection, then schedules). Each "
+        "worker's test waits, once noted, until every worker's environment is ready, so that "
+        "no teardown competes with a start still under way (a suite of more than a few tests "
+        "per worker behaves like that). **CPUs "
         "busy**: the machine's CPUs in use on average from starting pytest to the last ready "
         "(every process: ours, the Docker daemon, fuse-overlayfs, and other jobs). The "
         "first row per worker count is xdist with a test that does not ask for `eph`. "
@@ -412,6 +432,7 @@ def build_report(
             "here) have done any of their work."
         )
         w("")
+        out.extend(machine_floor(configs, samples, ref, max(c.workers for c in configs)))
     w("### Targets")
     w("")
     w("| target | measured | |")
@@ -459,6 +480,43 @@ def build_report(
     return "\n".join(out) + "\n"
 
 
+def machine_floor(
+    configs: list[Config], samples: dict[Config, list[Sample]], ref: float, nmax: int
+) -> list[str]:
+    """The same bound with every process on the machine counted (the Docker
+    daemon, containerd, its shims, fuse-overlayfs, runc, iptables, ...): the
+    machine's busy CPU seconds from starting pytest to the last ready."""
+    by = {(c.kind, c.workers, c.max_starts): c for c in configs}
+    one, many = by.get(("per-worker", 1, None)), by.get(("per-worker", nmax, None))
+    base1, basen = by.get(("baseline", 1, None)), by.get(("baseline", nmax, None))
+    if not (one and many and base1 and basen) or nmax < 2:
+        return []
+
+    def cpu_s(c: Config) -> float:
+        return statistics.median(s.busy * s.ready for s in samples[c] if s.busy is not None)
+
+    def ready(c: Config) -> float:
+        return statistics.median(s.ready for s in samples[c])
+
+    cpus = os.cpu_count() or 1
+    per_one = cpu_s(one) - cpu_s(base1)
+    per_many = (cpu_s(many) - cpu_s(basen)) / nmax
+    floor = ready(basen) + nmax * per_one / cpus
+    budget = (2 * ref - ready(basen)) * cpus / nmax
+    return [
+        "Counting every process on the machine (the Docker daemon, containerd and its shims, "
+        "fuse-overlayfs, runc, iptables, the containers, pytest): from starting pytest to the "
+        f"last ready, the machine's CPUs did {cpu_s(one):.2f} CPU seconds of work for one "
+        f"environment (xdist alone: {cpu_s(base1):.2f}), that is {per_one:.2f} per environment; "
+        f"with {nmax} at once {per_many:.2f} per environment. At {per_one:.2f} CPU seconds "
+        f"each, {nmax} environments cannot be ready sooner than xdist's own start "
+        f"({ready(basen):.2f} s) + {nmax} x {per_one:.2f} / {cpus} CPUs = {floor:.2f} s, "
+        f"{floor / ref:.2f}x one environment, even if no CPU ever idled. Within 2x, each "
+        f"environment would have to cost the machine at most {budget:.2f} CPU seconds.",
+        "",
+    ]
+
+
 def reading(
     configs: list[Config], samples: dict[Config, list[Sample]], ref: float | None, nmax: int
 ) -> list[str]:
@@ -498,15 +556,17 @@ def reading(
     one = by.get(("per-worker", 1, None))
     if shared and ref and base1 and basen and one and nmax > 1:
         grow = med[basen] - med[base1]
-        floor = (med[basen] + env[one]) / ref
+        sh = by.get(("shared", nmax, None))
         lines.append(
-            f"- Why --eph-shared with {nmax} workers is not within 1.1x of one environment: "
-            f"xdist's own start grows by {grow:.2f} s from 1 to {nmax} workers on this machine; "
-            f"even if creating the shared environment cost no more than alone "
-            f"({env[one]:.2f} s), the ratio would be {floor:.2f}x. Only creating it while the "
-            "workers start (in the controller, at session start) could hide that; the plugin "
-            "creates it when the first test asks for it, by design (a run that selects no "
-            "such test starts nothing)."
+            f"- xdist's own start grows by {grow:.2f} s from 1 to {nmax} workers on this "
+            "machine. With --eph-shared the controller starts creating the environment when "
+            "the session starts, while the workers start, so the two overlap instead of adding "
+            "up; they still share the CPUs"
+            + (
+                f" (the slowest worker waited {env[sh]:.2f} s after its test's setup)."
+                if sh
+                else "."
+            )
         )
     if shared and ref:
         parts = ", ".join(
@@ -514,8 +574,8 @@ def reading(
         )
         lines.append(
             f"- --eph-shared against one environment (-n 1, per worker), by workers: {parts}. "
-            "One worker creates it under the lock; the others wait for the lock and attach by "
-            "labels (one listing call, one inspect per service)."
+            "The controller creates it under the lock; the workers wait for the lock and attach "
+            "by labels (one listing call, one inspect per service)."
         )
     gains = [
         med[c] - statistics.median(s.early for s in samples[c])

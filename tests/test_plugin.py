@@ -179,6 +179,28 @@ def test_installed_but_unused_imports_nothing_heavy(pytester: pytest.Pytester) -
     assert heavy() == heavy("-p", "no:ephemeral")
 
 
+def test_engine_is_warmed_up_when_collected_tests_ask_for_it(pytester: pytest.Pytester) -> None:
+    # test_b asks for eph (it is skipped: no environment is made), so once
+    # collection ends the engine's imports and client are made in the background
+    pytester.makepyfile(
+        """
+        import sys, time, pytest
+
+        def test_a():
+            deadline = time.monotonic() + 20
+            while "pytest_ephemeral.runtime.docker_backend" not in sys.modules:
+                assert time.monotonic() < deadline, "not warmed up"
+                time.sleep(0.02)
+
+        @pytest.mark.skip(reason="only collected")
+        def test_b(eph):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=1)
+
+
 @pytest.mark.docker
 def test_failed_test_report_carries_service_logs(
     pytester: pytest.Pytester, docker_client: Any

@@ -199,6 +199,20 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["eph_owner"] = str(manager.owner)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In a run (or xdist worker) whose tests ask for an environment, get the
+    engine's imports and client ready while pytest schedules the tests."""
+    config = session.config
+    if config.option.collectonly or config.pluginmanager.has_plugin("dsession"):
+        return  # nothing will run here (the xdist controller runs no tests)
+    if any(
+        name in getattr(item, "fixturenames", ())
+        for item in session.items
+        for name in ("eph", "eph_factory")
+    ):
+        _manager(config).warm_up()
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_setupnodes(config: pytest.Config, specs: object) -> None:
     """xdist controller, before the workers start: with ``--eph-shared``, begin

@@ -77,6 +77,25 @@ class Manager:
                 self._backend = DockerBackend()
         return self._backend
 
+    def warm_up(self) -> threading.Thread:
+        """Import the engine and make the Docker client in the background (no
+        request is sent), so that the first ``environment()`` starts at once.
+        Called when the tests collected here ask for an environment, before
+        the first of them runs (an xdist worker waits for its tests there)."""
+
+        def run() -> None:
+            with contextlib.suppress(Exception), self._lock:
+                from .runtime import engine  # noqa: F401
+                from .spec import load_spec  # noqa: F401
+
+                self.backend  # noqa: B018 - the import and the client are the point
+                if not (self.settings.shared and self.controller is not None):
+                    self._watch(self.owner)  # this process will create an environment
+
+        thread = threading.Thread(target=run, name="eph-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def spec_path(self, path: str | os.PathLike[str] | None = None) -> Path:
         from .spec import discover_spec
 
@@ -114,13 +133,16 @@ class Manager:
         """Teardown registered before anything exists: the reaper for SIGKILL,
         a SIGTERM handler that unwinds like Ctrl-C, a sweep of dead runs."""
         self._watch(self.owner)
-        if threading.current_thread() is threading.main_thread() and self._old_sigterm is None:
-            with contextlib.suppress(ValueError):
-                self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        self._trap_sigterm()
         if self._sweeper is None:
             # other runs' leftovers: removed alongside our start, not before it
             self._sweeper = threading.Thread(target=self._sweep, name="eph-sweep", daemon=True)
             self._sweeper.start()
+
+    def _trap_sigterm(self) -> None:
+        if threading.current_thread() is threading.main_thread() and self._old_sigterm is None:
+            with contextlib.suppress(ValueError):
+                self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
 
     def _sweep(self) -> None:
         from .lifecycle.inventory import sweep
@@ -198,18 +220,16 @@ class Manager:
             spec = self.load(self.spec_path())
         except EphemeralError:
             return None
-        locked = threading.Event()
-        self._prepare_guards()  # from the main thread: the SIGTERM handler too
+        self._trap_sigterm()  # only the main thread can; the rest in the background
 
         def run() -> None:
+            # a worker quicker to ask than this thread to take the lock creates
+            # the environment itself, and this thread then finds it: no harm
             with contextlib.suppress(BaseException):
-                self._shared(spec, owner=self.owner, locked=locked, cancel=self._early_cancel)
-            locked.set()
+                self._shared(spec, owner=self.owner, quiet=True, cancel=self._early_cancel)
 
         self._early = threading.Thread(target=run, name="eph-shared-early", daemon=True)
         self._early.start()
-        # hold the lock before any worker can ask for it (workers take a second to start)
-        locked.wait(10)
         return self._shared_id(spec)
 
     def finish_early(self, timeout: float = 60.0) -> None:
@@ -227,7 +247,7 @@ class Manager:
         spec: Spec,
         *,
         owner: L.Owner | None = None,
-        locked: threading.Event | None = None,
+        quiet: bool = False,
         cancel: threading.Event | None = None,
     ) -> Environment:
         """The run's one environment for ``spec``, created by whichever process
@@ -247,14 +267,15 @@ class Manager:
         assert controller is not None  # only called under xdist
         env_id = self._shared_id(spec)
         budget = self.settings.timeout * max(1, len(spec.services)) + 300
+        # imports and the client before the wait, not after it: while another
+        # process creates the environment, this one has nothing else to do
+        backend = self.backend
         with shared_lock(self.run_id, spec.hash, budget) as error_file:
-            if locked is not None:
-                locked.set()
             if error_file.exists():
                 raise EphemeralError(error_file.read_text(encoding="utf-8"))
-            record = group(self.backend.list_resources({L.ENV: env_id})).get(env_id)
+            record = group(backend.list_resources({L.ENV: env_id})).get(env_id)
             if record is not None:
-                env = attach_environment(self.backend, spec, record, self.settings.host_ip)
+                env = attach_environment(backend, spec, record, self.settings.host_ip)
                 if env is not None:
                     env.shared = True
                     env.attached = True
@@ -268,7 +289,7 @@ class Manager:
             env = Environment(env_id, spec, self.backend, labels)
             env.shared = True
             self.environments[spec.path.resolve()] = env
-            if locked is None:  # the early start runs beside xdist's own output
+            if not quiet:  # the early start runs beside xdist's own output
                 self._say(f"starting shared {env_id} ({_services(len(spec.services))}) ...")
             try:
                 start_environment(env, self.engine_options(cancel=cancel))
@@ -277,7 +298,7 @@ class Manager:
                 if isinstance(exc, EphemeralError) and not isinstance(exc, StartCancelled):
                     error_file.write_text(str(exc), encoding="utf-8")
                 raise
-            if locked is None:
+            if not quiet:
                 self._say(_ready_line(env))
             return env
 
