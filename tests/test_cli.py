@@ -77,6 +77,7 @@ def test_up_ls_logs_exec_down(tmp_path: Path, docker_client: Any) -> None:
         ls = eph("ls", "--json")
         row = next(r for r in json.loads(ls.stdout) if r["id"] == env_id)
         assert row["kept"] and row["services"] == "2/2 running" and 3000 < row["expires_in"] <= 3600
+        assert row["owner"].endswith("ended (kept)"), row["owner"]  # `eph up` has exited
         table = eph("ls").stdout
         assert env_id in table and "ID" in table.splitlines()[0]
         logs = eph("logs", env_id, "db")

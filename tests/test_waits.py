@@ -105,7 +105,7 @@ def test_listening_ports_are_read_from_the_host(
         services:
           web:
             image: {PY}
-            command: ["sh", "-c", "sleep 1; exec python3 -m http.server 7000"]
+            command: ["python3", "-c", "import socket, time; time.sleep(1); s = socket.socket(); s.bind(('0.0.0.0', 7000)); s.listen(); time.sleep(600)"]
             ports: [7000]
             healthcheck:
               test: ["CMD", "python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 7000))"]

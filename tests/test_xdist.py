@@ -185,7 +185,10 @@ def test_shared_start_failure_is_reported_by_every_worker_once(
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 
-def test_two_concurrent_runs_never_collide(tmp_path: Path, docker_client: Any) -> None:
+@pytest.mark.parametrize("mode", [[], ["--eph-shared"]], ids=["per-worker", "shared"])
+def test_two_concurrent_runs_never_collide(
+    tmp_path: Path, docker_client: Any, mode: list[str]
+) -> None:
     import os
 
     name = f"conc-{uuid.uuid4().hex[:8]}"
@@ -206,6 +209,7 @@ def test_two_concurrent_runs_never_collide(tmp_path: Path, docker_client: Any) -
                     "xdist",
                     "-n",
                     "2",
+                    *mode,
                 ],
                 cwd=root,
                 env=dict(os.environ, SEEN_DIR=str(root / "seen")),
@@ -218,6 +222,8 @@ def test_two_concurrent_runs_never_collide(tmp_path: Path, docker_client: Any) -
     assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
     ids = [{r["env"] for r in records(tmp_path / f"run{i}" / "seen")} for i in range(2)]
     assert not ids[0] & ids[1]
+    if mode:  # one environment per run, shared by its workers
+        assert [len(i) for i in ids] == [1, 1], ids
     assert wait_until_clean(docker_client, f"{L.SPEC_NAME}={name}", within=5) == []
 
 

@@ -204,12 +204,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
         containers = rec.containers
         running = sum(1 for c in containers if c.status == "running")
         alive = rec.owner.alive() if rec.owner else None
-        owner = (
-            "-"
-            if rec.owner is None
-            else f"pid {rec.owner.pid} "
-            + ("alive" if alive else "gone" if alive is False else "remote")
-        )
+        if rec.owner is None:
+            owner = "-"
+        elif alive is False and rec.kept:
+            owner = f"pid {rec.owner.pid} ended (kept)"  # a kept environment outlives it
+        else:
+            owner = f"pid {rec.owner.pid} " + (
+                "alive" if alive else "gone" if alive is False else "remote"
+            )
         rows.append(
             {
                 "id": rec.id,
