@@ -112,6 +112,10 @@ def test_per_worker_environments_are_isolated(
     # one summary on the controller lists every worker's environment
     for env_id in all_ids:
         assert f"{env_id}  ({name}, 1 service," in result.stdout
+        # and the controller showed each worker's progress while it started
+        worker = env_id.rsplit("-", 1)[1]
+        assert f"ephemeral: [{worker}] starting {env_id} (1 service) ..." in result.stdout
+        assert f"ephemeral: [{worker}] {env_id} ready in " in result.stdout
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 
@@ -136,6 +140,16 @@ def test_shared_environment_is_one_for_all(
     assert f"starting shared {next(iter(ids))} while the workers start" in result.stdout
     head = next(line for line in result.stdout.splitlines() if line.startswith(next(iter(ids))))
     assert head.endswith(", shared)") and "created by worker" not in head, head
+    assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
+
+
+def test_quiet_runs_show_no_progress(tmp_path: Path, docker_client: Any) -> None:
+    name = f"par-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "seen").mkdir()
+    make_suite(tmp_path, name, tests=2)
+    result = run(tmp_path, tmp_path / "seen", "-n", "2", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ephemeral: [" not in result.stdout
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from ._progress import ProgressFollower
     from .config import Settings
     from .runtime.environment import Environment
     from .session import Manager
@@ -25,6 +26,7 @@ settings_key = pytest.StashKey["Settings"]()
 manager_key = pytest.StashKey["Manager"]()
 summaries_key = pytest.StashKey[list[dict[str, Any]]]()
 test_start_key = pytest.StashKey[float]()
+follower_key = pytest.StashKey["ProgressFollower"]()
 
 WORKEROUTPUT = "pytest_ephemeral"
 KEEP_CHOICES = ("failed", "always", "never")
@@ -161,14 +163,20 @@ def _manager(config: pytest.Config) -> Manager:
             run_id = str(workerinput.get("eph_run_id") or workerinput["testrunuid"])
             worker = str(workerinput["workerid"])
             controller = Owner.parse(str(workerinput.get("eph_owner", "")))
+            progress = None
+            if workerinput.get("eph_progress"):  # the controller shows what we write
+                from ._progress import file_writer, progress_path
+
+                progress = file_writer(progress_path(run_id), worker)
         else:
             run_id, worker = None, "main"
+            progress = _progress_writer(config)
         manager = Manager(
             config.stash[settings_key],
             run_id=run_id,
             worker=worker,
             controller=controller,
-            progress=None if workerinput is not None else _progress_writer(config),
+            progress=progress,
         )
         config.stash[manager_key] = manager
     return manager
@@ -197,6 +205,7 @@ def pytest_configure_node(node: Any) -> None:
     manager = _manager(node.config)
     node.workerinput["eph_run_id"] = manager.run_id
     node.workerinput["eph_owner"] = str(manager.owner)
+    node.workerinput["eph_progress"] = follower_key in node.config.stash
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -218,6 +227,17 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: object) -> None:
     """xdist controller, before the workers start: with ``--eph-shared``, begin
     creating the shared environment now, so that it comes up while the workers
     start rather than after them."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None and config.get_verbosity() >= 0 and not config.option.collectonly:
+        # the workers' progress lines, shown here as they come
+        from ._progress import ProgressFollower, progress_path
+
+        def show(text: str) -> None:
+            if getattr(tr._tw, "width_of_current_line", 0):
+                tr._tw.line()  # after the progress dots, on a line of its own
+            tr.write_line(f"ephemeral: {text}")
+
+        config.stash[follower_key] = ProgressFollower(progress_path(_manager(config).run_id), show)
     settings = config.stash[settings_key]
     if not settings.shared or config.option.collectonly:
         return
@@ -335,6 +355,9 @@ def pytest_runtest_makereport(
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
+    follower: ProgressFollower | None = config.stash.get(follower_key, None)
+    if follower is not None:  # every worker is done: the last of their lines
+        follower.close()
     manager = config.stash.get(manager_key, None)
     if manager is not None:
         manager.finish_early()  # the controller's early shared start, if any
