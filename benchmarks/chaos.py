@@ -1,8 +1,9 @@
 """Chaos run: N randomised kills of real pytest runs at random moments.
 
 Each round starts a small suite (two services, two tests; sometimes under
-``-n 2``), waits a random time, then interrupts it at random: SIGINT, SIGTERM,
-SIGKILL of the whole process group, or SIGKILL of one xdist worker. It then
+``-n 2``, and then half the time with ``--eph-shared``), waits a random
+time, then interrupts it at random: SIGINT, SIGTERM, SIGKILL of the whole
+process group, or SIGKILL of one xdist worker. It then
 measures how long until nothing labelled with that round's spec remains
 (the reaper's cleanup delay after a SIGKILL) and counts what leaked after 30 s.
 
@@ -38,6 +39,7 @@ class Round:
     how: str
     after: float
     xdist: bool
+    shared: bool
     cleanup: float | None  # seconds from the signal to nothing left; None: leaked
     leaked: int
     had_resources: bool
@@ -95,8 +97,11 @@ def one_round(client: docker.DockerClient, rng: random.Random, workdir: Path) ->
     how = rng.choice(HOW)
     xdist = how == "SIGKILL-worker" or rng.random() < 0.4
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    shared = xdist and rng.random() < 0.5
     if xdist:
         args += ["-p", "xdist", "-n", "2"]
+    if shared:
+        args.append("--eph-shared")
     proc = subprocess.Popen(
         args,
         cwd=root,
@@ -168,13 +173,14 @@ def one_round(client: docker.DockerClient, rng: random.Random, workdir: Path) ->
             check=False,
             capture_output=True,
         )
-    return Round(how, after, xdist, cleanup, leaked, had)
+    return Round(how, after, xdist, shared, cleanup, leaked, had)
 
 
 def report(rounds: list[Round]) -> str:
     lines = [
-        "| interrupt | rounds | leaked | cleanup median | cleanup max |",
-        "|---|---:|---:|---:|---:|",
+        "| interrupt | rounds | of them -n 2 / --eph-shared | leaked | cleanup median "
+        "| cleanup max |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for how in (*HOW, "all"):
         rs = [r for r in rounds if how in ("all", r.how)]
@@ -183,7 +189,10 @@ def report(rounds: list[Round]) -> str:
         delays = [r.cleanup for r in rs if r.cleanup is not None and r.had_resources]
         med = f"{statistics.median(delays):.2f} s" if delays else "-"
         mx = f"{max(delays):.2f} s" if delays else "-"
-        lines.append(f"| {how} | {len(rs)} | {sum(r.leaked for r in rs)} | {med} | {mx} |")
+        modes = f"{sum(r.xdist for r in rs)} / {sum(r.shared for r in rs)}"
+        lines.append(
+            f"| {how} | {len(rs)} | {modes} | {sum(r.leaked for r in rs)} | {med} | {mx} |"
+        )
     return "\n".join(lines)
 
 
@@ -210,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"round {i + 1:3}/{args.runs}: {r.how:<14} after {r.after:4.1f}s "
-                f"xdist={r.xdist!s:<5} {state}",
+                f"xdist={r.xdist!s:<5} shared={r.shared!s:<5} {state}",
                 flush=True,
             )
     table = report(rounds)
