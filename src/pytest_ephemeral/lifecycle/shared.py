@@ -3,10 +3,11 @@
 Whoever takes the file lock first creates it (the xdist controller, which
 starts the default spec's environment as the workers start; for another
 spec, the first worker that asks); the others attach to it by its labels.
-It is owned by the controller process (so a worker that finishes or dies never takes it along, and the controller's reaper removes it
-if the controller is killed), and the controller removes it after the whole
-run. A failure to create it is written next to the lock, so every worker
-reports the same error at once instead of trying again.
+It is owned by the controller process (so a worker that finishes or dies
+never takes it along, and the controller's reaper removes it if the
+controller is killed), and the controller removes it after the whole run.
+A failure to create it is written next to the lock, so every worker reports
+the same error at once instead of trying again.
 """
 
 from __future__ import annotations
