@@ -204,14 +204,14 @@ class Sample:
     workers: list[dict[str, object]] = field(default_factory=list)
 
 
-def write_suite(folder: Path, baseline: bool) -> None:
+def write_suite(folder: Path, baseline: bool, spec: Path = SPEC) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "conftest.py").write_text(textwrap.dedent(CONFTEST), encoding="utf-8")
     (folder / "test_ready.py").write_text(
         textwrap.dedent(TESTS_BASELINE if baseline else TESTS), encoding="utf-8"
     )
     (folder / "pytest.ini").write_text(
-        f"[pytest]\neph_spec = {SPEC}\naddopts = -p no:cacheprovider\n", encoding="utf-8"
+        f"[pytest]\neph_spec = {spec}\naddopts = -p no:cacheprovider\n", encoding="utf-8"
     )
 
 
@@ -311,6 +311,13 @@ def _busy_cpus(busy0: int | None, t0: float, notes: list[dict[str, object]]) -> 
     return jiffies / os.sysconf("SC_CLK_TCK") / took if took > 0 else None
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def mmm(values: list[float]) -> str:
     med, lo, hi = spread(values)
     return f"{med:.2f} ({lo:.2f}-{hi:.2f})"
@@ -342,8 +349,9 @@ def build_report(
     out.extend(machine_table(facts))
     w("")
     w(
-        "One test that asks for `eph` (`examples/quickstart/ephemeral.yaml`: PostgreSQL, Redis, "
-        "the api), run on every worker (`-n N --dist each`). **Time to ready**: from starting "
+        f"One test that asks for `eph` (`{_shown(args.spec)}`"
+        + (": PostgreSQL, Redis, the api" if args.spec.resolve() == SPEC else "")
+        + "), run on every worker (`-n N --dist each`). **Time to ready**: from starting "
         "`pytest` until the slowest worker's `eph` returned — what a developer waits for, "
         "pytest's and xdist's own start included. **Environment only**: from a worker's test "
         "setup to `eph` returning (the slowest worker). **Before the engine**: from the test's "
@@ -638,6 +646,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", default="1,2,4", help="xdist worker counts (default 1,2,4)")
     p.add_argument("--out", type=Path, help="write the `workers` section into this markdown file")
     p.add_argument("--settle", type=float, default=1.0, help="pause between runs, seconds")
+    p.add_argument(
+        "--spec",
+        type=Path,
+        default=SPEC,
+        help="the topology (default: examples/quickstart/ephemeral.yaml)",
+    )
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error("--repeat: at least 1")
@@ -659,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     facts["pytest-xdist"] = _version("pytest-xdist")
     scratch = Path(tempfile.mkdtemp(prefix="eph-workers-"))
     suites = scratch / "suites"
-    write_suite(suites / "eph", baseline=False)
+    write_suite(suites / "eph", baseline=False, spec=args.spec.resolve())
     write_suite(suites / "baseline", baseline=True)
     samples: dict[Config, list[Sample]] = {c: [] for c in configs}
     ids: set[str] = set()
