@@ -153,6 +153,38 @@ def test_quiet_runs_show_no_progress(tmp_path: Path, docker_client: Any) -> None
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 
+def test_shared_mode_reuses_a_kept_environment_for_every_worker(
+    tmp_path: Path, docker_client: Any
+) -> None:
+    name = f"shr-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "seen").mkdir()
+    make_suite(tmp_path, name, tests=6)
+    first = run(tmp_path, tmp_path / "seen", "-n", "2", "--eph-shared", "--eph-keep", "always")
+    assert first.returncode == 0, first.stdout + first.stderr
+    kept = {r["env"] for r in records(tmp_path / "seen")}
+    assert len(kept) == 1
+    kept_id = next(iter(kept))
+    try:
+        for f in (tmp_path / "seen").glob("*.json"):
+            f.unlink()
+        again = run(tmp_path, tmp_path / "seen", "-n", "2", "--eph-shared", "--eph-reuse")
+        assert again.returncode == 0, again.stdout + again.stderr
+        recs = records(tmp_path / "seen")
+        assert len({r["worker"] for r in recs}) == 2
+        assert {r["env"] for r in recs} == {kept_id}  # every worker, the kept one
+        head = next(line for line in again.stdout.splitlines() if line.startswith(kept_id))
+        assert "reused" in head and head.endswith("KEPT)"), head
+        # still there for the next run: nobody removed it
+        assert labelled(docker_client, f"{L.ENV}={kept_id}") != []
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "pytest_ephemeral.cli", "down", kept_id],
+            capture_output=True,
+            check=False,
+        )
+    assert wait_until_clean(docker_client, f"{L.SPEC_NAME}={name}", within=10) == []
+
+
 def test_shared_mode_collect_only_starts_nothing(tmp_path: Path, docker_client: Any) -> None:
     name = f"shr-{uuid.uuid4().hex[:8]}"
     make_suite(tmp_path, name, tests=4)

@@ -369,8 +369,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         # the controller, after every worker is done: the shared environments
         kept = set(manager.close_shared(failed=session.testsfailed > 0))
         for summary in config.stash[summaries_key]:
-            if summary.get("shared"):
-                summary["kept"] = summary["id"] in kept
+            if summary.get("shared"):  # kept now, or kept before and reused
+                summary["kept"] = summary["id"] in kept or bool(summary.get("kept"))
 
 
 @pytest.hookimpl(optionalhook=True)

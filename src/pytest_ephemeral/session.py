@@ -273,6 +273,13 @@ class Manager:
         with shared_lock(self.run_id, spec.hash, budget) as error_file:
             if error_file.exists():
                 raise EphemeralError(error_file.read_text(encoding="utf-8"))
+            if self.settings.reuse:  # a kept environment of this spec serves every worker
+                kept = self._reuse(spec)
+                if kept is not None:
+                    kept.shared = True
+                    kept.attached = owner is None  # the controller reports it, once
+                    self.environments[spec.path.resolve()] = kept
+                    return kept
             record = group(backend.list_resources({L.ENV: env_id})).get(env_id)
             if record is not None:
                 env = attach_environment(backend, spec, record, self.settings.host_ip)
@@ -388,6 +395,8 @@ class Manager:
         for env in envs:
             if env.closed or env.shared:
                 release_environment(env)
+                if env.shared and env.reused:
+                    kept.append(env)  # a kept environment, reused by every worker: stays
                 continue  # a shared environment is the controller's to remove
             if keep or (env.reused and self.settings.reuse):
                 if not env.reused:
