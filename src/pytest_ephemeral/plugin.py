@@ -224,9 +224,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_setupnodes(config: pytest.Config, specs: object) -> None:
-    """xdist controller, before the workers start: with ``--eph-shared``, begin
-    creating the shared environment now, so that it comes up while the workers
-    start rather than after them."""
+    """xdist controller, before the workers start: follow the workers' progress
+    lines; with ``--eph-shared``, begin creating the shared environment now, so
+    that it comes up while the workers start rather than after them."""
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None and config.get_verbosity() >= 0 and not config.option.collectonly:
         # the workers' progress lines, shown here as they come

@@ -438,9 +438,10 @@ class _Start:
                     log_tail=self._tail(cid),
                 )
             logs = None
-            if needs_logs:
-                live = follower is not None and not follower.broken
-                logs = follower.text() if live and follower is not None else backend.logs(cid)
+            if follower is not None and not follower.broken:
+                logs = follower.text()
+            elif needs_logs:
+                logs = backend.logs(cid)
             probes = [
                 p for p in probes if not p.check(backend, cid, state, self.opts.host_ip, logs)
             ]

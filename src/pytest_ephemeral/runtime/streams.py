@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 __all__ = ["RECHECK", "EventWatch", "LogFollower", "Stream"]
@@ -115,9 +115,3 @@ class LogFollower(_Reader):
             if len(self._parts) > 1:
                 self._parts[:] = ["".join(self._parts)]
             return self._parts[0] if self._parts else ""
-
-
-def close_all(streams: Iterable[_Reader | None]) -> None:
-    for s in streams:
-        if s is not None:
-            s.close()
