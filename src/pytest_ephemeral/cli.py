@@ -73,18 +73,33 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("spec", nargs="?", metavar="SPEC")
     val.add_argument("--profile", action="append", default=[], metavar="NAME")
 
-    sub.add_parser(
-        "sanitize", help="sanitize a dump or CSV file (see eph sanitize --help)", add_help=False
-    )
+    for name, (_module, text) in _DELEGATED_HELP.items():
+        sub.add_parser(name, help=f"{text} (see eph {name} --help)", add_help=False)
     return p
+
+
+# `eph NAME ARGS...` handed to MODULE:FUNCTION(ARGS) -> exit status; each module
+# owns its parser, its errors and its exit codes (0 ok, 1 failed, 2 bad input,
+# 3 engine unreachable), and is imported only when its command runs.
+_DELEGATED_HELP: dict[str, tuple[str, str]] = {
+    "sanitize": (".data.sanitize.cli:main", "sanitize a dump or CSV file, or draft rules"),
+    "record": (".replay.cli:record_main", "record traffic to a service as HAR"),
+    "replay": (".replay.cli:replay_main", "replay a capture against a target and compare"),
+    "parity": (".parity.cli:main", "compare the spec with production manifests"),
+    "render": (".backends.kubernetes.cli:main", "write an environment as Kubernetes manifests"),
+}
+_DELEGATED = {name: module for name, (module, _text) in _DELEGATED_HELP.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sanitize"]:
-        from .data.sanitize.cli import main as sanitize_main
+    if argv[:1] and argv[0] in _DELEGATED:
+        # commands with parsers of their own, imported only when asked for
+        import importlib
 
-        return sanitize_main(argv[1:])
+        module_name, _, function = _DELEGATED[argv[0]].partition(":")
+        module = importlib.import_module(module_name, __package__)
+        return int(getattr(module, function or "main")(argv[1:]))
     args = _parser().parse_args(argv)
     try:
         return int(_COMMANDS[args.command](args))
