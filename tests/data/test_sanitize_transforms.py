@@ -324,3 +324,42 @@ def test_same_value_same_output_across_tables_formats_and_runs(
     csv_out = sanitize("customer_email\nanna@corp.example\n", rules, fmt="csv", table="orders")
     assert csv_out.splitlines()[1] == users["1"], "CSV too"
     assert "anna@corp.example" not in out
+
+
+# ------------------------------------------------------------ no fake equals its original
+
+
+def _first_draw_equal(kind: str, values: tuple[str, ...]) -> tuple[bytes, str]:
+    """A salt and a value whose first drawn fake of ``kind`` is the value itself."""
+    from pytest_ephemeral.data.sanitize._fakes import GENERATORS
+
+    for i in range(2000):
+        salt = f"redraw-salt-{i:04d}-0123456789".encode()
+        digest = keyed_digest(salt, "fake:" + kind)
+        for value in values:
+            if GENERATORS[kind](digest(value), value) == value:
+                return salt, value
+    raise AssertionError("no coincidence found")  # pragma: no cover
+
+
+def test_a_fake_equal_to_its_original_is_drawn_again(
+    make_rules: MakeRules, sanitize: Callable[..., str]
+) -> None:
+    from pytest_ephemeral.data.sanitize._words import COUNTRIES
+
+    salt, value = _first_draw_equal("country", COUNTRIES)
+    again = apply(Fake("country"), value, salt)
+    assert again != value and again in COUNTRIES
+    assert apply(Fake("country"), value, salt) == again, "deterministic"
+    # The COPY fast path (inlined HMAC) agrees with the plain function.
+    rules = make_rules("default: keep\ntables:\n  t:\n    columns:\n      c: {fake: country}\n")
+    out = sanitize(f"COPY t (c) FROM stdin;\n{value}\n\\.\n", rules, salt=salt)
+    assert out.splitlines()[1] == again
+
+
+def test_a_format_hash_never_returns_its_input() -> None:
+    for i in range(30):
+        salt = f"digits-salt-{i:03d}-0123456789".encode()
+        for digit in "0123456789":
+            assert apply(Hash(keep_format=True), digit, salt) != digit
+        assert apply(Hash(keep_format=True), "-", salt) == "-", "nothing to change"

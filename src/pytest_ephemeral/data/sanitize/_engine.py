@@ -18,7 +18,7 @@ from ._pgdump import copy_decode, copy_encode, process_pgdump
 from ._plan import CopyFn, PlanItem, Sink, TablePlan, ValueFn
 from ._rules import Keep, Rules, TableRule, Transform
 from ._salt import MIN_SALT_BYTES
-from ._transforms import Compiled, HashState, Render, compile_transform
+from ._transforms import Compiled, HashState, Render, compile_transform, redraw
 
 __all__ = [
     "SanitizeReport",
@@ -214,7 +214,9 @@ class _SanitizeSink:
 
 def _copy_function(compiled: Compiled) -> CopyFn:
     if compiled.keyed is not None and compiled.render is not None:
-        return _keyed_copy_function(compiled.keyed, compiled.render, compiled.safe)
+        return _keyed_copy_function(
+            compiled.keyed, compiled.render, compiled.safe, compiled.redraws
+        )
     fn = compiled.fn
     safe = compiled.safe
     echoes = compiled.echoes
@@ -249,7 +251,9 @@ def _copy_function(compiled: Compiled) -> CopyFn:
     return copy
 
 
-def _keyed_copy_function(keyed: tuple[HashState, HashState], render: Render, safe: bool) -> CopyFn:
+def _keyed_copy_function(
+    keyed: tuple[HashState, HashState], render: Render, safe: bool, redraws: bool = False
+) -> CopyFn:
     """The hot path: ``render(HMAC(salt, label + value), value)`` with the HMAC
     inlined, the COPY decoding skipped for fields without escapes, and a cache
     that turns itself off when the values do not repeat (unique columns)."""
@@ -276,7 +280,10 @@ def _keyed_copy_function(keyed: tuple[HashState, HashState], render: Render, saf
             h.update(value.encode())
             o = outer_copy()
             o.update(h.digest())
-            out = render(o.digest(), value)
+            digest = o.digest()
+            out = render(digest, value)
+            if redraws and out == value:
+                out = redraw(render, digest, value)
             if not safe:
                 out = copy_encode(out)
         else:
@@ -286,7 +293,10 @@ def _keyed_copy_function(keyed: tuple[HashState, HashState], render: Render, saf
             h.update(raw.encode())
             o = outer_copy()
             o.update(h.digest())
-            out = render(o.digest(), raw)
+            digest = o.digest()
+            out = render(digest, raw)
+            if redraws and out == raw:
+                out = redraw(render, digest, raw)
         if caching:
             if len(cache) >= limit:
                 cache.clear()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import io
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Final, Literal
 
 from pytest_ephemeral.errors import DataError
 
@@ -106,18 +108,66 @@ def detect_format(path: Path, fmt: Format) -> Literal["pgdump", "csv"]:
     )
 
 
+_COPY_HEAD: Final = re.compile(rb"\s*COPY\s+(\S+)\s*\(([^)]*)\)\s*FROM\s+stdin", re.I)
+_INSERT_HEAD: Final = re.compile(rb"\s*INSERT\s+INTO\s+([^\s(]+)", re.I)
+
+
+def _unquote(name: bytes) -> str:
+    return name.decode("utf-8", "replace").strip().replace('"', "")
+
+
+def _place(
+    path: Path,
+    line: bytes,
+    at: int,
+    number: int,
+    copy: tuple[str, list[str]] | None,
+    header: list[str],
+) -> str:
+    """``table T, column C`` for the bad byte at ``at`` of ``line``, as far as known."""
+    if copy is not None:
+        table, columns = copy
+        field = line.count(b"\t", 0, at)
+        column = columns[field] if field < len(columns) else "?"
+        return f" in table {table}, column {column}"
+    if header and number > 1:
+        text = line[:at].decode("utf-8", "replace")
+        field = next(csv.reader([text + "x"]), [""]).__len__() - 1
+        column = header[field] if 0 <= field < len(header) else "?"
+        return f" in table {table_from_path(path)}, column {column}"
+    insert = _INSERT_HEAD.match(line)
+    if insert is not None:
+        return f" in an INSERT into {_unquote(insert.group(1))}"
+    return ""
+
+
 def decode_error(path: Path, exc: UnicodeDecodeError) -> DataError:
-    """A :class:`DataError` naming the first line of ``path`` that is not UTF-8."""
+    """A :class:`DataError` naming the first line of ``path`` that is not UTF-8,
+    and the table and column the bad byte is in (COPY rows and CSV fields)."""
     line_number = 0
     bad: int | None = None
+    place = ""
+    copy: tuple[str, list[str]] | None = None
+    header: list[str] = []
     try:
         with _open_binary(path) as raw:
-            for line_number, line in enumerate(raw, 1):  # noqa: B007
+            for line_number, line in enumerate(raw, 1):
                 try:
-                    line.decode("utf-8")
+                    text = line.decode("utf-8")
                 except UnicodeDecodeError as inner:
                     bad = line[inner.start]
+                    place = _place(path, line, inner.start, line_number, copy, header)
                     break
+                if copy is not None:
+                    if line.rstrip(b"\r\n") == b"\\.":
+                        copy = None
+                    continue
+                head = _COPY_HEAD.match(line)
+                if head is not None:
+                    columns = [_unquote(c) for c in head.group(2).split(b",")]
+                    copy = (_unquote(head.group(1)), columns)
+                elif line_number == 1 and not line.lstrip().startswith((b"--", b"SET", b"\\")):
+                    header = [c.strip() for c in next(csv.reader([text]), [])]
             else:
                 line_number = 0
     except OSError:
@@ -125,7 +175,7 @@ def decode_error(path: Path, exc: UnicodeDecodeError) -> DataError:
     where = f"{path}:{line_number}" if line_number else str(path)
     byte = f" (byte 0x{bad:02x})" if bad is not None else f" ({exc.reason})"
     return DataError(
-        f"{where}: not valid UTF-8{byte}; convert the file to UTF-8 "
+        f"{where}: not valid UTF-8{byte}{place}; convert the file to UTF-8 "
         "(for pg_dump: --encoding=UTF8; for CSV: iconv -t UTF-8)"
     )
 

@@ -20,8 +20,16 @@ Where they are searched for:
   ``fixed`` and ``null``. Kept columns (explicitly or by ``default: keep``)
   are always searched: they are where copies of sensitive data hide.
 
-Matches are whole values, compared exactly; an original inside a longer text
-is not found.
+How they are matched:
+  as the whole value, and inside longer values as a token or a sequence of
+  tokens (word boundaries; e-mail addresses and words compared without case,
+  phone numbers and identifiers by their digits whatever the separators; see
+  ``_text``), again from keyed hashes only.
+
+What else is reported (the *detection*):
+  values of kept columns that look like personal data (e-mail addresses,
+  phone numbers, national ids, card numbers, IBANs, IP addresses), by column
+  and count, unless the column's rule says ``leak_check: reviewed``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
+import re
 import secrets
 from array import array
 from collections.abc import Callable, Iterable
@@ -43,7 +52,19 @@ from ._fakes import VOCABULARY_KINDS
 from ._io import Format, decode_error, detect_format, open_input, table_from_path
 from ._pgdump import copy_decode
 from ._plan import CopyFn, PlanItem, TablePlan, ValueFn
-from ._rules import Fake, Fixed, Hash, Keep, Noise, Null, Rules, Transform
+from ._rules import ColumnRule, Fake, Fixed, Hash, Keep, Noise, Null, Rules, Transform
+from ._text import (
+    DETECTORS,
+    MAX_SEQUENCE,
+    MAX_TEXT_CHARS,
+    detect,
+    digit_runs,
+    original_key,
+    sentence_start,
+    spans,
+    tokens,
+)
+from ._transforms import ValueProblem
 
 __all__ = [
     "MIN_LEAK_LENGTH",
@@ -63,15 +84,29 @@ MIN_LEAK_LENGTH: Final = 4
 
 @dataclass(frozen=True, slots=True)
 class Leak:
-    """``count`` values found in ``table.column`` that are originals of ``sources``."""
+    """``count`` values found in ``table.column`` that are originals of ``sources``
+    (whole or inside); or, when ``kinds`` is set, values of a kept column that
+    look like personal data of those kinds (e-mail address, phone number...)."""
 
     table: str
     column: str
     count: int
     sources: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
+
+    @property
+    def detected(self) -> bool:
+        """Whether this is a detection (values that look personal) rather than originals."""
+        return bool(self.kinds)
 
     def __str__(self) -> str:
         plural = "s" if self.count != 1 else ""
+        if self.kinds:
+            verb = "looks" if self.count == 1 else "look"
+            return (
+                f"{self.count} value{plural} in kept column {self.table}.{self.column} "
+                f"{verb} like personal data ({', '.join(self.kinds)})"
+            )
         return (
             f"{self.count} original value{plural} of {', '.join(self.sources)} "
             f"found in {self.table}.{self.column}"
@@ -100,22 +135,93 @@ def _searched(transform: Transform) -> bool:
     return True
 
 
+class _HashSet:
+    """An open-addressing set of non-zero 64-bit hashes, each with a 16-bit tag."""
+
+    __slots__ = ("count", "keys", "mask", "tags")
+
+    def __init__(self) -> None:
+        capacity = 1 << 12
+        self.mask = capacity - 1
+        self.keys = array("Q", bytes(8 * capacity))
+        self.tags = array("H", bytes(2 * capacity))
+        self.count = 0
+
+    def add(self, digest: int, tag: int) -> None:
+        keys = self.keys
+        mask = self.mask
+        slot = digest & mask
+        while True:
+            found = keys[slot]
+            if found == 0:
+                keys[slot] = digest
+                self.tags[slot] = tag
+                self.count += 1
+                if self.count * 3 > (mask + 1) * 2:
+                    self._grow()
+                return
+            if found == digest:
+                return
+            slot = (slot + 1) & mask
+
+    def get(self, digest: int) -> int:
+        """The tag of ``digest``, or -1."""
+        keys = self.keys
+        mask = self.mask
+        slot = digest & mask
+        while True:
+            found = keys[slot]
+            if found == 0:
+                return -1
+            if found == digest:
+                return self.tags[slot]
+            slot = (slot + 1) & mask
+
+    def _grow(self) -> None:
+        old_keys, old_tags = self.keys, self.tags
+        capacity = 2 * len(old_keys)
+        mask = capacity - 1
+        keys = array("Q", bytes(8 * capacity))
+        tags = array("H", bytes(2 * capacity))
+        for digest, tag in zip(old_keys, old_tags, strict=True):
+            if digest:
+                slot = digest & mask
+                while keys[slot]:
+                    slot = (slot + 1) & mask
+                keys[slot] = digest
+                tags[slot] = tag
+        self.keys, self.tags, self.mask = keys, tags, mask
+
+
+#: Bits of the filter that says which tokens may start an original (2 MiB).
+_FILTER_BITS: Final = 1 << 24
+
+
 class OriginalIndex:
     """A set of original values, kept as keyed 64-bit hashes (15-30 bytes each).
 
     The hash key is random per index unless one is given, so the hashes mean
     nothing outside this process. ``rules`` decides which columns are
     collected (:meth:`collects`) and searched (:meth:`searches`).
+
+    Besides the whole value, each original is remembered by its key for the
+    search inside texts (see ``_text``): a second table of keyed hashes, and a
+    one-bit-per-entry filter of the tokens that can start a key (indexed by
+    Python's per-process randomised string hash; it says "maybe", the keyed
+    table decides).
     """
 
     __slots__ = (
-        "_count",
+        "_digits",
+        "_emails",
+        "_filter",
         "_ids",
         "_key",
-        "_keys",
-        "_mask",
+        "_lengths",
         "_skip",
-        "_slots",
+        "_texts",
+        "_values",
+        "_words",
         "rules",
         "sources",
     )
@@ -126,24 +232,23 @@ class OriginalIndex:
         self._ids: dict[str, int] = {}
         self._key = key[:64] if key else secrets.token_bytes(32)
         self._skip = rules.fixed_values
-        capacity = 1 << 12
-        self._mask = capacity - 1
-        self._keys = array("Q", bytes(8 * capacity))
-        self._slots = array("H", bytes(2 * capacity))
-        self._count = 0
+        self._values = _HashSet()
+        self._texts = _HashSet()
+        self._filter = bytearray(_FILTER_BITS // 8)
+        self._lengths: set[int] = set()
+        self._words = self._digits = self._emails = False
 
     def __len__(self) -> int:
-        return self._count
+        return self._values.count
 
     def __contains__(self, value: object) -> bool:
         return isinstance(value, str) and self.source_of(value) is not None
 
-    def _rule(self, table: str, column: str) -> Transform:
+    def _rule(self, table: str, column: str) -> ColumnRule | None:
         rule = self.rules.lookup(table)
         if rule is None or rule.drop:
-            return Keep()
-        col = rule.columns.get(column)
-        return Keep() if col is None else col.transform
+            return None
+        return rule.columns.get(column)
 
     def collects(self, table: str, column: str) -> bool:
         """Whether originals of ``table.column`` belong in the index."""
@@ -155,7 +260,15 @@ class OriginalIndex:
 
     def searches(self, table: str, column: str) -> bool:
         """Whether sanitized values of ``table.column`` are looked up."""
-        return _searched(self._rule(table, column))
+        col = self._rule(table, column)
+        return _searched(Keep() if col is None else col.transform)
+
+    def detects(self, table: str, column: str) -> bool:
+        """Whether values of ``table.column`` are checked for what looks like
+        personal data: kept columns (explicitly or by default) not marked
+        ``leak_check: reviewed``."""
+        col = self._rule(table, column)
+        return col is None or (isinstance(col.transform, Keep) and not col.reviewed)
 
     def _hash(self, value: str) -> int:
         digest = hashlib.blake2b(value.encode(), key=self._key, digest_size=8).digest()
@@ -177,53 +290,106 @@ class OriginalIndex:
             ident = min(len(self.sources), 0xFFFF)
             self._ids[source] = ident
             self.sources.append(source)
-        digest = self._hash(value)
-        keys = self._keys
-        mask = self._mask
-        slot = digest & mask
-        while True:
-            found = keys[slot]
-            if found == 0:
-                keys[slot] = digest
-                self._slots[slot] = ident
-                self._count += 1
-                if self._count * 3 > (mask + 1) * 2:
-                    self._grow()
-                return
-            if found == digest:
-                return
-            slot = (slot + 1) & mask
+        self._values.add(self._hash(value), ident)
+        key = original_key(value)
+        if key is None:
+            return
+        self._texts.add(self._hash("\0" + key), ident)
+        kind = key[0]
+        if kind == "#":
+            self._digits = True
+        elif kind == "@":
+            self._emails = True
+        else:
+            self._words = True
+            first, _, _rest = key[1:].partition(" ")
+            self._lengths.add(key.count(" ") + 1)
+            h = hash(first) % _FILTER_BITS
+            self._filter[h >> 3] |= 1 << (h & 7)
 
     def source_of(self, value: str) -> str | None:
-        """The column ``value`` is an original of, or ``None``."""
+        """The column ``value`` is an original of, or ``None`` (whole values only)."""
         if not self._wanted(value):
             return None
-        digest = self._hash(value)
-        keys = self._keys
-        mask = self._mask
-        slot = digest & mask
-        while True:
-            found = keys[slot]
-            if found == 0:
-                return None
-            if found == digest:
-                return self.sources[self._slots[slot]]
-            slot = (slot + 1) & mask
+        ident = self._values.get(self._hash(value))
+        return None if ident < 0 else self.sources[ident]
 
-    def _grow(self) -> None:
-        old_keys, old_slots = self._keys, self._slots
-        capacity = 2 * len(old_keys)
-        mask = capacity - 1
-        keys = array("Q", bytes(8 * capacity))
-        slots = array("H", bytes(2 * capacity))
-        for digest, ident in zip(old_keys, old_slots, strict=True):
-            if digest:
-                slot = digest & mask
-                while keys[slot]:
-                    slot = (slot + 1) & mask
-                keys[slot] = digest
-                slots[slot] = ident
-        self._keys, self._slots, self._mask = keys, slots, mask
+    def _text_source(self, key: str) -> str | None:
+        ident = self._texts.get(self._hash("\0" + key))
+        return None if ident < 0 else self.sources[ident]
+
+    def sources_in(self, text: str) -> set[str]:
+        """The columns whose originals ``text`` contains, as a whole or inside
+        (as tokens, see ``_text``)."""
+        whole = self.source_of(text)
+        if whole is not None:
+            return {whole}
+        found: set[str] = set()
+        if len(text) <= _CHUNK:
+            self._search(text, found)
+            return found
+        if len(text) > MAX_TEXT_CHARS:
+            raise ValueProblem(
+                f"a value of {len(text) / 2**20:.0f} MiB is too large to search for originals "
+                f"within the memory bound ({MAX_TEXT_CHARS // 2**20} MiB); give the column a "
+                "transformation (null, fake: text) so that its originals are not kept"
+            )
+        # Long texts in overlapping pieces cut at blanks: a hit counts once.
+        at = 0
+        while at < len(text):
+            end = at + _CHUNK
+            cut = text.find(" ", end)
+            end = len(text) if cut < 0 else cut
+            self._search(text[max(0, at - _OVERLAP) : end], found)
+            at = end
+        return found
+
+    def _search(self, text: str, found: set[str]) -> None:
+        if self._emails and "@" in text:
+            for token in _EMAILS.findall(text):
+                source = self._text_source("@" + token.lower())
+                if source is not None:
+                    found.add(source)
+        if self._digits and _DIGIT.search(text) is not None:
+            for run in digit_runs(text):
+                source = self._text_source("#" + run)
+                if source is not None:
+                    found.add(source)
+        if not self._words or _LETTER.search(text) is None:
+            return
+        toks = tokens(text)
+        lows = [t.lower() for t in toks]
+        bits = self._filter
+        lengths = self._lengths
+        count = len(lows)
+        places: list[tuple[int, int]] | None = None
+        for i, low in enumerate(lows):
+            h = hash(low) % _FILTER_BITS
+            if not bits[h >> 3] >> (h & 7) & 1:
+                continue
+            if 1 in lengths and "@" not in low:
+                source = self._text_source("-" + low)
+                if source is None and toks[i][0].isupper():
+                    source = self._text_source("=" + low)
+                    if source is None:
+                        if places is None:
+                            places = spans(text)
+                        if not sentence_start(text, places, i):
+                            source = self._text_source("^" + low)
+                if source is not None:
+                    found.add(source)
+            for n in lengths:
+                if n > 1 and i + n <= count:
+                    source = self._text_source("~" + " ".join(lows[i : i + n]))
+                    if source is not None:
+                        found.add(source)
+
+
+_CHUNK: Final = 1 << 16
+_OVERLAP: Final = MAX_SEQUENCE * 80
+_EMAILS: Final = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_DIGIT: Final = re.compile(r"\d")
+_LETTER: Final = re.compile(r"[^\W\d_]")
 
 
 Chooser = Callable[[str, str], bool]
@@ -231,23 +397,59 @@ Recorder = Callable[[str, str, "str | None"], None]
 
 
 class _Hits:
-    def __init__(self, index: OriginalIndex) -> None:
+    def __init__(self, index: OriginalIndex, *, in_text: bool, detect: bool) -> None:
         self.index = index
+        self.in_text = in_text
+        self.detect = detect
         self.found: dict[tuple[str, str], dict[str, int]] = {}
+        self.counts: dict[tuple[str, str], int] = {}
+        self.kinds: dict[tuple[str, str], dict[str, int]] = {}
+        self.detecting: dict[tuple[str, str], bool] = {}
+
+    def choose(self, table: str, column: str) -> bool:
+        """The columns to read: searched for originals, or checked by the detection."""
+        return self.index.searches(table, column) or self.detects(table, column)
+
+    def detects(self, table: str, column: str) -> bool:
+        key = (table, column)
+        found = self.detecting.get(key)
+        if found is None:
+            found = self.detecting[key] = self.detect and self.index.detects(table, column)
+        return found
 
     def look(self, table: str, column: str, value: str | None) -> None:
         if value is None:
             return
-        source = self.index.source_of(value)
-        if source is not None:
-            per_source = self.found.setdefault((table, column), {})
-            per_source[source] = per_source.get(source, 0) + 1
+        index = self.index
+        key = (table, column)
+        if index.searches(table, column):
+            if self.in_text:
+                sources = index.sources_in(value)
+            else:
+                whole = index.source_of(value)
+                sources = set() if whole is None else {whole}
+            if sources:
+                per_source = self.found.setdefault(key, {})
+                for source in sources:
+                    per_source[source] = per_source.get(source, 0) + 1
+                self.counts[key] = self.counts.get(key, 0) + 1
+                return
+        if self.detects(table, column):
+            kind = detect(value)
+            if kind is not None:
+                per_kind = self.kinds.setdefault(key, {})
+                per_kind[kind] = per_kind.get(kind, 0) + 1
 
     def leaks(self) -> list[Leak]:
-        return [
-            Leak(table, column, sum(sources.values()), tuple(sorted(sources)))
+        found = [
+            Leak(table, column, self.counts[(table, column)], tuple(sorted(sources)))
             for (table, column), sources in sorted(self.found.items())
         ]
+        found += [
+            Leak(table, column, sum(kinds.values()), (), tuple(k for k in DETECTORS if k in kinds))
+            for (table, column), kinds in sorted(self.kinds.items())
+        ]
+        return found
 
 
 def _recording_copy(record: ValueFn) -> CopyFn:
@@ -343,7 +545,11 @@ def collect_originals(
 
 
 def check_leaks(
-    originals: OriginalIndex, seen_values: Iterable[tuple[str, str, object]]
+    originals: OriginalIndex,
+    seen_values: Iterable[tuple[str, str, object]],
+    *,
+    in_text: bool = True,
+    detect: bool = False,
 ) -> list[Leak]:
     """Look up every ``(table, column, value)`` (e.g. rows read from the seeded
     database) in ``originals``; one :class:`Leak` per table and column with hits.
@@ -351,15 +557,18 @@ def check_leaks(
     Values are compared as text: pass them as PostgreSQL prints them (select
     ``col::text``); other objects are converted with ``str()``. NULLs (None)
     are skipped, as are columns the rules make coincidences likely in (see
-    the module documentation).
+    the module documentation). ``in_text`` also finds originals inside longer
+    values; ``detect`` also reports values of kept columns that look like
+    personal data (off by default here: a caller that turns it on must show
+    :attr:`Leak.kinds`, as :func:`raise_for_leaks` does).
     """
-    hits = _Hits(originals)
+    hits = _Hits(originals, in_text=in_text, detect=detect)
     searched: dict[tuple[str, str], bool] = {}
     for table, column, value in seen_values:
         key = (table, column)
         wanted = searched.get(key)
         if wanted is None:
-            wanted = searched[key] = originals.searches(table, column)
+            wanted = searched[key] = hits.choose(table, column)
         if wanted and value is not None:
             hits.look(table, column, value if isinstance(value, str) else str(value))
     return hits.leaks()
@@ -373,12 +582,16 @@ def check_leaks_files(
     *,
     fmt: Format = "auto",
     table: str | None = None,
+    in_text: bool = True,
+    detect: bool = True,
 ) -> list[Leak]:
     """Check that no original value of a sanitized column of ``original``
-    appears anywhere in ``sanitized`` (any table, any column)."""
+    appears anywhere in ``sanitized`` (any table, any column), whole or (with
+    ``in_text``) inside longer values; with ``detect``, also report values of
+    kept columns that look like personal data."""
     index = collect_originals(original, rules, fmt=fmt, table=table, salt=salt)
-    hits = _Hits(index)
-    _scan_file(Path(sanitized), index.searches, hits.look, fmt, table)
+    hits = _Hits(index, in_text=in_text, detect=detect)
+    _scan_file(Path(sanitized), hits.choose, hits.look, fmt, table)
     return hits.leaks()
 
 
@@ -387,10 +600,22 @@ def raise_for_leaks(leaks: Iterable[Leak], *, where: str) -> None:
     found = list(leaks)
     if not found:
         return
-    total = sum(leak.count for leak in found)
-    raise LeakError(
-        f"{where}: leak check failed, {total} original value{'s' if total != 1 else ''} "
-        f"survived sanitization: {'; '.join(str(leak) for leak in found)}; give those "
-        "columns (or the columns the values were copied into) a transformation",
-        found,
-    )
+    originals = [leak for leak in found if not leak.detected]
+    detected = [leak for leak in found if leak.detected]
+    parts: list[str] = []
+    if originals:
+        total = sum(leak.count for leak in originals)
+        parts.append(
+            f"{total} original value{'s' if total != 1 else ''} survived sanitization: "
+            f"{'; '.join(str(leak) for leak in originals)}; give those columns (or the "
+            "columns the values were copied into) a transformation"
+        )
+    if detected:
+        total = sum(leak.count for leak in detected)
+        parts.append(
+            f"{total} value{'s' if total != 1 else ''} of kept columns look like personal "
+            f"data: {'; '.join(str(leak) for leak in detected)}; give those columns a "
+            "transformation, or, if the values are not personal data, say so in the rules "
+            "with 'leak_check: reviewed' and a 'reason:'"
+        )
+    raise LeakError(f"{where}: leak check failed, " + " | ".join(parts), found)

@@ -84,7 +84,7 @@ TRANSFORMATIONS: Final[tuple[str, ...]] = (
 
 _TOP_KEYS: Final = ("version", "default", "salt_env", "salt_file", "tables")
 _TABLE_KEYS: Final = ("columns", "default", "drop", "optional")
-_MODIFIERS: Final = ("unique", "leak_check")
+_MODIFIERS: Final = ("unique", "leak_check", "reason")
 _NULL_WORDS: Final = frozenset({"null", "Null", "NULL", "~"})
 _TRUE_WORDS: Final = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
 _FALSE_WORDS: Final = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
@@ -165,6 +165,11 @@ class ColumnRule:
     transform: Transform
     line: int
     leak_check: bool = True
+    #: ``leak_check: reviewed``: a kept column someone has read and accepted;
+    #: the search for values that look like personal data skips it.
+    reviewed: bool = False
+    #: Why (required with ``reviewed``; allowed with any rule, as documentation).
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,12 +480,36 @@ class _Loader:
         items = self.mapping(node, where)
         unique = False
         leak_check = True
+        reviewed = False
+        reviewed_node: yaml.Node | None = None
+        reason: str | None = None
         chosen: list[tuple[str, yaml.Node, yaml.Node]] = []
         for key, knode, value in items:
             if key == "unique":
                 unique = self.boolean(value, f"unique of {where}")
             elif key == "leak_check":
-                leak_check = self.boolean(value, f"leak_check of {where}")
+                if (
+                    isinstance(value, yaml.ScalarNode)
+                    and value.style is None
+                    and value.value == "reviewed"
+                ):
+                    reviewed = True
+                    reviewed_node = value
+                else:
+                    try:
+                        leak_check = self.boolean(value, f"leak_check of {where}")
+                    except DataError:
+                        raise self.fail(
+                            value,
+                            f"leak_check of {where} must be true, false or reviewed, "
+                            f"not {self.scalar(value, 'leak_check')!r}",
+                        ) from None
+            elif key == "reason":
+                reason = self.scalar(value, f"reason of {where}").strip() or None
+                if reason is None:
+                    raise self.fail(
+                        value, f"reason of {where} is empty; say why, or remove the key"
+                    )
             elif key in TRANSFORMATIONS:
                 chosen.append((key, knode, value))
             else:
@@ -498,7 +527,19 @@ class _Loader:
             )
         key, knode, value = chosen[0]
         transform = self.transform(key, knode, value, where, unique)
-        return ColumnRule(column, transform, line, leak_check)
+        if reviewed and not isinstance(transform, Keep):
+            raise self.fail(
+                reviewed_node,
+                f"{where}: leak_check: reviewed accepts a kept column only (this one is "
+                f"{transform.name}); remove it, or make the column keep",
+            )
+        if reviewed and reason is None:
+            raise self.fail(
+                reviewed_node,
+                f"{where} says leak_check: reviewed but gives no reason; add "
+                "reason: '<why this kept column may hold what looks like personal data>'",
+            )
+        return ColumnRule(column, transform, line, leak_check, reviewed, reason)
 
     def transform(
         self, key: str, knode: yaml.Node, value: yaml.Node, where: str, unique: bool

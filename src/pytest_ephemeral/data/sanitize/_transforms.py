@@ -20,7 +20,11 @@ from typing import Final, Protocol, cast
 from ._fakes import GENERATORS, UNIQUE_GENERATORS
 from ._rules import Fake, Fixed, Hash, Keep, Mask, Noise, Null, Transform
 
-__all__ = ["Compiled", "ValueProblem", "compile_transform", "keyed_digest"]
+__all__ = ["REDRAWS", "Compiled", "ValueProblem", "compile_transform", "keyed_digest", "redraw"]
+
+#: How often a replacement equal to its original is drawn again before giving
+#: up (only values with almost no possible replacements, such as "-", get there).
+REDRAWS: Final = 16
 
 Digest = Callable[[str], bytes]
 ValueFn = Callable[[str], "str | None"]
@@ -63,6 +67,8 @@ class Compiled:
     #: the keyed HMAC states and ``render``, so that callers can inline the HMAC.
     keyed: tuple[HashState, HashState] | None = None
     render: Render | None = None
+    #: An output equal to its input is drawn again (see :func:`redraw`).
+    redraws: bool = False
 
 
 def _sha256_constructor() -> Callable[[bytes], HashState]:
@@ -120,19 +126,36 @@ def compile_transform(transform: Transform, salt: bytes) -> Compiled | None:
         return Compiled(lambda _value: constant, constant, constant is None or _safe(constant))
     if isinstance(transform, Fake):
         table = UNIQUE_GENERATORS if transform.unique else GENERATORS
-        return _keyed(salt, "fake:" + transform.kind, table[transform.kind], echoes=False)
+        return _keyed(
+            salt, "fake:" + transform.kind, table[transform.kind], echoes=False, redraws=True
+        )
     if isinstance(transform, Hash):
         if not transform.keep_format:
-            return _keyed(salt, "hash", _hex_render(transform.length), echoes=False)
+            return _keyed(salt, "hash", _hex_render(transform.length), echoes=False, redraws=True)
         if transform.unique:
             return Compiled(_FormatPermutation(salt).apply, None, False, echoes=True)
-        return _keyed(salt, "hash", _format_render(), echoes=True)
+        return _keyed(salt, "hash", _format_render(), echoes=True, redraws=True)
     if isinstance(transform, Mask):
         return Compiled(_mask(transform), None, False, echoes=True)
     return _keyed(salt, "noise", _noise_render(transform), echoes=False)
 
 
-def _keyed(salt: bytes, label: str, render: Render, *, echoes: bool) -> Compiled:
+def redraw(render: Render, digest: bytes, value: str) -> str:
+    """``render`` again from SHA-256 of the digest, until the output differs
+    from ``value`` (at most :data:`REDRAWS` times): deterministic, like the
+    first draw, so the same original still gets the same replacement."""
+    out = value
+    for _ in range(REDRAWS):
+        digest = _sha256(digest).digest()
+        out = render(digest, value)
+        if out != value:
+            break
+    return out
+
+
+def _keyed(
+    salt: bytes, label: str, render: Render, *, echoes: bool, redraws: bool = False
+) -> Compiled:
     inner, outer = keyed_states(salt, label)
     inner_copy = inner.copy
     outer_copy = outer.copy
@@ -142,10 +165,14 @@ def _keyed(salt: bytes, label: str, render: Render, *, echoes: bool) -> Compiled
         h.update(value.encode())
         o = outer_copy()
         o.update(h.digest())
-        return render(o.digest(), value)
+        digest = o.digest()
+        out = render(digest, value)
+        if redraws and out == value:
+            return redraw(render, digest, value)
+        return out
 
     safe = not echoes
-    return Compiled(keyed, None, safe, echoes, (inner, outer), render)
+    return Compiled(keyed, None, safe, echoes, (inner, outer), render, redraws)
 
 
 def _safe(text: str) -> bool:
