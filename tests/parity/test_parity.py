@@ -386,3 +386,34 @@ def test_memory_quantities(value: object, docker: bool, size: int) -> None:
     from pytest_ephemeral.parity._model import parse_memory
 
     assert parse_memory(value, docker=docker) == size
+
+
+def test_parity_key_of_the_spec_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`parity:` as DESIGN writes it, read by the spec loader (Spec.parity)."""
+    extra = """
+parity:
+  against: [helm/rendered.yaml]
+  map: {db: shop-postgres}
+  accept:
+    - {service: db, field: image.tag, why: the minor version does not matter here}
+    - {service: cache, field: replicas, why: stale}
+"""
+    monkeypatch.chdir(spec_dir(tmp_path, extra))
+    status, out, err = run(["--json"], capsys)
+    assert status == 1 and err == ""
+    report = json.loads(out)
+    diffs = by_key(report["differences"])
+    assert diffs["db", "image.tag"]["accepted"] is True
+    assert diffs["db", "image.tag"]["why"] == "the minor version does not matter here"
+    assert diffs["cache", "service"]["accepted"] is False  # not mapped: shop-redis unmatched
+    line = next(
+        n
+        for n, text in enumerate((tmp_path / "ephemeral.yaml").read_text().splitlines(), 1)
+        if "why: stale" in text
+    )
+    assert (
+        f"ephemeral.yaml:{line}: accepted difference cache replicas no longer occurs"
+        in "\n".join(report["notes"])
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..spec.model import Spec
 from ._compare import Difference, Match, ParityReport, compare
-from ._config import Accept, ParityConfig, read_parity_config
+from ._config import Accept, ParityConfig, read_parity_config, spec_parity_config
 from ._errors import ParityError
 from ._model import Workload
 from ._production import Production, load_production
@@ -35,6 +35,7 @@ __all__ = [
     "read_parity_config",
     "report_json",
     "report_text",
+    "spec_parity_config",
 ]
 
 
@@ -45,7 +46,7 @@ def parity_report(
     ``parity.against``). Raises :class:`ParityError` on bad input."""
     from ._ephemeral import spec_workloads
 
-    config = read_parity_config(spec.path) if config is None else config
+    config = spec_parity_config(spec) if config is None else config
     paths = tuple(against) or config.against
     if not paths:
         raise ParityError(

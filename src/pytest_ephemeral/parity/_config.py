@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from ..spec.model import Spec
 from ._errors import ParityError
 from ._yaml import shown_path
 
-__all__ = ["Accept", "ParityConfig", "read_parity_config"]
+__all__ = ["Accept", "ParityConfig", "read_parity_config", "spec_parity_config"]
 
 _KEYS = ("against", "map", "accept")
 _ACCEPT_KEYS = ("service", "field", "why")
@@ -60,6 +61,29 @@ class ParityConfig:
     def where(self, line: int | None) -> str:
         shown = shown_path(self.file) if self.file else "the spec"
         return f"{shown}:{line}" if line else shown
+
+
+def spec_parity_config(spec: Spec) -> ParityConfig:
+    """The spec's parity block: the spec model's ``parity`` when the loader
+    carries it (line numbers taken from the file where the entries match),
+    else read from the file here (``parity:``, ``x-ephemeral.parity``, ``x-parity``)."""
+    model = getattr(spec, "parity", None)
+    if model is None:
+        return read_parity_config(spec.path)
+    try:
+        raw = read_parity_config(spec.path)
+    except ParityError:  # the loader accepted what this reader does not: its word counts
+        raw = ParityConfig(spec.path)
+    lines = {(a.service, a.field): a.line for a in raw.accept}
+    return ParityConfig(
+        spec.path,
+        tuple(Path(p) for p in model.against),
+        MappingProxyType(dict(model.map)),
+        raw.map_lines,
+        tuple(
+            Accept(a.service, a.field, a.why, lines.get((a.service, a.field))) for a in model.accept
+        ),
+    )
 
 
 def read_parity_config(spec_file: Path) -> ParityConfig:

@@ -87,14 +87,34 @@ def _workload(spec: Spec, svc: ServiceSpec, one_shot: bool) -> Workload:
         except ValueError:
             context = svc.build.context
         build = f"build ./{context}" if str(context) != "." else "build ."
-    # forward-compatible: a spec model that learns replicas or reservations is honoured
-    replicas = getattr(svc, "replicas", None)
+    # the model's Compose coverage (resources, replicas, secrets, configs, external
+    # and testcontainers services) read where present, so an older model still works
+    resources = getattr(svc, "resources", None)
+    replicas = getattr(svc, "replicas", 1)
+    for kind in ("secrets", "configs"):
+        for item in getattr(svc, kind, ()):
+            mounts.append(
+                Mount(
+                    item.target,
+                    "secret" if kind == "secrets" else "config",
+                    f"{kind[:-1]} {item.name}",
+                )
+            )
+    image = svc.image
+    external = getattr(svc, "external", None)
+    if external is not None:
+        build = f"external {external.kind} server (isolated by {external.isolate})"
+    testcontainers = getattr(svc, "testcontainers", None)
+    if testcontainers is not None and image is None:
+        image = testcontainers.image
+        if image is None:
+            build = f"testcontainers {testcontainers.target}"
     return Workload(
         name=svc.name,
         origin=f"service {svc.name} ({svc.location.file.name}"
         + (f":{svc.location.line})" if svc.location.line else ")"),
         lifecycle="one-shot" if one_shot else "long-running",
-        image=parse_image(svc.image) if svc.image else None,
+        image=parse_image(image) if image else None,
         build=build,
         env=tuple(
             EnvVar(k, None, True, "value") if looks_secret(k) else EnvVar(k, v, False)
@@ -106,8 +126,8 @@ def _workload(spec: Spec, svc: ServiceSpec, one_shot: bool) -> Workload:
         resources=Resources(
             cpu_limit=svc.cpus,
             memory_limit=svc.mem_limit,
-            cpu_request=getattr(svc, "cpu_reservation", None),
-            memory_request=getattr(svc, "mem_reservation", None),
+            cpu_request=getattr(resources, "cpus_reserved", None),
+            memory_request=getattr(resources, "memory_reserved", None),
         ),
         replicas=str(replicas if isinstance(replicas, int) else 1),
     )
