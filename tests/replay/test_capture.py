@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ephemeral.replay import CaptureError, CapturedRequest, iter_capture
+from pytest_ephemeral.replay import CapturedRequest, CaptureError, iter_capture
 from pytest_ephemeral.replay.capture import GOR_SEPARATOR
 from pytest_ephemeral.replay.cli import replay_main
 
