@@ -52,7 +52,7 @@ EXPECTED: dict[str, tuple[int | None, str]] = {
     "17-negative-timeout.yaml": (7, "services.cache.wait.timeout: duration '-5s' is negative"),
     "18-zero-timeout.yaml": (5, "services.cache.wait.timeout: duration '0' must be more than zero"),
     "19-port-out-of-range.yaml": (5, "services.api.ports[1]: container port 70000 is out of range"),
-    "20-port-range.yaml": (6, "port range '8000-8010' is not supported"),
+    "20-port-range-lengths.yaml": (6, "port ranges of different lengths in '9000-9001:8000-8010'"),
     "21-bad-regex.yaml": (
         6,
         "invalid regular expression '([Rr]eady': missing ), unterminated subpattern",
@@ -72,13 +72,17 @@ EXPECTED: dict[str, tuple[int | None, str]] = {
     "25-no-image-no-build.yaml": (3, "services.api: has neither image: nor build:"),
     "26-missing-env-file.yaml": (6, "env_file '.env.test' not found"),
     "27-missing-seed-file.yaml": (6, "seed file 'seed/schema.sql' not found"),
-    "28-missing-bind-source.yaml": (6, "bind mount source './app' not found"),
+    "28-missing-long-bind-source.yaml": (6, "bind mount source './app' not found"),
     "29-required-variable.yaml": (
         6,
         "required variable DB_PASSWORD is not set: set DB_PASSWORD to the test password",
     ),
-    "30-container-name.yaml": (5, "'container_name' is understood but not supported (remove it"),
-    "31-unsupported-deploy.yaml": (5, "'deploy' is understood but not supported"),
+    "30-invalid-container-name.yaml": (5, "invalid container name 'shop db'"),
+    "31-deploy-gpu-reservation.yaml": (
+        8,
+        "services.api.deploy.resources.reservations.devices: Compose key 'devices' is not "
+        "supported here: host devices are not passed to test containers",
+    ),
     "32-undeclared-network.yaml": (5, "network 'backend' is not declared (known: default;"),
     "33-undeclared-volume.yaml": (6, "named volume 'pgdata' is not declared (known: none;"),
     "34-bad-mem-limit.yaml": (5, "mem_limit 'half a gig' is not a size"),
@@ -103,8 +107,11 @@ EXPECTED: dict[str, tuple[int | None, str]] = {
     "44-no-services-key.yaml": (2, "the spec has no 'services:'"),
     "45-wait-given-twice.yaml": (7, "'wait' is given both directly (line 5) and under x-ephemeral"),
     "46-bad-project-name.yaml": (2, "invalid name 'My Shop'"),
-    "47-external-volume.yaml": (4, "external volumes are understood but not supported"),
-    "48-links.yaml": (7, "'links' is understood but not supported"),
+    "47-external-secret.yaml": (
+        4,
+        "secrets.db_password.external: Compose key 'external' is not supported here",
+    ),
+    "48-link-unknown-service.yaml": (7, "services.api.links[0]: unknown service 'database'"),
     "49-python-tag.yaml": (3, "YAML tag '!!python/object/apply:os.system' is not supported"),
     "50-wait-timeouts-differ.yaml": (8, "second timeout 1m differs from 30s at line 7"),
     "51-unknown-wait-kind.yaml": (

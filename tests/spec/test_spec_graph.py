@@ -35,7 +35,8 @@ def test_depends_on_forms(project: Project) -> None:
     )
     assert spec.services["web"].depends_on == (DependsOn("api"), DependsOn("cache"))
     assert start_order(spec) == [["db", "cache", "job"], ["api"], ["web"]]
-    assert spec.warnings == ()
+    (warning,) = spec.warnings
+    assert "depends_on.job.restart: Compose key 'restart' is ignored" in warning
 
 
 def test_unknown_target(project: Project) -> None:

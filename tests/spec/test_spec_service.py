@@ -69,9 +69,9 @@ def test_build_remote_context(project: Project) -> None:
 def test_build_ignored_and_unsupported_options(project: Project) -> None:
     project.file("Dockerfile", "FROM x\n")
     spec = project.load(service("build: {context: ., cache_from: [x]}"))
-    assert "build option 'cache_from' is ignored" in spec.warnings[0]
+    assert "Compose key 'cache_from' is ignored" in spec.warnings[0]
     err = project.error(service("build: {context: ., ssh: [default]}"))
-    assert "build option 'ssh' is understood but not supported" in str(err)
+    assert "Compose key 'ssh' is not supported here: builds get no SSH agent" in str(err)
     err = project.error(service("build: {context: ., dockerfil: x}"))
     assert "did you mean 'dockerfile'?" in str(err)
 
@@ -179,23 +179,23 @@ def test_env_file_missing(project: Project) -> None:
 
 
 def test_env_file_bad_line(project: Project) -> None:
-    project.file(".env", "A=1\nnot a var\n")
-    err = project.error(service("image: x\nenv_file: .env"), in_file=".env")
-    assert err.file is not None and err.file.name == ".env"
+    project.file("test.env", "A=1\nnot a var\n")
+    err = project.error(service("image: x\nenv_file: test.env"), in_file="test.env")
+    assert err.file is not None and err.file.name == "test.env"
     assert err.line == 2
-    assert ".env:2: services.svc.env_file: invalid variable name 'not a var'" in str(err)
+    assert "test.env:2: services.svc.env_file: invalid variable name 'not a var'" in str(err)
 
 
 def test_env_file_unterminated_quote(project: Project) -> None:
-    project.file(".env", 'A="open\n')
-    err = project.error(service("image: x\nenv_file: [.env]"), in_file=".env")
-    assert '.env:1: services.svc.env_file[0].A: unterminated " quote' in str(err)
+    project.file("test.env", 'A="open\n')
+    err = project.error(service("image: x\nenv_file: [test.env]"), in_file="test.env")
+    assert 'test.env:1: services.svc.env_file[0].A: unterminated " quote' in str(err)
 
 
 def test_env_file_binary(project: Project) -> None:
-    (project.root / ".env").write_bytes(b"A=1\nB=\xff\n")
-    err = project.error(service("image: x\nenv_file: .env"), in_file=".env")
-    assert ".env:2: services.svc.env_file: not a text file: byte 0xff" in str(err)
+    (project.root / "test.env").write_bytes(b"A=1\nB=\xff\n")
+    err = project.error(service("image: x\nenv_file: test.env"), in_file="test.env")
+    assert "test.env:2: services.svc.env_file: not a text file: byte 0xff" in str(err)
 
 
 # -- ports, expose ----------------------------------------------------------------------
@@ -237,8 +237,9 @@ def test_public_address_warns(project: Project) -> None:
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        ("'8000-8010'", "port range '8000-8010' is not supported"),
-        ("'8000-8010:8000-8010'", "port range '8000-8010' is not supported"),
+        ("'8010-8000'", "port range '8010-8000' ends before it starts"),
+        ("'9000-9001:8000-8002'", "port ranges of different lengths"),
+        ("'1-5000'", "port range '1-5000' names 5000 ports"),
         ("70000", "container port 70000 is out of range (use a port from 1 to 65535)"),
         ("0", "container port 0 is out of range"),
         ("'99999:80'", "host port 99999 is out of range"),
@@ -266,7 +267,8 @@ def test_ports_must_be_a_list(project: Project) -> None:
 
 def test_expose(project: Project) -> None:
     assert one(project, "image: x\nexpose: [3000, '3001/tcp']").expose == (3000, 3001)
-    assert "port range" in str(project.error(service("image: x\nexpose: ['1-2']")))
+    assert one(project, "image: x\nexpose: ['4000-4002', 4001]").expose == (4000, 4001, 4002)
+    assert "ends before" in str(project.error(service("image: x\nexpose: ['2-1']")))
 
 
 # -- healthcheck ------------------------------------------------------------------------
@@ -359,12 +361,15 @@ def test_absolute_bind(project: Project, tmp_path: Path) -> None:
     ("value", "fragment"),
     [
         ("data:/x", "named volume 'data' is not declared (known: none; declare it with"),
-        ("./missing:/x", "bind mount source './missing' not found"),
+        ("':/x'", "empty section between colons (Compose refuses it too)"),
+        ("{type: bind, source: ./missing, target: /x}", "bind mount source './missing' not found"),
+        ("{type: image, source: x, target: /x}", "Compose mount type 'image' is not supported"),
         ("relative", "mount target 'relative' is not an absolute path"),
         ("/a:/b:rx", "unknown volume mode 'rx'"),
         ("a:b:c:d", "too many ':'"),
         ("'bad name!:/x'", "invalid volume name 'bad name!'"),
-        ("{type: npipe, target: /x}", "volume type 'npipe' is not supported"),
+        ("{type: npipe, target: /x}", "Compose mount type 'npipe' is not supported here"),
+        ("{type: nfs, target: /x}", "unknown volume type 'nfs'"),
         ("{type: bind, target: /x}", "a bind mount needs source:"),
         ("{source: x}", "a mount needs target:"),
         ("{type: tmpfs, target: /x, source: y}", "a tmpfs mount has no source:"),
@@ -402,7 +407,7 @@ def test_networks(project: Project) -> None:
     assert dict(spec.services["a"].networks) == {"front": (), "default": ()}
     assert dict(spec.services["b"].networks) == {"back": ("bee", "b2"), "front": ()}
     assert spec.networks == ("default", "front", "back")
-    assert any("network option 'driver' is ignored" in w for w in spec.warnings)
+    assert any("networks.front.driver: Compose key 'driver' is ignored" in w for w in spec.warnings)
 
 
 def test_undeclared_network(project: Project) -> None:
@@ -411,9 +416,12 @@ def test_undeclared_network(project: Project) -> None:
     assert err.line == 4
 
 
-def test_external_network_refused(project: Project) -> None:
-    err = project.error("networks: {n: {external: true}}\n" + service("image: x"))
-    assert "external networks are understood but not supported" in str(err)
+def test_external_network_becomes_per_environment(project: Project) -> None:
+    spec = project.load("networks: {n: {external: true}}\n" + service("image: x\nnetworks: [n]"))
+    assert spec.networks == ("default", "n")
+    (warning,) = spec.diagnostics
+    assert warning.category == "translated" and warning.key == "networks.external"
+    assert "external network 'n': each environment gets a network of its own" in str(warning)
 
 
 def test_labels_user_and_friends(project: Project) -> None:
@@ -473,50 +481,48 @@ def test_extension_fields_are_ignored(project: Project) -> None:
 
 
 @pytest.mark.parametrize(
-    "key",
+    ("key", "why"),
     [
-        "restart: always",
-        "stop_grace_period: 1s",
-        "stop_signal: SIGINT",
-        "init: true",
-        "hostname: h",
-        "shm_size: 1g",
-        "cap_add: [NET_ADMIN]",
-        "cap_drop: [ALL]",
+        ("restart: always", "test containers are never restarted"),
+        ("logging: {driver: syslog}", "logs are read through the engine's default driver"),
+        ("develop: {watch: []}", "file watching is for development"),
+        ("dns: 8.8.8.8", "the environment's network resolves the service names"),
+        ("attach: false", "the plugin reads logs itself"),
     ],
 )
-def test_ignored_keys_warn(project: Project, key: str) -> None:
+def test_ignored_keys_warn(project: Project, key: str, why: str) -> None:
     spec = project.load(service(f"image: x\n{key}"))
     name = key.split(":")[0]
     (warning,) = spec.warnings
-    assert f"ephemeral.yaml:4: services.svc.{name}: '{name}' is ignored" in warning
+    assert f"ephemeral.yaml:4: services.svc.{name}: Compose key '{name}' is ignored: {why}" in (
+        warning
+    )
 
 
 @pytest.mark.parametrize(
     "key",
     [
-        "deploy",
         "network_mode",
         "pid",
         "ipc",
         "devices",
-        "links",
         "external_links",
-        "extends",
-        "secrets",
-        "configs",
         "volumes_from",
+        "use_api_socket",
+        "gpus",
     ],
 )
 def test_unsupported_keys(project: Project, key: str) -> None:
     err = project.error(service(f"image: x\n{key}: x"))
-    assert f"services.svc.{key}: '{key}' is understood but not supported (" in str(err)
+    assert f"services.svc.{key}: Compose key '{key}' is not supported here: " in str(err)
 
 
 def test_container_name(project: Project) -> None:
-    err = project.error(service("image: x\ncontainer_name: db"))
-    assert "'container_name' is understood but not supported" in str(err)
-    assert "remove it: a fixed name collides between parallel runs" in str(err)
+    spec = project.load(service("image: x\ncontainer_name: db-1"))
+    assert spec.services["svc"].aliases == ("db-1",)
+    (warning,) = spec.diagnostics
+    assert warning.category == "translated" and warning.key == "container_name"
+    assert "'container_name' is dropped (a fixed name collides" in warning.message
 
 
 def test_service_not_a_mapping(project: Project) -> None:

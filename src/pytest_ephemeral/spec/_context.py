@@ -10,14 +10,16 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from ..errors import SpecError
 from ._interpolate import InterpolationError, interpolate
-from ._nodes import Map, Node, Scalar, Seq, describe, index, sub
+from ._keys import DECISIONS, Shape
+from ._nodes import Entry, Line, Map, Node, Scalar, Seq, Source, describe, index, sub
 from ._units import DURATION_FORMS, parse_duration
-from .model import Location
+from .model import Location, SpecWarning, WarningCategory
 
 __all__ = ["Context", "absolute_path", "did_you_mean", "display_path"]
 
@@ -66,15 +68,45 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A warning being gathered: the first place, and how many places share it."""
+
+    category: WarningCategory
+    key: str
+    text: str  # the first place's one-line message
+    lines: list[int] = field(default_factory=list)
+
+
+_SHAPES: dict[Shape, str] = {
+    "string": "a string",
+    "boolean": "true or false",
+    "number": "a number",
+    "mapping": "a mapping",
+    "list": "a list",
+    "string_or_list": "a string or a list",
+    "dict": "a mapping or a list of NAME=value",
+}
+
+
 class Context:
     """One load of one spec: where it is, what environment it sees, what it warned."""
 
-    def __init__(self, *, file: Path, display: str, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        file: Path,
+        display: str,
+        environ: Mapping[str, str],
+        source: Source | None = None,
+    ) -> None:
         self.file = file
-        self.root = file.parent
+        self.root = file.parent if source is None else source.base
         self.display = display
         self.environ = environ
+        self.source = source
         self.warnings: list[str] = []
+        self._pending: dict[tuple[str, str], _Pending] = {}
         self.files: dict[Path, None] = {}  # files whose content the hash covers, in order
 
     # -- messages -------------------------------------------------------------
@@ -88,7 +120,12 @@ class Context:
         *,
         file: str | None = None,
     ) -> SpecError:
-        """A SpecError at ``line``/``key`` of the spec (or of ``file``, shown as given)."""
+        """A SpecError at ``line``/``key`` of the spec (or of ``file``, shown as given).
+
+        A :class:`Line` of another file (an override, an extended or included file)
+        names that file."""
+        if file is None and isinstance(line, Line):
+            file = line.source.display
         return SpecError(
             _one_line(message),
             file=file or self.display,
@@ -105,13 +142,123 @@ class Context:
         fix: str | None = None,
         *,
         file: str | None = None,
+        category: WarningCategory = "note",
+        topic: str | None = None,
     ) -> None:
-        text = str(self.error(message, line, key, fix, file=file))
-        if text not in self.warnings:
-            self.warnings.append(text)
+        """Warn once per ``topic`` and file: later places only add to the count.
+
+        ``topic`` is the key the warning is about, without the service
+        (``container_name``); without one, each distinct message is its own."""
+        error = self.error(message, line, key, fix, file=file)
+        text = str(error)
+        shown = str(error.file) if error.file is not None else self.display
+        group = (topic or text, shown)
+        pending = self._pending.get(group)
+        if pending is None:
+            pending = _Pending(category, topic or key, text)
+            self._pending[group] = pending
+            self.warnings.append(text)  # placeholder: replaced by diagnostics()
+        if line is not None and line not in pending.lines:
+            pending.lines.append(line)
+        elif line is None and not pending.lines:
+            pending.lines.append(0)
+
+    def diagnostics(self) -> tuple[SpecWarning, ...]:
+        """The warnings, once per key and file, with their counts (in first-seen order)."""
+        result = []
+        for (_, shown), pending in self._pending.items():
+            count = max(len(pending.lines), 1)
+            text = pending.text
+            if count > 1:
+                others = ", ".join(str(n) for n in pending.lines[1:6])
+                more = ", ..." if count > 6 else ""
+                text += f" [{count} places; also line(s) {others}{more}]"
+            first = pending.lines[0] if pending.lines and pending.lines[0] else None
+            result.append(
+                SpecWarning(
+                    pending.category,
+                    pending.key,
+                    shown,
+                    int(first) if first is not None else None,
+                    count,
+                    text,
+                )
+            )
+        return tuple(result)
 
     def location(self, line: int | None, key: str) -> Location:
+        if isinstance(line, Line):
+            return Location(line.source.path, int(line), key)
         return Location(self.file, line, key)
+
+    def base_of(self, line: int | None) -> Path:
+        """The folder relative paths written at ``line`` start at."""
+        return line.source.base if isinstance(line, Line) else self.root
+
+    def check_keys(
+        self, block: Map, scope: str, path: str, *, plugin: Iterable[str] = ()
+    ) -> dict[str, Entry]:
+        """The keys of ``block`` that are honoured in ``scope`` (Compose's decision
+        table), plus ``plugin`` keys; warns about the warned ones (once per key and
+        file), refuses the refused ones, skips ``x-`` extensions, and calls any other
+        key unknown."""
+        table = DECISIONS[scope]
+        extra = tuple(plugin)
+        kept: dict[str, Entry] = {}
+        for name, entry in block.entries.items():
+            here = sub(path, name)
+            decision = table.get(name)
+            if name in extra:
+                kept[name] = entry
+            elif decision is None:
+                if name.startswith("x-"):
+                    continue
+                raise self.unknown_key(
+                    name, entry.key_line, here, (*table, *extra), extensions=True
+                )
+            elif decision.kind == "refused":
+                raise self.error(
+                    f"Compose key '{name}' is not supported here: {decision.why}",
+                    entry.key_line,
+                    here,
+                    decision.fix,
+                )
+            elif decision.kind == "warned":
+                self.check_shape(entry, decision.shape, here)
+                self.warn(
+                    f"Compose key '{name}' is ignored: {decision.why}",
+                    entry.key_line,
+                    here,
+                    "remove it to silence this warning",
+                    category="ignored",
+                    topic=f"{scope}.{name}" if scope != "service" else name,
+                )
+            else:
+                kept[name] = entry
+        return kept
+
+    def check_shape(self, entry: Entry, shape: Shape, key: str) -> None:
+        """Refuse a value Compose would refuse for a key the plugin ignores."""
+        node = entry.value
+        if shape == "any" or (isinstance(node, Scalar) and node.value is None):
+            return
+        ok = {
+            "string": isinstance(node, Scalar),
+            "boolean": isinstance(node, Scalar)
+            and (isinstance(node.value, bool) or str(node.value).lower() in ("true", "false")),
+            "number": isinstance(node, Scalar) and not isinstance(node.value, bool),
+            "mapping": isinstance(node, Map),
+            "list": isinstance(node, Seq),
+            "string_or_list": isinstance(node, Scalar | Seq),
+            "dict": isinstance(node, Map | Seq),
+        }[shape]
+        if not ok:
+            raise self.error(
+                f"expected {_SHAPES[shape]}, got {describe(node)} (Compose refuses it too)",
+                entry.key_line,
+                key,
+                "fix the value, or remove the key (it is ignored here)",
+            )
 
     def unknown_key(
         self, key: str, line: int, path: str, known: Iterable[str], *, extensions: bool = False
@@ -157,10 +304,13 @@ class Context:
                 line,
                 key,
                 f"set it, or write ${{{name}:-default}}",
+                category="interpolation",
+                topic=f"${name}",
             )
 
+        environ = line.source.environ if isinstance(line, Line) else self.environ
         try:
-            return interpolate(text, self.environ, unset)
+            return interpolate(text, environ, unset)
         except InterpolationError as exc:
             raise self.error(exc.message, line, key, exc.fix) from None
 
@@ -311,7 +461,7 @@ class Context:
         if not text.strip():
             raise self.error(f"empty {what} path", line, key, "name a path relative to the spec")
         try:
-            path = absolute_path(text, self.root)
+            path = absolute_path(text, self.base_of(line))
             exists = path.exists()
             is_file = path.is_file()
             is_dir = path.is_dir()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
+from collections.abc import Mapping
 from pathlib import Path
 
 from ._context import Context, absolute_path, display_path
 from ._interpolate import InterpolationError, interpolate
 from ._nodes import Map, Node, Seq, index, sub
 
-__all__ = ["read_env_files"]
+__all__ = ["read_dotenv", "read_env_files"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
@@ -42,12 +43,25 @@ def read_env_files(ctx: Context, node: Node, key: str) -> dict[str, str]:
                 raw = ctx.text(opt.value, sub(path, "format")) == "raw"
         else:
             text = ctx.text(item, path, _FIX)
-        if not required and not absolute_path(text, ctx.root).is_file():
+        if not required and not absolute_path(text, ctx.base_of(line)).is_file():
             continue
         file = ctx.local_path(text, line, path, kind="file", what="env_file", hashed=True)
         display = display_path(file)
         result.update(_parse(ctx, file, display, raw, path))
     return result
+
+
+def read_dotenv(ctx: Context, file: Path, lookup: Mapping[str, str]) -> dict[str, str]:
+    """The variables of a project's ``.env`` (none when there is no such file); its
+    own ``${VAR}`` see ``lookup`` and the values above them, as Compose reads it."""
+    if not file.is_file():
+        return {}
+    saved = ctx.environ
+    ctx.environ = lookup
+    try:
+        return _parse(ctx, file, display_path(file), False, ".env")
+    finally:
+        ctx.environ = saved
 
 
 def _parse(ctx: Context, file: Path, display: str, raw: bool, key: str) -> dict[str, str]:

@@ -4,40 +4,34 @@ from __future__ import annotations
 
 import os
 import re
+from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from ..errors import SpecError
+from ._compose import parse_declared_secrets
 from ._context import Context, absolute_path, display_path
+from ._envfile import read_dotenv
 from ._graph import active_services, check_graph
 from ._hash import spec_hash
 from ._keys import NAME_PATTERN
-from ._nodes import Entry, Map, Scalar, sub
+from ._merge import Loader, merge, strip_tags
+from ._nodes import Entry, Map, Node, Scalar, Source, sub
+from ._plugin import check_exports, parse_exports, parse_parity
 from ._service import Draft, parse_service
-from ._yaml import decode, parse_document, read_bytes
-from .model import Spec
+from ._yaml import read_bytes
+from .model import ParitySpec, ServiceSpec, Spec
 
 __all__ = ["load_spec", "normalize_name"]
 
-_TOP_KEYS = ("name", "services", "networks", "volumes", "version", "x-ephemeral")
-_TOP_UNSUPPORTED = {
-    "secrets": "pass values with a service's environment: or env_file:",
-    "configs": "mount files with a bind volume, e.g. './app.conf:/etc/app.conf:ro'",
-    "include": "merge the included file into this spec",
-}
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_NETWORK_OPTIONS = (
-    "driver",
-    "driver_opts",
-    "attachable",
-    "enable_ipv6",
-    "ipam",
-    "internal",
-    "labels",
-    "name",
-)
-_VOLUME_OPTIONS = ("driver", "driver_opts", "labels", "name")
+# the plugin's own top-level keys: directly in ephemeral.yaml, under x-ephemeral: anywhere
+_PLUGIN_TOP = ("name", "exports", "parity")
+_SPEC_NAMES = ("ephemeral.yaml", "ephemeral.yml")
+
+PathLike = str | os.PathLike[str]
 
 
 def normalize_name(text: str) -> str:
@@ -47,47 +41,165 @@ def normalize_name(text: str) -> str:
 
 
 def load_spec(
-    path: Path, *, environ: Mapping[str, str] | None = None, profiles: Sequence[str] = ()
+    path: PathLike | Sequence[PathLike],
+    *,
+    environ: Mapping[str, str] | None = None,
+    profiles: Sequence[str] = (),
 ) -> Spec:
-    """Load, check and resolve the spec at ``path``; every problem is a SpecError."""
-    absolute = absolute_path(path)
-    display = display_path(absolute)
-    root = parse_document(decode(read_bytes(absolute, display), display), display)
-    ctx = Context(
-        file=absolute, display=display, environ=os.environ if environ is None else environ
-    )
-    for key, entry in root.entries.items():
-        if key in _TOP_KEYS or (key.startswith("x-") and key != "x-ephemeral"):
-            continue
-        if key in _TOP_UNSUPPORTED:
+    """Load, check and resolve the spec at ``path``; every problem is a SpecError.
+
+    ``path`` may be several files, merged in order as ``docker compose -f a -f b``
+    merges them (relative paths of every file start at the first file's folder).
+    Variables come from ``environ`` (default: the process environment), then from
+    the ``.env`` file of the first file's folder. Without ``profiles``,
+    ``COMPOSE_PROFILES`` (comma-separated) names the active profiles."""
+    given = [path] if isinstance(path, str | os.PathLike) else list(path)
+    if not given:
+        raise SpecError("no spec file given", fix="name at least one spec file")
+    paths = [absolute_path(os.fspath(p)) for p in given]
+    main = paths[0]
+    display = display_path(main)
+    host = os.environ if environ is None else environ
+    ctx = Context(file=main, display=display, environ=host)
+
+    def dotenv(file: Path, lookup: Mapping[str, str]) -> Mapping[str, str]:
+        return read_dotenv(ctx, file, lookup)
+
+    variables: Mapping[str, str] = ChainMap(dict(host), dict(dotenv(main.parent / ".env", host)))
+    ctx.environ = variables
+    ctx.source = Source(main, display, main.parent, variables)
+    loader = Loader(ctx, dotenv)
+    for extra in paths[1:]:
+        if not extra.is_file():
+            read_bytes(extra, display_path(extra))  # raises the usual one-line error
+    tree: Node = loader.load(main, main.parent, variables)
+    for extra in paths[1:]:
+        tree = merge(tree, loader.load(extra, main.parent, variables))
+    root = strip_tags(tree)
+    if not isinstance(root, Map):  # pragma: no cover - load returns a Map
+        raise SpecError("the top level must be a mapping", file=display)
+    own_keys = main.name in _SPEC_NAMES
+    for key in _PLUGIN_TOP[1:]:
+        if not own_keys and (opt := root.get(key)) is not None:
             raise ctx.error(
-                f"top-level '{key}' is understood but not supported",
-                entry.key_line,
+                f"'{key}' is a pytest-ephemeral key, not a Compose key",
+                opt.key_line,
                 key,
-                _TOP_UNSUPPORTED[key],
+                f"in a Compose file, write it under x-ephemeral: {{{key}: ...}}",
             )
-        raise ctx.unknown_key(key, entry.key_line, sub("", key), _TOP_KEYS, extensions=True)
-    if (opt := root.get("version")) is not None:
-        ctx.warn("'version' is obsolete and ignored", opt.key_line, "version", "remove it")
-    name = _name(ctx, root, absolute)
-    networks = _declared(ctx, root, "networks", _NETWORK_OPTIONS)
-    volumes = _declared(ctx, root, "volumes", _VOLUME_OPTIONS)
+    ctx.check_keys(root, "top", "", plugin=_PLUGIN_TOP[1:] if own_keys else ())
+    _compose_variables(ctx, variables)
+    if not profiles and variables.get("COMPOSE_PROFILES", "").strip():
+        profiles = [p.strip() for p in variables["COMPOSE_PROFILES"].split(",") if p.strip()]
+    plugin = _plugin_block(ctx, root, own_keys)
+    name = _name(ctx, root, plugin, main)
+    networks = _declared(ctx, root, "networks")
+    volumes = _declared(ctx, root, "volumes")
+    secrets = parse_declared_secrets(ctx, root, "secrets")
+    configs = parse_declared_secrets(ctx, root, "configs")
     services = _services(ctx, root)
     drafts: dict[str, Draft] = {
-        key: parse_service(ctx, key, entry, networks=networks, volumes=volumes)
+        key: parse_service(
+            ctx,
+            key,
+            entry,
+            networks=networks,
+            volumes=volumes,
+            secrets=secrets,
+            configs=configs,
+        )
         for key, entry in services.entries.items()
     }
     check_graph(ctx, drafts)
+    drafts = _link_aliases(drafts)
     active = active_services(ctx, drafts, profiles)
+    exports = check_exports(
+        ctx,
+        parse_exports(ctx, plugin["exports"].value, plugin["exports"].key)
+        if "exports" in plugin
+        else {},
+        active,
+    )
+    parity: ParitySpec | None = None
+    if "parity" in plugin:
+        parity = parse_parity(
+            ctx, plugin["parity"].value, plugin["parity"].key, drafts_services(drafts)
+        )
+    diagnostics = ctx.diagnostics()
     spec = Spec(
         name=name,
-        path=absolute,
+        path=main,
         services=MappingProxyType(active),
         networks=("default", *(n for n in networks if n != "default")),
         volumes=tuple(volumes),
-        warnings=tuple(ctx.warnings),
+        warnings=tuple(str(d) for d in diagnostics),
+        diagnostics=diagnostics,
+        files=tuple(loader.files),
+        exports=exports,
+        parity=parity,
     )
     return replace(spec, hash=spec_hash(spec, ctx.files))
+
+
+def drafts_services(drafts: Mapping[str, Draft]) -> dict[str, ServiceSpec]:
+    return {name: draft.service for name, draft in drafts.items()}
+
+
+def _link_aliases(drafts: dict[str, Draft]) -> dict[str, Draft]:
+    """The aliases ``links: [db:database]`` gives: on the linked service."""
+    extra: dict[str, list[str]] = {}
+    for draft in drafts.values():
+        for target, alias in draft.link_aliases:
+            extra.setdefault(target, [])
+            if alias not in extra[target]:
+                extra[target].append(alias)
+    if not extra:
+        return drafts
+    result = dict(drafts)
+    for target, aliases in extra.items():
+        draft = result[target]
+        own = draft.service.aliases
+        merged = (*own, *(a for a in aliases if a not in own and a != target))
+        result[target] = replace(draft, service=replace(draft.service, aliases=merged))
+    return result
+
+
+def _compose_variables(ctx: Context, variables: Mapping[str, str]) -> None:
+    if variables.get("COMPOSE_PROJECT_NAME", "").strip():
+        ctx.warn(
+            "COMPOSE_PROJECT_NAME is ignored: environments are named per run, so parallel "
+            "runs never collide",
+            None,
+            "COMPOSE_PROJECT_NAME",
+            "unset it for tests, or name the spec with name:",
+            category="note",
+            topic="COMPOSE_PROJECT_NAME",
+        )
+
+
+def _plugin_block(ctx: Context, root: Map, own_keys: bool) -> dict[str, Entry]:
+    """The plugin's top-level keys, each with its key path (``x-ephemeral.exports``)."""
+    found: dict[str, Entry] = {}
+    for key in _PLUGIN_TOP:
+        if (opt := root.get(key)) is not None and (own_keys or key == "name"):
+            found[key] = Entry(key, opt.key_line, opt.value)
+    extension = root.get("x-ephemeral")
+    if extension is None:
+        return found
+    block = ctx.mapping(extension.value, "x-ephemeral", "write x-ephemeral: {name: NAME}")
+    for key, item in block.entries.items():
+        here = sub("x-ephemeral", key)
+        if key not in _PLUGIN_TOP:
+            raise ctx.unknown_key(key, item.key_line, here, _PLUGIN_TOP)
+        if key in found:
+            raise ctx.error(
+                f"the {key} is given twice ({key}: at line {found[key].key_line} and here)",
+                item.key_line,
+                here,
+                "keep only one of them",
+            )
+        found[key] = Entry(here, item.key_line, item.value)
+    return found
 
 
 def _services(ctx: Context, root: Map) -> Map:
@@ -101,27 +213,11 @@ def _services(ctx: Context, root: Map) -> Map:
     return services
 
 
-def _name(ctx: Context, root: Map, path: Path) -> str:
-    given: list[tuple[Entry, str]] = []
-    if (opt := root.get("name")) is not None:
-        given.append((opt, "name"))
-    if (extension := root.get("x-ephemeral")) is not None:
-        block = ctx.mapping(extension.value, "x-ephemeral", "write x-ephemeral: {name: NAME}")
-        for key, item in block.entries.items():
-            if key != "name":
-                raise ctx.unknown_key(key, item.key_line, sub("x-ephemeral", key), ("name",))
-        if (opt := block.get("name")) is not None:
-            given.append((opt, "x-ephemeral.name"))
-    if len(given) == 2:
-        raise ctx.error(
-            f"the name is given twice (name: at line {given[0][0].key_line} and here)",
-            given[1][0].key_line,
-            given[1][1],
-            "keep only one of them",
-        )
-    if not given:
+def _name(ctx: Context, root: Map, plugin: Mapping[str, Entry], path: Path) -> str:
+    entry = plugin.get("name")
+    if entry is None:
         return normalize_name(path.parent.name)
-    entry, key = given[0]
+    key = entry.key
     name = ctx.text(entry.value, key, "write name: my-project")
     if not _PROJECT_NAME.fullmatch(name):
         raise ctx.error(
@@ -134,7 +230,7 @@ def _name(ctx: Context, root: Map, path: Path) -> str:
     return name
 
 
-def _declared(ctx: Context, root: Map, key: str, options: tuple[str, ...]) -> tuple[str, ...]:
+def _declared(ctx: Context, root: Map, key: str) -> tuple[str, ...]:
     entry = root.get(key)
     if entry is None or (isinstance(entry.value, Scalar) and entry.value.value is None):
         return ()
@@ -153,22 +249,18 @@ def _declared(ctx: Context, root: Map, key: str, options: tuple[str, ...]) -> tu
         if isinstance(value, Scalar) and value.value is None:
             continue
         settings = ctx.mapping(value, here, f"write {name}: {{}} or leave it empty")
-        for option, setting in settings.entries.items():
-            there = sub(here, option)
-            if option == "external":
-                if ctx.boolean(setting.value, there):
-                    raise ctx.error(
-                        f"external {key} are understood but not supported",
-                        setting.key_line,
-                        there,
-                        f"remove 'external: true'; each environment creates its own {kind}",
-                    )
-            elif option in options:
+        kept = ctx.check_keys(settings, kind, here)
+        if (setting := kept.get("external")) is not None:
+            there = sub(here, "external")
+            external = True if isinstance(setting.value, Map) else ctx.boolean(setting.value, there)
+            if external:
                 ctx.warn(
-                    f"{kind} option '{option}' is ignored", setting.key_line, there, "remove it"
-                )
-            elif not option.startswith("x-"):
-                raise ctx.unknown_key(
-                    option, setting.key_line, there, (*options, "external"), extensions=True
+                    f"external {kind} {name!r}: each environment gets a {kind} of its own "
+                    "instead, so tests stay isolated",
+                    setting.key_line,
+                    there,
+                    "drop 'external: true' for tests to silence this warning",
+                    category="translated",
+                    topic=f"{key}.external",
                 )
     return tuple(block.entries)

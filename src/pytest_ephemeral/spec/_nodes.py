@@ -3,9 +3,57 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Entry", "Map", "Node", "Scalar", "Seq", "describe", "index", "sub"]
+__all__ = [
+    "Entry",
+    "Line",
+    "Map",
+    "Node",
+    "Scalar",
+    "Seq",
+    "Source",
+    "describe",
+    "index",
+    "source_of",
+    "sub",
+]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Source:
+    """One file a spec was read from: its path, how it is shown, the folder its
+    relative paths start at, and the variables its ``${VAR}`` see."""
+
+    path: Path
+    display: str
+    base: Path
+    environ: Mapping[str, str] = field(repr=False)
+
+
+class Line(int):
+    """A 1-based line number that knows its file (an ``int`` everywhere else).
+
+    A spec can be several files (``-f a -f b``, ``extends``, ``include``); a value
+    merged from another file keeps that file's :class:`Source`, so errors and
+    relative paths refer to the file the value was written in."""
+
+    source: Source
+
+    def __new__(cls, value: int, source: Source) -> Line:
+        line = super().__new__(cls, value)
+        line.source = source
+        return line
+
+    def __reduce__(self) -> tuple[type[int], tuple[int]]:
+        return int, (int(self),)
+
+
+def source_of(line: int | None) -> Source | None:
+    """The file ``line`` was written in, when it knows it."""
+    return line.source if isinstance(line, Line) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,12 +63,14 @@ class Scalar:
     value: str | int | float | bool | None
     text: str
     line: int
+    tag: str | None = None  # "!reset" or "!override" (Compose merge tags), else None
 
 
 @dataclass(frozen=True, slots=True)
 class Seq:
     items: tuple[Node, ...]
     line: int
+    tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +88,7 @@ class Map:
 
     entries: dict[str, Entry]
     line: int
+    tag: str | None = None
 
     def get(self, key: str) -> Entry | None:
         return self.entries.get(key)

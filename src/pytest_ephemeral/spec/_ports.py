@@ -1,5 +1,5 @@
-"""``ports:`` and ``expose:`` — Compose's short and long forms, without fixed host ports
-unless asked for (with a warning), without ranges."""
+"""``ports:`` and ``expose:`` — Compose's short and long forms, ranges (one PortSpec per
+port), without fixed host ports unless asked for (with a warning)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ from .model import PortSpec
 __all__ = ["parse_expose", "parse_ports"]
 
 _PORTS_FIX = "write ports: [5432] or ports: ['127.0.0.1::5432']; Docker picks the host port"
-_LONG_KEYS = ("target", "published", "host_ip", "protocol", "mode", "app_protocol", "name")
 _LOOPBACK = "127.0.0.1"
+_MAX_RANGE = 1000
 
 
 def parse_ports(ctx: Context, node: Node, key: str) -> tuple[PortSpec, ...]:
     items = ctx.sequence(node, key, _PORTS_FIX).items
-    return tuple(
-        _long(ctx, item, index(key, i))
-        if isinstance(item, Map)
-        else _short(ctx, item, index(key, i))
-        for i, item in enumerate(items)
-    )
+    result: list[PortSpec] = []
+    for i, item in enumerate(items):
+        path = index(key, i)
+        result.extend(_long(ctx, item, path) if isinstance(item, Map) else _short(ctx, item, path))
+    return tuple(result)
 
 
 def parse_expose(ctx: Context, node: Node, key: str) -> tuple[int, ...]:
@@ -36,8 +35,54 @@ def parse_expose(ctx: Context, node: Node, key: str) -> tuple[int, ...]:
         number, _, protocol = text.partition("/")
         if protocol:
             _protocol(ctx, protocol, item.line, path)
-        ports.append(_number(ctx, number, item.line, path, "port"))
+        ports.extend(p for p in _range(ctx, number, item.line, path, "port") if p not in ports)
     return tuple(ports)
+
+
+def _range(ctx: Context, text: str, line: int, key: str, what: str) -> list[int]:
+    """``8000`` or ``8000-8002`` as the ports it names."""
+    text = text.strip()
+    low_text, dash, high_text = text.partition("-")
+    if not dash or not low_text:
+        return [_number(ctx, text, line, key, what)]
+    low = _number(ctx, low_text, line, key, what)
+    high = _number(ctx, high_text, line, key, what)
+    if high < low:
+        raise ctx.error(
+            f"port range {text!r} ends before it starts", line, key, f"write {high}-{low}"
+        )
+    if high - low >= _MAX_RANGE:
+        raise ctx.error(
+            f"port range {text!r} names {high - low + 1} ports",
+            line,
+            key,
+            f"publish at most {_MAX_RANGE} ports per range",
+        )
+    return list(range(low, high + 1))
+
+
+def _pairs(
+    ctx: Context, containers: list[int], hosts: list[int] | None, text: str, line: int, key: str
+) -> list[tuple[int, int | None]]:
+    if hosts is None:
+        return [(port, None) for port in containers]
+    if len(hosts) == len(containers):
+        return list(zip(containers, hosts, strict=True))
+    if len(containers) == 1:
+        ctx.warn(
+            f"host port range in {text!r}: Docker chooses a host port for {containers[0]}",
+            line,
+            key,
+            f"write just '{containers[0]}'",
+            category="note",
+        )
+        return [(containers[0], None)]
+    raise ctx.error(
+        f"port ranges of different lengths in {text!r}",
+        line,
+        key,
+        "give as many host ports as container ports, or leave the host ports out",
+    )
 
 
 def _port_text(ctx: Context, node: Node, key: str) -> str:
@@ -47,7 +92,7 @@ def _port_text(ctx: Context, node: Node, key: str) -> str:
     return ctx.text(scalar, key).strip()
 
 
-def _short(ctx: Context, node: Node, key: str) -> PortSpec:
+def _short(ctx: Context, node: Node, key: str) -> list[PortSpec]:
     text = _port_text(ctx, node, key)
     line = node.line
     spec, _, protocol_text = text.partition("/")
@@ -68,34 +113,30 @@ def _short(ctx: Context, node: Node, key: str) -> PortSpec:
             key,
             "use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER (IPv6 in brackets)",
         )
-    container = _number(ctx, parts[-1], line, key, "container port")
+    containers = _range(ctx, parts[-1], line, key, "container port")
     published = parts[-2] if len(parts) >= 2 else ""
     host_ip = parts[0] if len(parts) == 3 else ""
-    host_port = _number(ctx, published, line, key, "host port") if published else None
-    return _port(ctx, container, protocol, host_ip, host_port, line, key)
+    hosts = _range(ctx, published, line, key, "host port") if published else None
+    return [
+        _port(ctx, container, protocol, host_ip, host_port, line, key)
+        for container, host_port in _pairs(ctx, containers, hosts, text, line, key)
+    ]
 
 
-def _long(ctx: Context, node: Map, key: str) -> PortSpec:
-    for name, entry in node.entries.items():
-        if name not in _LONG_KEYS:
-            raise ctx.unknown_key(name, entry.key_line, sub(key, name), _LONG_KEYS)
+def _long(ctx: Context, node: Map, key: str) -> list[PortSpec]:
+    node = Map(ctx.check_keys(node, "service.ports", key), node.line)
     target = node.get("target")
     if target is None:
         raise ctx.error("a port mapping needs target:", node.line, key, "write {target: 5432}")
-    container = _number(
-        ctx,
-        _port_text(ctx, target.value, sub(key, "target")),
-        target.key_line,
-        sub(key, "target"),
-        "container port",
-    )
-    host_port = None
+    target_text = _port_text(ctx, target.value, sub(key, "target"))
+    containers = _range(ctx, target_text, target.key_line, sub(key, "target"), "container port")
+    hosts = None
     published = node.get("published")
     if published is not None and not (
         isinstance(published.value, Scalar) and published.value.value in (None, "")
     ):
         path = sub(key, "published")
-        host_port = _number(
+        hosts = _range(
             ctx, _port_text(ctx, published.value, path), published.key_line, path, "host port"
         )
     protocol: Literal["tcp", "udp"] = "tcp"
@@ -105,7 +146,10 @@ def _long(ctx: Context, node: Map, key: str) -> PortSpec:
     host_ip = ""
     if (opt := node.get("host_ip")) is not None:
         host_ip = ctx.text(opt.value, sub(key, "host_ip"))
-    return _port(ctx, container, protocol, host_ip, host_port, node.line, key)
+    return [
+        _port(ctx, container, protocol, host_ip, host_port, node.line, key)
+        for container, host_port in _pairs(ctx, containers, hosts, target_text, node.line, key)
+    ]
 
 
 def _port(
@@ -133,6 +177,7 @@ def _port(
             line,
             key,
             "leave the address out to publish on 127.0.0.1 only",
+            category="security",
         )
     if host_port is not None:
         ctx.warn(
@@ -141,6 +186,7 @@ def _port(
             line,
             key,
             f"write just '{container}'; tests ask the service for the host port Docker chose",
+            category="isolation",
         )
     return PortSpec(container, protocol, host_ip, host_port)
 
@@ -158,13 +204,6 @@ def _protocol(ctx: Context, text: str, line: int, key: str) -> Literal["tcp", "u
 
 def _number(ctx: Context, text: str, line: int, key: str, what: str) -> int:
     text = text.strip()
-    if "-" in text.lstrip("-") and text.replace("-", "").isdigit():
-        raise ctx.error(
-            f"port range {text!r} is not supported",
-            line,
-            key,
-            "list each port you need; Docker picks a host port for each",
-        )
     if not text.lstrip("-").isdigit() or not text.isascii():
         raise ctx.error(f"{what} {text!r} is not a number", line, key, _PORTS_FIX)
     number = int(text)

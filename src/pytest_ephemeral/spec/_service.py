@@ -10,18 +10,21 @@ from functools import partial
 from types import MappingProxyType
 from typing import TypeVar, cast
 
+from ._compose import (
+    SecretSource,
+    parse_container_name,
+    parse_deploy,
+    parse_engine,
+    parse_hooks,
+    parse_links,
+    parse_pull_policy,
+    parse_secret_mounts,
+)
 from ._context import Context, did_you_mean
 from ._envfile import read_env_files
-from ._keys import (
-    CONDITIONS,
-    IGNORED_SERVICE_KEYS,
-    NAME_PATTERN,
-    PLUGIN_KEYS,
-    SERVICE_KEYS,
-    UNSUPPORTED_SERVICE_KEYS,
-    all_service_keys,
-)
+from ._keys import CONDITIONS, NAME_PATTERN, PLUGIN_KEYS
 from ._nodes import Entry, Map, Node, Scalar, Seq, describe, index, sub
+from ._plugin import parse_external, parse_testcontainers
 from ._ports import parse_expose, parse_ports
 from ._seed import parse_seed
 from ._units import SIZE_FORMS, parse_size
@@ -32,46 +35,16 @@ from .model import (
     Condition,
     DependsOn,
     HealthcheckSpec,
+    PullPolicy,
+    ResourceSpec,
     ServiceSpec,
     frozen_map,
 )
 
 __all__ = ["Draft", "Edge", "parse_service"]
 
-_BUILD_KEYS = ("context", "dockerfile", "args", "target")
-_BUILD_IGNORED = (
-    "cache_from",
-    "cache_to",
-    "labels",
-    "network",
-    "pull",
-    "no_cache",
-    "platforms",
-    "tags",
-    "extra_hosts",
-    "shm_size",
-    "isolation",
-)
-_BUILD_UNSUPPORTED = ("dockerfile_inline", "ssh", "secrets", "additional_contexts", "privileged")
-_HEALTH_KEYS = (
-    "test",
-    "interval",
-    "timeout",
-    "retries",
-    "start_period",
-    "start_interval",
-    "disable",
-)
-_NETWORK_KEYS = ("aliases",)
-_NETWORK_IGNORED = (
-    "ipv4_address",
-    "ipv6_address",
-    "link_local_ips",
-    "mac_address",
-    "priority",
-    "gw_priority",
-    "driver_opts",
-)
+_NO_SECRETS: Mapping[str, SecretSource] = MappingProxyType({})
+
 _NO_NETWORKS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 _T = TypeVar("_T")
 _D = TypeVar("_D")
@@ -97,10 +70,19 @@ class Draft:
     service: ServiceSpec
     edges: tuple[Edge, ...]
     completed_line: int | None
+    # links: (target service, alias it gets on the target) for the loader to apply
+    link_aliases: tuple[tuple[str, str], ...] = ()
 
 
 def parse_service(
-    ctx: Context, name: str, entry: Entry, *, networks: Collection[str], volumes: Collection[str]
+    ctx: Context,
+    name: str,
+    entry: Entry,
+    *,
+    networks: Collection[str],
+    volumes: Collection[str],
+    secrets: Mapping[str, SecretSource] = _NO_SECRETS,
+    configs: Mapping[str, SecretSource] = _NO_SECRETS,
 ) -> Draft:
     path = sub("services", name)
     if not NAME_PATTERN.fullmatch(name):
@@ -119,18 +101,32 @@ def parse_service(
 
     image = read("image", _image, None)
     build = read("build", _build, None)
-    if image is None and build is None:
-        raise ctx.error(
-            "has neither image: nor build:",
-            entry.key_line,
-            path,
-            "add image: NAME:TAG, or build: ./folder-with-a-Dockerfile",
-        )
+    external = read("external", parse_external, None)
+    testcontainers = read("testcontainers", parse_testcontainers, None)
+    _check_kind(ctx, fields, entry, path, image, build)
     ports = read("ports", parse_ports, ())
     healthcheck = read("healthcheck", _healthcheck, None)
     mounts, long_tmpfs = read("volumes", partial(parse_volumes, declared=volumes), ((), ()))
     waits = read("wait", partial(parse_waits, ports=ports, healthcheck=healthcheck), None)
-    edges = read("depends_on", _depends_on, ())
+    edges = list(read("depends_on", _depends_on, ()))
+    aliases: list[str] = []
+    if (container := read("container_name", parse_container_name, None)) is not None:
+        aliases.append(container)
+    link_aliases: list[tuple[str, str]] = []
+    for target, alias, line, here in read("links", parse_links, []):
+        if all(edge.target != target for edge in edges):
+            edges.append(Edge(target, "service_started", line, here, True))
+        if alias is not None and alias != target:
+            link_aliases.append((target, alias))
+    deploy = read("deploy", parse_deploy, None)
+    resources = _resources(ctx, fields, deploy.resources if deploy else ResourceSpec())
+    replicas = _replicas(ctx, fields, deploy.replicas if deploy else None)
+    pull_policy: tuple[PullPolicy, float | None] = ("missing", None)
+    if (opt := fields.get("pull_policy")) is not None:
+        pull_policy = parse_pull_policy(ctx, opt.value, opt.key, fields.get("pull_refresh_after"))
+    elif (opt := fields.get("pull_refresh_after")) is not None:
+        ctx.duration(opt.value, opt.key, positive=True)
+    labels = {**read("label_file", read_env_files, {}), **read("labels", _labels, {})}
     service = ServiceSpec(
         name=name,
         location=ctx.location(entry.key_line, path),
@@ -149,48 +145,149 @@ def parse_service(
         volumes=mounts,
         tmpfs=(*read("tmpfs", parse_tmpfs, ()), *long_tmpfs),
         networks=read("networks", partial(_networks, declared=networks), _NO_NETWORKS),
-        labels=frozen_map(read("labels", _labels, {})),
+        labels=frozen_map(labels),
         user=read("user", _text, None),
         working_dir=read("working_dir", _working_dir, None),
-        cpus=read("cpus", _cpus, None),
-        mem_limit=read("mem_limit", _memory, None),
+        cpus=resources.cpus,
+        mem_limit=resources.memory,
         profiles=read("profiles", _profiles, ()),
         privileged=read("privileged", _boolean, False),
         waits=waits.waits if waits else (),
         wait_timeout=waits.timeout if waits else None,
         seed=read("seed", parse_seed, ()),
+        aliases=tuple(aliases),
+        secrets=read("secrets", partial(parse_secret_mounts, declared=secrets, kind="secret"), ()),
+        configs=read("configs", partial(parse_secret_mounts, declared=configs, kind="config"), ()),
+        resources=resources,
+        replicas=replicas,
+        engine=parse_engine(ctx, fields),
+        post_start=read("post_start", parse_hooks, ()),
+        pull_policy=pull_policy[0],
+        pull_refresh=pull_policy[1],
+        external=external,
+        testcontainers=testcontainers,
     )
-    return Draft(service, edges, waits.completed_line if waits else None)
+    return Draft(
+        service, tuple(edges), waits.completed_line if waits else None, tuple(link_aliases)
+    )
+
+
+_ALLOWED_WITH_EXTERNAL = {"external", "depends_on", "profiles", "seed", "wait", "labels"}
+
+
+def _check_kind(
+    ctx: Context,
+    fields: Mapping[str, Entry],
+    entry: Entry,
+    path: str,
+    image: str | None,
+    build: BuildSpec | None,
+) -> None:
+    """A service is an image, a build, an external server or a testcontainers module."""
+    external = fields.get("external")
+    module = fields.get("testcontainers")
+    if external is not None and module is not None:
+        raise ctx.error(
+            "a service is either external: or testcontainers:, not both",
+            module.key_line,
+            module.key,
+            "split it into two services",
+        )
+    special = external or module
+    if special is not None:
+        word = "external" if external is not None else "testcontainers"
+        for key in ("image", "build"):
+            if (opt := fields.get(key)) is not None:
+                fix = (
+                    "remove it: an external service is a server that already runs"
+                    if external is not None
+                    else "give the image as testcontainers: {image: ...}"
+                )
+                raise ctx.error(f"a {word}: service has no {key}:", opt.key_line, opt.key, fix)
+        if external is not None:
+            for key, opt in fields.items():
+                if key not in _ALLOWED_WITH_EXTERNAL:
+                    raise ctx.error(
+                        f"'{key}' does not apply to an external: service (it is never started)",
+                        opt.key_line,
+                        opt.key,
+                        "remove it",
+                    )
+        return
+    if image is None and build is None:
+        raise ctx.error(
+            "has neither image: nor build:",
+            entry.key_line,
+            path,
+            "add image: NAME:TAG, build: ./folder-with-a-Dockerfile, external: {url: ...} "
+            "or testcontainers: {class: ...}",
+        )
+
+
+def _resources(ctx: Context, fields: Mapping[str, Entry], deploy: ResourceSpec) -> ResourceSpec:
+    """The service-level keys and ``deploy.resources`` as one ResourceSpec; the same
+    limit given twice with different values is refused (as Compose refuses it)."""
+    given: dict[str, tuple[float | int | None, str]] = {
+        "cpus": (deploy.cpus, "deploy.resources.limits.cpus"),
+        "memory": (deploy.memory, "deploy.resources.limits.memory"),
+        "pids": (deploy.pids, "deploy.resources.limits.pids"),
+        "memory_reserved": (deploy.memory_reserved, "deploy.resources.reservations.memory"),
+    }
+    own = {
+        "cpus": ("cpus", _cpus),
+        "memory": ("mem_limit", _memory),
+        "pids": ("pids_limit", _pids),
+        "memory_reserved": ("mem_reservation", _memory),
+    }
+    values: dict[str, float | int | None] = {}
+    for name, (key, parse) in own.items():
+        deployed, deploy_key = given[name]
+        opt = fields.get(key)
+        value = parse(ctx, opt.value, opt.key) if opt is not None else None
+        if opt is not None and deployed is not None and value != deployed:
+            raise ctx.error(
+                f"'{key}' and '{deploy_key}' give different values",
+                opt.key_line,
+                opt.key,
+                "keep only one of them",
+            )
+        values[name] = value if value is not None else deployed
+    return ResourceSpec(
+        cpus=cast("float | None", values["cpus"]),
+        memory=cast("int | None", values["memory"]),
+        pids=cast("int | None", values["pids"]),
+        cpus_reserved=deploy.cpus_reserved,
+        memory_reserved=cast("int | None", values["memory_reserved"]),
+    )
+
+
+def _pids(ctx: Context, node: Node, key: str) -> int:
+    return ctx.integer(node, key, low=-1)
+
+
+def _replicas(ctx: Context, fields: Mapping[str, Entry], deployed: int | None) -> int:
+    opt = fields.get("scale")
+    if opt is None:
+        return 1 if deployed is None else deployed
+    scale = ctx.integer(opt.value, opt.key, low=0)
+    if deployed is not None and deployed != scale:
+        raise ctx.error(
+            f"scale {scale} and deploy.replicas {deployed} differ",
+            opt.key_line,
+            opt.key,
+            "keep only one of them",
+        )
+    return scale
 
 
 def _classify(ctx: Context, node: Map, path: str) -> dict[str, Entry]:
     """The keys this plugin reads, by name; each ``Entry.key`` holds the key's path
-    (``wait`` and ``seed`` may come from ``x-ephemeral``)."""
+    (the plugin's keys may come from ``x-ephemeral``)."""
     fields: dict[str, Entry] = {}
-    for key, entry in node.entries.items():
-        here = sub(path, key)
-        if key in PLUGIN_KEYS:
-            fields[key] = Entry(here, entry.key_line, entry.value)
-        elif key == "x-ephemeral" or key.startswith("x-"):
-            continue
-        elif key in IGNORED_SERVICE_KEYS:
-            ctx.warn(
-                f"'{key}' is ignored: {IGNORED_SERVICE_KEYS[key]}",
-                entry.key_line,
-                here,
-                "remove it to silence this warning",
-            )
-        elif key in UNSUPPORTED_SERVICE_KEYS:
-            raise ctx.error(
-                f"'{key}' is understood but not supported",
-                entry.key_line,
-                here,
-                UNSUPPORTED_SERVICE_KEYS[key],
-            )
-        elif key in SERVICE_KEYS:
-            fields[key] = Entry(here, entry.key_line, entry.value)
-        else:
-            raise ctx.unknown_key(key, entry.key_line, here, all_service_keys(), extensions=True)
+    kept = ctx.check_keys(node, "service", path, plugin=PLUGIN_KEYS)
+    for key, entry in kept.items():
+        if key != "extends":  # applied by the loader before the service is read
+            fields[key] = Entry(sub(path, key), entry.key_line, entry.value)
     extension = node.get("x-ephemeral")
     if extension is not None:
         block = ctx.mapping(
@@ -251,20 +348,7 @@ def _build(ctx: Context, node: Node, key: str) -> BuildSpec:
             context_line = context_entry.key_line
         else:
             context_text, context_line, context_key = ".", node.line, key
-    for name, item in block.entries.items():
-        if name in _BUILD_IGNORED:
-            ctx.warn(
-                f"build option '{name}' is ignored", item.key_line, sub(key, name), "remove it"
-            )
-        elif name in _BUILD_UNSUPPORTED:
-            raise ctx.error(
-                f"build option '{name}' is understood but not supported",
-                item.key_line,
-                sub(key, name),
-                "write the build into a Dockerfile in the context folder",
-            )
-        elif name not in _BUILD_KEYS:
-            raise ctx.unknown_key(name, item.key_line, sub(key, name), _BUILD_KEYS)
+    block = Map(ctx.check_keys(block, "build", key), block.line)
     if _REMOTE.match(context_text):
         raise ctx.error(
             f"remote build context {context_text!r} is not supported",
@@ -331,17 +415,12 @@ def _depends_on(ctx: Context, node: Node, key: str) -> tuple[Edge, ...]:
         value = written.value
         if not (isinstance(value, Scalar) and value.value is None):
             options = ctx.mapping(value, here, "write {condition: service_healthy}")
+            options = Map(ctx.check_keys(options, "service.depends_on", here), options.line)
             for name, option in options.entries.items():
                 if name == "condition":
                     condition = _condition(ctx, option, sub(here, name))
                 elif name == "required":
                     required = ctx.boolean(option.value, sub(here, name))
-                elif name == "restart":
-                    ctx.boolean(option.value, sub(here, name))
-                else:
-                    raise ctx.unknown_key(
-                        name, option.key_line, sub(here, name), ("condition", "required", "restart")
-                    )
         edges.append(Edge(target, condition, written.key_line, here, required))
     return tuple(edges)
 
@@ -357,9 +436,10 @@ def _condition(ctx: Context, entry: Entry, key: str) -> Condition:
 
 def _healthcheck(ctx: Context, node: Node, key: str) -> HealthcheckSpec:
     block = ctx.mapping(node, key, "write healthcheck: {test: [CMD, ...], interval: 1s}")
-    for name, item in block.entries.items():
-        if name not in _HEALTH_KEYS:
-            raise ctx.unknown_key(name, item.key_line, sub(key, name), _HEALTH_KEYS)
+    start_interval = block.get("start_interval")
+    if start_interval is not None:
+        ctx.duration(start_interval.value, sub(key, "start_interval"), positive=True)
+    block = Map(ctx.check_keys(block, "healthcheck", key), block.line)
     disable = False
     if (opt := block.get("disable")) is not None:
         disable = ctx.boolean(opt.value, sub(key, "disable"))
@@ -379,14 +459,6 @@ def _healthcheck(ctx: Context, node: Node, key: str) -> HealthcheckSpec:
     for name, positive in (("interval", True), ("timeout", True), ("start_period", False)):
         if (opt := block.get(name)) is not None:
             durations[name] = ctx.duration(opt.value, sub(key, name), positive=positive)
-    if (opt := block.get("start_interval")) is not None:
-        ctx.duration(opt.value, sub(key, "start_interval"), positive=True)
-        ctx.warn(
-            "'start_interval' is ignored: interval applies",
-            opt.key_line,
-            sub(key, "start_interval"),
-            "remove it to silence this warning",
-        )
     retries = None
     if (opt := block.get("retries")) is not None:
         retries = ctx.integer(opt.value, sub(key, "retries"), low=0)
@@ -456,23 +528,12 @@ def _networks(
         value = entry.value
         if not (isinstance(value, Scalar) and value.value is None):
             options = ctx.mapping(value, here, "write {aliases: [name]}")
-            for option, setting in options.entries.items():
-                if option == "aliases":
-                    aliases = tuple(
-                        _alias(ctx, text, line, sub(here, option))
-                        for text, line in ctx.texts(setting.value, sub(here, option))
-                    )
-                elif option in _NETWORK_IGNORED:
-                    ctx.warn(
-                        f"'{option}' is ignored", setting.key_line, sub(here, option), "remove it"
-                    )
-                else:
-                    raise ctx.unknown_key(
-                        option,
-                        setting.key_line,
-                        sub(here, option),
-                        (*_NETWORK_KEYS, *_NETWORK_IGNORED),
-                    )
+            kept = ctx.check_keys(options, "service.networks", here)
+            if (setting := kept.get("aliases")) is not None:
+                aliases = tuple(
+                    _alias(ctx, text, line, sub(here, "aliases"))
+                    for text, line in ctx.texts(setting.value, sub(here, "aliases"))
+                )
         result[name] = aliases
     return MappingProxyType(result)
 
@@ -505,6 +566,7 @@ def _cpus(ctx: Context, node: Node, key: str) -> float:
 
 
 def _memory(ctx: Context, node: Node, key: str) -> int:
+    name = key.rsplit(".", 1)[-1]
     scalar = ctx.scalar(node, key, "a size", f"use {SIZE_FORMS}")
     value = scalar.value
     if isinstance(value, str):
@@ -515,7 +577,7 @@ def _memory(ctx: Context, node: Node, key: str) -> int:
         return parse_size(value)
     except ValueError as exc:
         raise ctx.error(
-            f"mem_limit {scalar.text!r} {exc}", scalar.line, key, f"use {SIZE_FORMS}"
+            f"{name} {scalar.text!r} {exc}", scalar.line, key, f"use {SIZE_FORMS}"
         ) from None
 
 

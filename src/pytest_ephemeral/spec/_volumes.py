@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ._context import Context
+from ._context import Context, absolute_path
 from ._keys import NAME_PATTERN
 from ._nodes import Map, Node, index, sub
 from ._units import SIZE_FORMS, parse_size
@@ -28,7 +28,6 @@ _MODES = {
     "rslave",
     "rprivate",
 }
-_LONG_KEYS = ("type", "source", "target", "read_only", "bind", "volume", "tmpfs", "consistency")
 _SOCKET = "docker.sock"
 _VOLUMES_FIX = "write 'NAME:/path', './folder:/path[:ro]' or '/path'"
 
@@ -79,6 +78,13 @@ def _short(ctx: Context, text: str, line: int, key: str, declared: Collection[st
         return VolumeMount("volume", _target(ctx, parts[0], line, key))
     if len(parts) > 3:
         raise ctx.error(f"invalid volume {text!r}: too many ':'", line, key, _VOLUMES_FIX)
+    if not parts[0].strip() or not parts[1].strip():
+        raise ctx.error(
+            f"invalid volume {text!r}: empty section between colons (Compose refuses it too)",
+            line,
+            key,
+            _VOLUMES_FIX,
+        )
     source, target = parts[0], _target(ctx, parts[1], line, key)
     read_only = False
     if len(parts) == 3:
@@ -91,7 +97,7 @@ def _short(ctx: Context, text: str, line: int, key: str, declared: Collection[st
                     "use ro or rw (z, Z, nocopy, cached, delegated are accepted too)",
                 )
         read_only = "ro" in parts[2].split(",")
-    return _mount(ctx, source, target, read_only, line, key, declared)
+    return _mount(ctx, source, target, read_only, line, key, declared, create=True)
 
 
 def _mount(
@@ -103,13 +109,34 @@ def _mount(
     key: str,
     declared: Collection[str],
     kind: str | None = None,
+    *,
+    create: bool,
+    subpath: str | None = None,
 ) -> VolumeMount:
+    """``create``: a missing bind source is a folder to create (Compose's short syntax,
+    or ``bind: {create_host_path: true}``), not an error."""
     if not source:
         if kind == "bind":
-            raise ctx.error("a bind mount needs source:", line, key, "name a host folder or file")
-        return VolumeMount("volume", target, None, read_only)
+            raise ctx.error(
+                "a bind mount needs source: (an empty source is refused by Compose too)",
+                line,
+                key,
+                "name a host folder or file",
+            )
+        return VolumeMount("volume", target, None, read_only, subpath=subpath)
     is_path = source.startswith(("/", ".", "~"))
     if kind == "bind" or (kind is None and is_path):
+        if create and not absolute_path(source, ctx.base_of(line)).exists():
+            host = absolute_path(source, ctx.base_of(line))
+            ctx.warn(
+                f"bind mount source {source!r} does not exist: an empty folder is created "
+                f"there at start, as Compose does ({host})",
+                line,
+                key,
+                "create it, or check the path for a typo",
+                category="note",
+            )
+            return VolumeMount("bind", target, str(host), read_only, create_host_path=True)
         host = ctx.local_path(source, line, key, kind="any", what="bind mount source")
         if host.name == _SOCKET:
             ctx.warn(
@@ -117,6 +144,7 @@ def _mount(
                 line,
                 key,
                 "remove the mount unless the service really drives Docker",
+                category="security",
             )
         return VolumeMount("bind", target, str(host), read_only)
     if not NAME_PATTERN.fullmatch(source):
@@ -135,20 +163,30 @@ def _mount(
             line,
             key,
         )
-    return VolumeMount("volume", target, source, read_only)
+    return VolumeMount("volume", target, source, read_only, subpath=subpath)
 
 
 def _long(ctx: Context, node: Map, key: str, declared: Collection[str]) -> VolumeMount | str:
-    for name, entry in node.entries.items():
-        if name not in _LONG_KEYS:
-            raise ctx.unknown_key(name, entry.key_line, sub(key, name), _LONG_KEYS)
+    node = Map(ctx.check_keys(node, "service.volumes", key), node.line)
     type_entry = node.get("type")
     kind = "volume"
     if type_entry is not None:
         kind = ctx.text(type_entry.value, sub(key, "type"))
+        if kind in ("image", "npipe", "cluster"):
+            raise ctx.error(
+                f"Compose mount type '{kind}' is not supported here: "
+                + (
+                    "named pipes exist on Windows only"
+                    if kind == "npipe"
+                    else "it needs an engine feature test environments do not use"
+                ),
+                type_entry.key_line,
+                sub(key, "type"),
+                "use volume, bind or tmpfs",
+            )
         if kind not in ("volume", "bind", "tmpfs"):
             raise ctx.error(
-                f"volume type {kind!r} is not supported",
+                f"unknown volume type {kind!r}",
                 type_entry.key_line,
                 sub(key, "type"),
                 "use volume, bind or tmpfs",
@@ -169,7 +207,47 @@ def _long(ctx: Context, node: Map, key: str, declared: Collection[str]) -> Volum
     read_only = False
     if (opt := node.get("read_only")) is not None:
         read_only = ctx.boolean(opt.value, sub(key, "read_only"))
-    return _mount(ctx, source, target, read_only, line, sub(key, "source"), declared, kind)
+    create = False
+    subpath = None
+    for option in ("bind", "volume"):
+        opt = node.get(option)
+        if opt is None:
+            continue
+        here = sub(key, option)
+        if option != kind:
+            raise ctx.error(
+                f"'{option}:' options on a {kind} mount", opt.key_line, here, "remove them"
+            )
+        settings = ctx.check_keys(
+            ctx.mapping(opt.value, here, f"write {option}: {{...}}"),
+            f"service.volumes.{option}",
+            here,
+        )
+        if (value := settings.get("create_host_path")) is not None:
+            create = ctx.boolean(value.value, sub(here, "create_host_path"))
+        if (value := settings.get("subpath")) is not None:
+            subpath = ctx.text(value.value, sub(here, "subpath"))
+            if subpath.startswith("/") or ".." in subpath.split("/"):
+                raise ctx.error(
+                    f"subpath {subpath!r} leaves the volume",
+                    value.key_line,
+                    sub(here, "subpath"),
+                    "name a folder inside the volume, e.g. data/pg",
+                )
+    if kind == "volume" and node.get("tmpfs") is not None:
+        raise ctx.error("'tmpfs:' options on a volume mount", node.line, key, "remove them")
+    return _mount(
+        ctx,
+        source,
+        target,
+        read_only,
+        line,
+        sub(key, "source"),
+        declared,
+        kind,
+        create=create,
+        subpath=subpath,
+    )
 
 
 def _long_tmpfs(ctx: Context, node: Map, key: str, target: str) -> str:
@@ -179,6 +257,7 @@ def _long_tmpfs(ctx: Context, node: Map, key: str, target: str) -> str:
     if (opt := node.get("tmpfs")) is not None:
         path = sub(key, "tmpfs")
         settings = ctx.mapping(opt.value, path, "write tmpfs: {size: 64m}")
+        settings = Map(ctx.check_keys(settings, "service.volumes.tmpfs", path), settings.line)
         for name, setting in settings.entries.items():
             if name == "size":
                 scalar = ctx.scalar(setting.value, sub(path, name), "a size", f"use {SIZE_FORMS}")
@@ -205,6 +284,4 @@ def _long_tmpfs(ctx: Context, node: Map, key: str, target: str) -> str:
                         "write it like 1777",
                     )
                 options.append(f"mode={mode}")
-            else:
-                raise ctx.unknown_key(name, setting.key_line, sub(path, name), ("size", "mode"))
     return f"{target}:{','.join(options)}" if options else target

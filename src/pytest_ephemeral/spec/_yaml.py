@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import SpecError
-from ._nodes import Entry, Map, Node, Scalar, Seq, describe, index, sub
+from ._nodes import Entry, Line, Map, Node, Scalar, Seq, Source, describe, index, sub
 
 __all__ = ["decode", "parse_document", "read_bytes"]
 
@@ -23,6 +23,8 @@ _MERGE = _TAG + "merge"
 _STRING_TAGS = {_TAG + "str", _TAG + "timestamp", "!"}
 _MAX_NODES = 100_000  # after alias expansion: refuses "billion laughs" documents
 _MAX_DEPTH = 64
+_RESOLVER = yaml.resolver.Resolver()
+MERGE_TAGS = ("!reset", "!override")  # Compose's tags for merging several files
 
 _INT_DEC = re.compile(r"[-+]?[0-9]+")
 _INT_HEX = re.compile(r"0x[0-9a-fA-F]+")
@@ -71,8 +73,10 @@ def decode(data: bytes, display: str) -> str:
         ) from None
 
 
-def parse_document(text: str, display: str) -> Map:
-    """The top-level mapping of ``text``; SpecError for anything that is not one."""
+def parse_document(text: str, display: str, source: Source | None = None) -> Map:
+    """The top-level mapping of ``text``; SpecError for anything that is not one.
+
+    With ``source``, every line of the result is a :class:`Line` of that file."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -98,7 +102,7 @@ def parse_document(text: str, display: str) -> Map:
             file=display,
             fix="write at least 'services:' with one service and its image",
         )
-    node = _Converter(display).convert(root, "", None, 0)
+    node = _Converter(display, source).convert(root, "", None, 0)
     if not isinstance(node, Map):
         raise SpecError(
             f"the top level must be a mapping with services:, got {describe(node)}",
@@ -137,16 +141,21 @@ def _yaml_error(exc: yaml.MarkedYAMLError, display: str) -> SpecError:
 class _Converter:
     """PyYAML nodes -> located nodes, with alias-bomb, recursion and tag checks."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, source: Source | None = None) -> None:
         self._display = display
+        self._source = source
         self._count = 0
         self._active: set[int] = set()
+
+    def _line(self, mark: yaml.Mark) -> int:
+        number = mark.line + 1
+        return number if self._source is None else Line(number, self._source)
 
     def _error(self, message: str, line: int, path: str, fix: str) -> SpecError:
         return SpecError(message, file=self._display, line=line, key=path or None, fix=fix)
 
     def convert(self, node: yaml.Node, path: str, line: int | None, depth: int) -> Node:
-        own_line = node.start_mark.line + 1
+        own_line = self._line(node.start_mark)
         at = line if line is not None else own_line
         self._count += 1
         if self._count > _MAX_NODES:
@@ -163,9 +172,9 @@ class _Converter:
                 path,
                 "flatten the structure",
             )
-        self._check_tag(node, path)
+        tag = self._check_tag(node, path)
         if isinstance(node, yaml.ScalarNode):
-            return _scalar(node, at)
+            return _scalar(node, at, tag)
         if id(node) in self._active:
             raise self._error(
                 "an alias refers to the mapping or list that contains it",
@@ -180,17 +189,22 @@ class _Converter:
                     self.convert(item, index(path, i), None, depth + 1)
                     for i, item in enumerate(node.value)
                 )
-                return Seq(items, at)
+                return Seq(items, at, tag)
             if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, path, at, depth)
+                mapping = self._mapping(node, path, at, depth)
+                return Map(mapping.entries, mapping.line, tag) if tag else mapping
         finally:
             self._active.discard(id(node))
         raise self._error(  # pragma: no cover - PyYAML has three node kinds
             "unknown YAML node", own_line, path, "fix the YAML syntax"
         )
 
-    def _check_tag(self, node: yaml.Node, path: str) -> None:
+    def _check_tag(self, node: yaml.Node, path: str) -> str | None:
+        """The node's merge tag (``!reset``, ``!override``) if it has one; SpecError for
+        a tag a spec cannot hold."""
         tag = node.tag or ""
+        if tag in MERGE_TAGS:
+            return tag
         if isinstance(node, yaml.ScalarNode):
             known = tag.startswith(_TAG) and tag[len(_TAG) :] in {
                 "str",
@@ -202,19 +216,19 @@ class _Converter:
                 "merge",
             }
             if known or tag == "!":
-                return
+                return None
         elif tag in {_TAG + "seq", _TAG + "map"}:
-            return
+            return None
         shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
         raise self._error(
             f"YAML tag {shown!r} is not supported",
-            node.start_mark.line + 1,
+            self._line(node.start_mark),
             path,
-            "remove the tag; a spec uses plain YAML values",
+            "remove the tag; a spec uses plain YAML values (and Compose's !reset, !override)",
         )
 
     def _key(self, node: yaml.Node, path: str) -> str:
-        line = node.start_mark.line + 1
+        line = self._line(node.start_mark)
         if not isinstance(node, yaml.ScalarNode):
             raise self._error(
                 "a key must be a plain string, not a mapping or a list",
@@ -222,7 +236,13 @@ class _Converter:
                 path,
                 "write 'name: value'",
             )
-        self._check_tag(node, path)
+        if self._check_tag(node, path):
+            raise self._error(
+                f"a key cannot carry the tag {node.tag}",
+                line,
+                path,
+                "put !reset or !override on the value, after the ':'",
+            )
         if node.tag == _TAG + "null" and node.value in {"", "~", "null", "Null", "NULL"}:
             raise self._error("empty key", line, path, "write a name before the ':'")
         key: str = node.value
@@ -233,7 +253,7 @@ class _Converter:
         explicit: dict[str, int] = {}
         merge_line: int | None = None
         for key_node, value_node in node.value:
-            key_line = key_node.start_mark.line + 1
+            key_line = self._line(key_node.start_mark)
             if key_node.tag == _MERGE:
                 if merge_line is not None:
                     raise self._error(
@@ -276,11 +296,15 @@ class _Converter:
         return list(sources)
 
 
-def _scalar(node: yaml.ScalarNode, line: int) -> Scalar:
+def _scalar(node: yaml.ScalarNode, line: int, merge_tag: str | None = None) -> Scalar:
     """YAML 1.2 core-schema value of ``node`` (as Compose reads it: ``on``/``yes`` and
     ``22:22`` stay strings)."""
     text: str = node.value
     tag = node.tag
+    if merge_tag is not None:  # the value under the tag is typed as if it had none
+        tag = _RESOLVER.resolve(  # type: ignore[no-untyped-call]
+            yaml.ScalarNode, text, (node.style is None, False)
+        )
     value: str | int | float | bool | None = text
     if node.style is None and tag not in _STRING_TAGS:
         if tag == _TAG + "null":
@@ -291,7 +315,7 @@ def _scalar(node: yaml.ScalarNode, line: int) -> Scalar:
             value = _int(text)
         elif tag == _TAG + "float":
             value = _float(text)
-    return Scalar(value, text, line)
+    return Scalar(value, text, line, merge_tag)
 
 
 def _int(text: str) -> int | str:
