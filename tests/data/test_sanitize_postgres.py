@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from pytest_ephemeral.data.sanitize import (
+    Fake,
+    Hash,
     Rules,
     check_leaks,
     check_leaks_files,
@@ -128,8 +130,10 @@ def postgres(docker_client: Any) -> Iterator[Postgres]:
     try:
         deadline = time.monotonic() + 60
         while True:
+            # Over TCP: the image's entrypoint first runs a temporary server on
+            # the socket only (to initialise), then stops it and starts the real one.
             code, _ = container.exec_run(
-                ["psql", "-U", "postgres", "-c", "SELECT 1"], user="postgres"
+                ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "SELECT 1"], user="postgres"
             )
             if code == 0:
                 break
@@ -192,3 +196,38 @@ def test_real_dumps_sanitize_and_load_back(
     ]
     assert len(seen) == 300 * len(columns)
     assert check_leaks(collect_originals(original, rules), seen) == []
+
+
+def test_a_suggested_draft_sanitizes_a_real_dump_that_loads_back(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    from pytest_ephemeral.data.sanitize import load_rules, suggest_rules
+
+    original = tmp_path / "prod.sql"
+    original.write_text(postgres.run("pg_dump", "src"), encoding="utf-8")
+    draft = suggest_rules(original)
+    rules_path = tmp_path / "draft.yaml"
+    rules_path.write_text(draft, encoding="utf-8")
+    rules = load_rules(rules_path)
+    users = rules.tables["public.users"].columns
+    assert users["email"].transform == Fake("email", unique=True)  # UNIQUE in the schema
+    assert users["first_name"].transform == Fake("first_name")
+    assert users["Last Name"].transform == Fake("last_name")
+    assert users["phone"].transform == Hash(keep_format=True, unique=True)
+    assert users["born"].transform == Fake("date_of_birth")
+    assert users["notes"].transform == Fake("text")
+    orders = rules.tables["public.orders"].columns
+    assert orders["customer_email"].transform == users["email"].transform  # the foreign key
+    safe = tmp_path / "safe.sql"
+    sanitize_file(original, safe, rules, salt=SALT)
+    assert check_leaks_files(original, safe, rules, SALT) == []
+    target = f"dst_{secrets.token_hex(4)}"
+    postgres.psql("postgres", "-c", f"CREATE DATABASE {target}")
+    postgres.psql(target, "-f", postgres.put(safe))  # constraints hold (ON_ERROR_STOP)
+    joined = postgres.psql(
+        target,
+        "-At",
+        "-c",
+        "SELECT count(*) FROM orders o JOIN users u ON u.email = o.customer_email",
+    )
+    assert joined.split() == ["700"]

@@ -43,9 +43,12 @@ from ._rules import (
     load_rules,
 )
 from ._salt import SALT_FILE_ENV, resolve_salt
+from ._suggest import suggest_rules
+from ._text import DETECTORS
 
 __all__ = [
     "DEFAULT_SALT_ENV",
+    "DETECTORS",
     "FAKE_KINDS",
     "MIN_LEAK_LENGTH",
     "SALT_FILE_ENV",
@@ -76,4 +79,5 @@ __all__ = [
     "resolve_salt",
     "sanitize_file",
     "sanitize_stream",
+    "suggest_rules",
 ]

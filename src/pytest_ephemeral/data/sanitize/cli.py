@@ -1,8 +1,12 @@
 """``eph sanitize``: sanitize a dump or CSV file from the command line.
 
 ``main(argv)`` takes the arguments after ``eph sanitize`` and returns the exit
-status: 0 done, 1 the leak check found originals (nothing written), 2 bad
-input, rules, salt or arguments. Errors are one line on stderr.
+status: 0 done, 1 the leak check found originals or values that look like
+personal data (nothing written), 2 bad input, rules, salt or arguments.
+Errors are one line on stderr.
+
+``eph sanitize --suggest DUMP [-o RULES]`` writes a draft rules file instead
+(to stdout without ``-o``).
 """
 
 from __future__ import annotations
@@ -52,9 +56,21 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("input", type=Path, metavar="INPUT", help="dump or CSV file (.gz ok)")
-    parser.add_argument("--rules", type=Path, required=True, help="the rules file (YAML)")
+    parser.add_argument("--rules", type=Path, help="the rules file (YAML); required")
     parser.add_argument(
-        "--output", "-o", type=Path, required=True, help="where to write (same format)"
+        "--output",
+        "-o",
+        type=Path,
+        help="where to write (same format); required, except with --suggest",
+    )
+    parser.add_argument(
+        "--suggest",
+        action="store_true",
+        help=(
+            "write a draft rules file for INPUT instead (to --output, or to stdout): every "
+            "table and column, a rule chosen from its name, type and a sample of its values, "
+            "a comment saying why; the draft passes its own leak check on INPUT"
+        ),
     )
     parser.add_argument(
         "--format",
@@ -70,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=(
             "after sanitizing, check that no original value of a sanitized column appears "
-            "anywhere in the output; on a leak, write nothing and exit 1"
+            "anywhere in the output (also inside longer text), and that no kept column holds "
+            "values that look like personal data; if either, write nothing and exit 1"
         ),
     )
     return parser
@@ -91,6 +108,12 @@ def main(argv: Sequence[str]) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
+        if args.suggest:
+            return _suggest(args)
+        for name in ("rules", "output"):
+            if getattr(args, name) is None:
+                _fail(f"the following argument is required: --{name} (see '{PROG} --help')")
+                return EXIT_BAD_INPUT
         return _run(args)
     except LeakError as exc:
         _fail(str(exc))
@@ -102,6 +125,31 @@ def main(argv: Sequence[str]) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
         return EXIT_BAD_INPUT
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from ._io import atomic_output
+    from ._suggest import suggest_rules
+
+    if args.rules is not None or args.check:
+        _fail(
+            "--suggest writes rules, it does not use them; drop --rules and --check "
+            f"(see '{PROG} --help')"
+        )
+        return EXIT_BAD_INPUT
+    output: Path | None = args.output
+    if output is not None and output.exists():
+        _fail(f"{output}: already exists; a draft never replaces rules, choose another name")
+        return EXIT_BAD_INPUT
+    draft = suggest_rules(args.input, fmt=args.format, table=args.table)
+    if output is None:
+        sys.stdout.write(draft)
+        return EXIT_OK
+    with atomic_output(output) as dst:
+        dst.write(draft)
+    columns = sum(1 for line in draft.splitlines() if line.startswith("      "))
+    print(f"{PROG}: draft rules for {columns} columns -> {output}; read every line before use")
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
