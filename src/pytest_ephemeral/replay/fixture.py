@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import pytest
 
+from ._errors import ReplayInputError
 from .engine import ReplayOptions, ReplayResult
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def _resolve(where: Where, what: str) -> tuple[str, Environment | None]:
     if isinstance(where, str):
         return where, None
     if not (isinstance(where, tuple) and len(where) == 2 and isinstance(where[1], str)):
-        raise pytest.UsageError(
+        raise ReplayInputError(
             f"eph_replay {what}={where!r}: give a URL or (environment, 'SERVICE:PORT'), "
             "e.g. (eph, 'api:8000')"
         )
@@ -33,7 +34,7 @@ def _resolve(where: Where, what: str) -> tuple[str, Environment | None]:
     service, sep, port = target.rpartition(":")
     if not sep or not port.isdigit() or service not in env.services:
         known = ", ".join(env.services) or "none"
-        raise pytest.UsageError(
+        raise ReplayInputError(
             f"eph_replay {what}=(…, {target!r}): not SERVICE:PORT of environment {env.id} "
             f"(services: {known}), e.g. 'api:8000'"
         )
@@ -92,8 +93,11 @@ def make_eph_replay(request: pytest.FixtureRequest) -> Callable[..., ReplayResul
             if reset:
                 from ..data.snapshot import reset_environment
 
-                for env in dict.fromkeys(envs):
-                    reset_environment(env)
+                done: set[str] = set()
+                for env in envs:
+                    if env.id not in done:
+                        done.add(env.id)
+                        reset_environment(env)
             options = ReplayOptions(
                 target=target_url,
                 baselines=tuple(u for u, _e in resolved),
@@ -109,7 +113,11 @@ def make_eph_replay(request: pytest.FixtureRequest) -> Callable[..., ReplayResul
             )
             result = _run(iter_capture(path), options)
         except EphemeralError as exc:
-            pytest.fail(f"eph_replay: {exc}", pytrace=False)
+            problem = str(exc)
+        else:
+            problem = ""
+        if problem:  # failed outside the except block: no chained traceback
+            pytest.fail(f"eph_replay: {problem}", pytrace=False)
         summary = result.summary()
         request.node.add_report_section("call", "eph replay", summary)
         if fail and not result.ok:
