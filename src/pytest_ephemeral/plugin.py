@@ -321,6 +321,18 @@ def eph_fresh(eph: Environment) -> Environment:
     return eph
 
 
+@pytest.fixture
+def eph_replay(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``eph_replay(capture, target=..., baseline=..., goals=...)``: replay a
+    HAR / ``.gor`` capture open-loop against ``target`` (a URL or ``(env,
+    "SERVICE:PORT")``), compare with the baseline, decide the goals; returns
+    the result, and fails the test with the summary when a goal fails or a
+    difference is found (see the replay-traffic how-to)."""
+    from .replay.fixture import make_eph_replay
+
+    return make_eph_replay(request)
+
+
 # -- reports ----------------------------------------------------------------------------
 
 
