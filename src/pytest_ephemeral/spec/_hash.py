@@ -23,7 +23,7 @@ _UNORDERED = {
     (ServiceSpec, "profiles"),
 }
 # Fields that say where things were written, or that are derived: never hashed.
-_SKIPPED = {"location", "hash", "warnings"}
+_SKIPPED = {"location", "hash", "warnings", "diagnostics"}
 
 
 def spec_hash(spec: Spec, files: Iterable[Path]) -> str:
