@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_ephemeral.backends.kubernetes import RenderError, cli, validate_manifests
+from pytest_ephemeral.backends.kubernetes import (
+    RenderError,
+    cli,
+    namespace_name,
+    validate_manifests,
+)
 from pytest_ephemeral.lifecycle import labels as L
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -47,7 +52,7 @@ def check_environment(docs: list[Manifest]) -> str:
     assert len(namespaces) == 1
     ns = namespaces[0]["metadata"]
     env = ns["labels"][L.ENV]
-    assert ns["name"] == f"eph-{env}"
+    assert ns["name"] == namespace_name(env) and ns["name"].startswith("eph-")
     for doc in docs:
         assert doc["metadata"]["labels"][L.ENV] == env
         if doc["kind"] != "Namespace":
@@ -367,3 +372,50 @@ def test_large_bind_mount_refused(
     assert (
         "holds more than 1 MiB, the most a ConfigMap carries (bake the files into the image)" in err
     )
+
+
+def test_engine_options_deploy_and_hooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ephemeral.yaml").write_text(
+        textwrap.dedent(
+            """\
+            services:
+              app:
+                image: busybox:1.36
+                command: ["sleep", "3600"]
+                cap_add: [NET_ADMIN]
+                cap_drop: [ALL]
+                read_only: true
+                extra_hosts: ["db.internal:10.0.0.5"]
+                shm_size: 64m
+                ulimits: {nofile: 20000}
+                post_start:
+                  - command: ["touch", "/tmp/started"]
+                deploy:
+                  replicas: 2
+                  resources:
+                    limits: {cpus: "0.5", memory: 128m}
+                    reservations: {cpus: "0.25", memory: 64m}
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    docs, _, err = render([], capsys)
+    check_environment(docs)
+    app = find(docs, "Deployment", "app")
+    pod = app["spec"]["template"]["spec"]
+    box = container(app)
+    assert app["spec"]["replicas"] == 2
+    assert box["resources"] == {
+        "limits": {"cpu": "500m", "memory": "128Mi"},
+        "requests": {"cpu": "250m", "memory": "64Mi"},
+    }
+    assert box["securityContext"] == {
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+    }
+    assert box["lifecycle"] == {"postStart": {"exec": {"command": ["touch", "/tmp/started"]}}}
+    assert pod["hostAliases"] == [{"ip": "10.0.0.5", "hostnames": ["db.internal"]}]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}} in pod["volumes"]
+    assert "services.app: not rendered (no Kubernetes equivalent in a pod spec): ulimits" in err

@@ -417,3 +417,51 @@ parity:
         f"ephemeral.yaml:{line}: accepted difference cache replicas no longer occurs"
         in "\n".join(report["notes"])
     )
+
+
+def test_deploy_keys_of_the_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """replicas and reservations from the spec's deploy: match production's."""
+    (tmp_path / "ephemeral.yaml").write_text(
+        textwrap.dedent(
+            """\
+            services:
+              web:
+                image: nginx:1.27
+                ports: [80]
+                deploy:
+                  replicas: 2
+                  resources:
+                    limits: {cpus: "0.5", memory: 128m}
+                    reservations: {cpus: "0.25", memory: 64m}
+            """
+        )
+    )
+    (tmp_path / "prod.yaml").write_text(
+        textwrap.dedent(
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              replicas: 2
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  containers:
+                    - name: web
+                      image: nginx:1.27
+                      ports: [{containerPort: 80}]
+                      readinessProbe: {tcpSocket: {port: 80}}
+                      resources:
+                        limits: {cpu: 500m, memory: 128Mi}
+                        requests: {cpu: 250m, memory: 64Mi}
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(["--against", "prod.yaml", "--json"], capsys)
+    assert (status, err) == (0, "")
+    assert json.loads(out)["differences"] == []

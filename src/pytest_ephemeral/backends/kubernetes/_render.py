@@ -254,8 +254,19 @@ class _Renderer:
         if resources:
             container["resources"] = resources
         security = self.security(svc)
+        pod_extra = self.engine(svc, container, security)
         if security:
             container["securityContext"] = security
+        hooks = getattr(svc, "post_start", ())
+        if hooks:
+            container["lifecycle"] = {"postStart": {"exec": {"command": list(hooks[0].command)}}}
+            if len(hooks) > 1 or hooks[0].user or hooks[0].environment or hooks[0].working_dir:
+                self.note(
+                    svc,
+                    "post_start",
+                    "only the first hook's command is rendered (postStart takes one command, "
+                    "run as the container's user, in its environment)",
+                )
         waits = effective_waits(svc, one_shot, name in self.healthy)
         container.update(self.probes(svc, waits))
         volumes, mounts, files = self.volumes(svc)
@@ -276,6 +287,12 @@ class _Renderer:
             "restartPolicy": "Never" if one_shot else "Always",
             "containers": [container],
         }
+        pod.update(pod_extra.pop("pod", {}))
+        if "shm" in pod_extra:
+            volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", **pod_extra["shm"]}})
+            container.setdefault("volumeMounts", []).append(
+                {"name": "dshm", "mountPath": "/dev/shm"}
+            )
         if volumes:
             pod["volumes"] = volumes
         template = {
@@ -506,6 +523,51 @@ class _Renderer:
                     "image's default user runs (write user: UID[:GID])",
                 )
         return found
+
+    def engine(self, svc: ServiceSpec, container: Manifest, security: Manifest) -> Manifest:
+        """Compose's engine options where Kubernetes has them; a note for the rest."""
+        options = getattr(svc, "engine", None)
+        given: dict[str, object] = options.given() if options is not None else {}
+        extra: Manifest = {}
+        pod: Manifest = {}
+        left = []
+        for name, value in given.items():
+            if name in ("cap_add", "cap_drop"):
+                caps = security.setdefault("capabilities", {})
+                caps["add" if name == "cap_add" else "drop"] = [
+                    str(c).removeprefix("CAP_")
+                    for c in value  # type: ignore[attr-defined]
+                ]
+            elif name == "read_only":
+                security["readOnlyRootFilesystem"] = True
+            elif name in ("tty", "stdin_open"):
+                container["tty" if name == "tty" else "stdin"] = True
+            elif name == "hostname" and is_dns_label(str(value)):
+                pod["hostname"] = str(value)
+            elif name == "extra_hosts":
+                by_ip: dict[str, list[str]] = {}
+                for host, ip in value:  # type: ignore[attr-defined]
+                    by_ip.setdefault(str(ip), []).append(str(host))
+                pod["hostAliases"] = [{"ip": ip, "hostnames": h} for ip, h in by_ip.items()]
+            elif name == "sysctls":
+                pod["securityContext"] = {
+                    "sysctls": [{"name": k, "value": str(v)} for k, v in value.items()]  # type: ignore[attr-defined]
+                }
+            elif name == "shm_size":
+                extra["shm"] = {"sizeLimit": _memory(int(value))}  # type: ignore[call-overload]
+            elif name in ("stop_signal", "stop_grace_period"):
+                continue  # environments are removed without a grace period anyway
+            else:
+                left.append(name)
+        if left:
+            self.note(
+                svc,
+                "",
+                f"not rendered (no Kubernetes equivalent in a pod spec): {', '.join(sorted(left))}",
+            )
+        if pod:
+            extra["pod"] = pod
+        return extra
 
     # -- readiness -----------------------------------------------------------------
 
