@@ -28,7 +28,7 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 from pytest_ephemeral.config import Settings
-from pytest_ephemeral.session import Manager
+from pytest_ephemeral.lifecycle.manager import Manager
 if sys.argv[1] == "off":
     import pytest_ephemeral.lifecycle.reaper as reaper
     reaper.spawn_reaper = lambda owner, log_dir=None: None

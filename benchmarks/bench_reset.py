@@ -192,11 +192,11 @@ def main(argv: list[str]) -> int:
     import psycopg
 
     from pytest_ephemeral.config import Settings
-    from pytest_ephemeral.data._kinds import pg_settings
-    from pytest_ephemeral.data._pgsnap import PgExecSnapshot
+    from pytest_ephemeral.data.postgres.settings import pg_settings
+    from pytest_ephemeral.data.postgres.snapshot import PgExecSnapshot
     from pytest_ephemeral.data.seed import run_steps
     from pytest_ephemeral.data.snapshot import describe_snapshots, reset_environment
-    from pytest_ephemeral.session import Manager
+    from pytest_ephemeral.lifecycle.manager import Manager
 
     client = docker.from_env()
     facts = machine_facts(client.info())

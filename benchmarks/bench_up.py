@@ -268,7 +268,7 @@ class Ephemeral(Contender):
     run_ids: ClassVar[list[str]] = []  # every run id used, for the leak check
 
     def __init__(self, rootdir: Path = QUICKSTART) -> None:
-        from pytest_ephemeral.session import new_run_id
+        from pytest_ephemeral.lifecycle.manager import new_run_id
 
         self.rootdir = rootdir
         self.run_id = new_run_id()
@@ -280,7 +280,7 @@ class Ephemeral(Contender):
 
     def up(self) -> None:
         from pytest_ephemeral.config import Settings
-        from pytest_ephemeral.session import Manager
+        from pytest_ephemeral.lifecycle.manager import Manager
 
         self.manager = Manager(Settings(rootdir=self.rootdir), run_id=self.run_id, worker="bench")
         self.env = self.manager.environment()

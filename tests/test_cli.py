@@ -270,7 +270,7 @@ def test_reuse_recreates_a_broken_kept_environment(
 
 @pytest.mark.docker
 def test_prune_removes_dead_owners_and_expired_kept(tmp_path: Path, docker_client: Any) -> None:
-    from pytest_ephemeral.runtime.docker_backend import DockerBackend
+    from pytest_ephemeral.backends.docker import DockerBackend
 
     backend = DockerBackend()
     run = uuid.uuid4().hex[:8]

@@ -188,7 +188,7 @@ def test_engine_is_warmed_up_when_collected_tests_ask_for_it(pytester: pytest.Py
 
         def test_a():
             deadline = time.monotonic() + 20
-            while "pytest_ephemeral.runtime.docker_backend" not in sys.modules:
+            while "pytest_ephemeral.backends.docker" not in sys.modules:
                 assert time.monotonic() < deadline, "not warmed up"
                 time.sleep(0.02)
 

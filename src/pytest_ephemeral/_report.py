@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pytest
 
-    from .session import Manager
+    from .lifecycle.manager import Manager
 
 __all__ = ["describe_environment", "log_sections", "write_summary"]
 
@@ -62,10 +62,9 @@ def describe_environment(summary: Mapping[str, Any], *, commands: bool) -> list[
         times = "".join(f"  {_fmt(t.get(c))}" for c in ("image", "created", "started", "ready"))
         lines.append(f"  {name:<{width}}{times}  {_addresses(svc['host'], svc['ports'])}")
     if commands:
-        from .urls import connection_urls
-
-        for name, url in connection_urls(summary).items():
-            lines.append(f"  {name}: {url}")
+        for name, svc in summary["services"].items():
+            if svc.get("url"):
+                lines.append(f"  {name}: {svc['url']}")
         env_id = summary["id"]
         first = next(iter(summary["services"]), "SERVICE")
         lines.append(f"  logs:   eph logs {env_id} [SERVICE]")

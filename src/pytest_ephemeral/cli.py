@@ -16,11 +16,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .backends import UnknownBackendError
 from .config import SettingsError
-from .errors import EngineUnavailableError, EphemeralError, ServiceStartError, SpecError
+from .errors import (
+    EngineUnavailableError,
+    EnvironmentNotFoundError,
+    EphemeralError,
+    ServiceStartError,
+    SpecError,
+)
 
 if TYPE_CHECKING:
-    from .lifecycle.inventory import EnvRecord
+    from .config import Settings
     from .runtime.backend import Backend
 
 __all__ = ["main"]
@@ -112,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServiceStartError as exc:
         _err(str(exc))
         return EXIT_FAILED
-    except (_Usage, SettingsError) as exc:
+    except (_Usage, SettingsError, EnvironmentNotFoundError, UnknownBackendError) as exc:
         _err(str(exc))
         return EXIT_USAGE
     except EphemeralError as exc:
@@ -127,13 +134,8 @@ def _err(text: str) -> None:
     print(f"eph: error: {text}", file=sys.stderr)
 
 
-def _backend() -> Backend:
-    from .runtime.docker_backend import DockerBackend
-
-    return DockerBackend()
-
-
-def _settings(args: argparse.Namespace, *, ttl: float = 8 * 3600.0) -> Any:
+def _settings(args: argparse.Namespace, *, ttl: float = 8 * 3600.0) -> Settings:
+    """The same frozen settings pytest reads, from this command's arguments."""
     from .config import Settings, image_map_from, parse_duration
 
     return Settings(
@@ -144,13 +146,20 @@ def _settings(args: argparse.Namespace, *, ttl: float = 8 * 3600.0) -> Any:
         keep="always",
         ttl=ttl,
         profiles=tuple(getattr(args, "profile", [])),
+        backend=os.environ.get("EPH_BACKEND", "docker"),
     )
+
+
+def _backend() -> Backend:
+    from .backends import make_backend
+
+    return make_backend(os.environ.get("EPH_BACKEND", "docker"))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from ._report import describe_environment
     from .config import parse_duration
-    from .session import Manager
+    from .lifecycle.manager import Manager
 
     ttl = parse_duration(args.ttl, "--ttl")
     manager = Manager(_settings(args, ttl=ttl), worker="up")
@@ -172,31 +181,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _records(backend: Backend) -> dict[str, EnvRecord]:
-    from .lifecycle.inventory import inventory
-
-    return inventory(backend)
-
-
-def _find(backend: Backend, env_id: str) -> EnvRecord:
-    records = _records(backend)
-    if env_id in records:
-        return records[env_id]
-    matches = [k for k in records if k.startswith(env_id)]
-    if len(matches) == 1:
-        return records[matches[0]]
-    known = ", ".join(sorted(records)) or "none"
-    hint = "several match; give more of the id" if matches else f"known: {known}; see `eph ls`"
-    raise _Usage(f"no environment {env_id!r} on the engine ({hint})")
-
-
-def _check_service(rec: EnvRecord, name: str) -> None:
-    services = rec.services()
-    if name not in services:
-        known = ", ".join(services) or "none left: its containers are gone; eph down it"
-        raise _Usage(f"environment {rec.id} has no service {name!r} (services: {known})")
-
-
 def _span(seconds: float) -> str:
     s = abs(seconds)
     return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f}m" if s < 7200 else f"{s / 3600:.1f}h"
@@ -213,9 +197,11 @@ def _expiry(expires_in: int | None) -> str:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    from .lifecycle import control
+
     backend = _backend()
     rows: list[dict[str, Any]] = []
-    for rec in sorted(_records(backend).values(), key=lambda r: r.created or 0):
+    for rec in control.environments(backend):
         containers = rec.containers
         running = sum(1 for c in containers if c.status == "running")
         alive = rec.owner.alive() if rec.owner else None
@@ -270,43 +256,42 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from .lifecycle import control
+
     backend = _backend()
     if not args.ids and not args.all:
         raise _Usage("down: name environment ids (see `eph ls`), or --all")
     if args.ids and args.all:
         raise _Usage("down: give ids or --all, not both")
     if args.all:
-        targets = []
-        for rec in _records(backend).values():
-            if not rec.kept and rec.owner is not None and rec.owner.alive() is not False:
-                print(
-                    f"eph: skipping {rec.id}: held by a live run (pid {rec.owner.pid})",
-                    file=sys.stderr,
-                )
-                continue
-            targets.append(rec)
+        targets, held = control.removable(backend)
+        for rec in held:
+            owner = rec.owner.pid if rec.owner is not None else "?"
+            print(f"eph: skipping {rec.id}: held by a live run (pid {owner})", file=sys.stderr)
     else:
-        targets = [_find(backend, i) for i in args.ids]  # all known before removing any
-    for rec in targets:
-        errors = backend.remove(rec.resources)
-        for err in errors:
-            _err(f"{rec.id}: {err}")
-        print(f"removed {rec.id} ({len(rec.resources)} resources)")
+        targets = [control.find(backend, i) for i in args.ids]  # all known before removing any
+    status = EXIT_OK
+    for removed in control.down(backend, targets):
+        for err in removed.errors:
+            _err(f"{removed.env_id}: {err}")
+        if removed.errors:
+            status = EXIT_FAILED
+            print(f"not removed: {removed.env_id} (see the errors above)")
+        else:
+            print(f"removed {removed.env_id} ({removed.resources} resources)")
     if not targets:
         print("nothing to remove")
-    return EXIT_OK
+    return status
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from .lifecycle import control
+
     backend = _backend()
-    rec = _find(backend, args.id)
-    services = rec.services()
-    if args.service is not None:
-        _check_service(rec, args.service)
-    names = [args.service] if args.service else list(services)
-    for name in names:
-        text = backend.logs(services[name].id, tail=args.tail)
-        if len(names) == 1:
+    rec = control.find(backend, args.id)
+    texts = control.logs(backend, rec, args.service, args.tail)
+    for name, text in texts.items():
+        if len(texts) == 1:
             sys.stdout.write(text)
         else:
             for line in text.splitlines():
@@ -315,32 +300,33 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
+    from .lifecycle import control
+
     backend = _backend()
-    rec = _find(backend, args.id)
-    services = rec.services()
-    _check_service(rec, args.service)
+    rec = control.find(backend, args.id)
+    container = control.service_of(rec, args.service)
     cmd = list(args.cmd)
     if cmd[:1] == ["--"]:
         cmd = cmd[1:]
     if not cmd:
         raise _Usage("exec: give a command after --, e.g. eph exec ID db -- psql -U postgres")
-    cid = services[args.service].id
     docker_cli = shutil.which("docker")
     if (
         sys.stdin.isatty()
         and docker_cli
+        and backend.name == "docker"
         and not os.environ.get("DOCKER_HOST", "").startswith("ssh")
     ):
-        os.execv(docker_cli, [docker_cli, "exec", "-it", cid, *cmd])
-    result = backend.exec(cid, cmd)
+        os.execv(docker_cli, [docker_cli, "exec", "-it", container.id, *cmd])
+    result = control.exec_in(backend, rec, args.service, cmd)
     sys.stdout.write(result.output)
     return result.exit_code
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from .lifecycle.inventory import sweep
+    from .lifecycle import control
 
-    removed = sweep(_backend())
+    removed = control.prune(_backend())
     for env_id, why in removed.items():
         print(f"removed {env_id}: {why}")
     if not removed:

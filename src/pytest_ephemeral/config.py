@@ -80,6 +80,7 @@ class Settings:
     max_starts: int = 0  # 0: automatic
     host_ip: str = "127.0.0.1"
     profiles: tuple[str, ...] = ()
+    backend: str = "docker"  # --eph-backend
 
     @property
     def effective_max_starts(self) -> int:

@@ -10,6 +10,8 @@ __all__ = [
     "EngineUnavailableError",
     "EnvironmentNotFoundError",
     "EphemeralError",
+    "ImageNotFoundError",
+    "PortTakenError",
     "ServiceStartError",
     "SpecError",
 ]
@@ -87,6 +89,14 @@ class ServiceStartError(EphemeralError):
 
 class EngineUnavailableError(EphemeralError):
     """The Docker engine cannot be reached."""
+
+
+class PortTakenError(EphemeralError):
+    """A host port a container asked for is already taken on the engine's host."""
+
+
+class ImageNotFoundError(EphemeralError):
+    """An image is neither on the engine nor obtainable (pull refused or impossible)."""
 
 
 class EnvironmentNotFoundError(EphemeralError):

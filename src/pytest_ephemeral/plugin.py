@@ -19,8 +19,9 @@ import pytest
 if TYPE_CHECKING:
     from ._progress import ProgressFollower
     from .config import Settings
+    from .lifecycle.manager import Manager
+    from .runtime.backend import Backend
     from .runtime.environment import Environment
-    from .session import Manager
 
 settings_key = pytest.StashKey["Settings"]()
 manager_key = pytest.StashKey["Manager"]()
@@ -31,6 +32,12 @@ follower_key = pytest.StashKey["ProgressFollower"]()
 WORKEROUTPUT = "pytest_ephemeral"
 KEEP_CHOICES = ("failed", "always", "never")
 LOGS_CHOICES = ("failed", "all", "none")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,6 +87,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--eph-profile", action="append", default=[], metavar="NAME", help="enable a spec profile"
     )
+    group.addoption(
+        "--eph-backend",
+        metavar="NAME",
+        help="the engine environments run on: docker (default), or one a plugin adds",
+    )
     parser.addini("eph_spec", "the spec file, relative to the rootdir")
     parser.addini("eph_keep", "failed | always | never (default never)")
     parser.addini("eph_ttl", "lifetime of kept environments (default 8h)")
@@ -91,6 +103,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("eph_timeout", "default readiness timeout in seconds (default 60)")
     parser.addini("eph_image_map", "FROM=TO image substitutions, one per line", type="linelist")
     parser.addini("eph_max_starts", "environments starting at once on this host")
+    parser.addini("eph_backend", "the engine environments run on (default docker)")
 
 
 def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
@@ -130,6 +143,7 @@ def read_settings(config: pytest.Config) -> Settings:
             logs=logs,  # type: ignore[arg-type]
             max_starts=int(starts_text or 0),
             profiles=tuple(config.getoption("eph_profile")),
+            backend=str(opt("eph_backend", "eph_backend") or "docker"),
         )
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -146,6 +160,15 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"--eph-shared: workers on other hosts ({', '.join(remote)}) cannot share one "
                 "environment; use local workers (-n N) or drop --eph-shared"
             )
+    from .backends import BUILTIN_BACKENDS
+
+    if settings.backend not in BUILTIN_BACKENDS and not (
+        config.pluginmanager.hook.pytest_eph_make_backend.get_hookimpls()
+    ):
+        raise pytest.UsageError(
+            f"--eph-backend: {settings.backend!r} is not one of: {', '.join(BUILTIN_BACKENDS)} "
+            "(and no installed plugin implements pytest_eph_make_backend)"
+        )
     config.stash[settings_key] = settings
     config.stash[summaries_key] = []
 
@@ -153,7 +176,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _manager(config: pytest.Config) -> Manager:
     manager = config.stash.get(manager_key, None)
     if manager is None:
-        from .session import Manager
+        from .lifecycle.manager import Manager
 
         workerinput = getattr(config, "workerinput", None)
         controller = None
@@ -177,9 +200,22 @@ def _manager(config: pytest.Config) -> Manager:
             worker=worker,
             controller=controller,
             progress=progress,
+            backend_factory=lambda: _make_backend(config),
         )
         config.stash[manager_key] = manager
     return manager
+
+
+def _make_backend(config: pytest.Config) -> Backend:
+    """The backend the settings name: a plugin's (``pytest_eph_make_backend``)
+    first, else a built-in one."""
+    from .backends import make_backend
+
+    name = config.stash[settings_key].backend
+    backend: Backend | None = config.hook.pytest_eph_make_backend(
+        config=config, name=name, address=None
+    )
+    return backend if backend is not None else make_backend(name)
 
 
 def _progress_writer(config: pytest.Config) -> Callable[[str], None] | None:

@@ -18,7 +18,7 @@ from pytest_ephemeral import Environment
 from pytest_ephemeral.config import Settings
 from pytest_ephemeral.errors import EphemeralError
 from pytest_ephemeral.lifecycle import labels as L
-from pytest_ephemeral.session import Manager
+from pytest_ephemeral.lifecycle.manager import Manager
 
 SALT = "data-seed-tests-salt-0123456789"
 

@@ -9,11 +9,13 @@ from typing import Any, cast
 
 import pytest
 
-from pytest_ephemeral.data._kinds import _image_kind, pg_settings, redis_settings
-from pytest_ephemeral.data._pgsnap import names_for
-from pytest_ephemeral.data._psql import parse_failure
-from pytest_ephemeral.data._redisfile import encode_command, redis_commands
-from pytest_ephemeral.data._sqlscan import locate
+from pytest_ephemeral.data.kinds import image_kind
+from pytest_ephemeral.data.postgres.settings import pg_settings
+from pytest_ephemeral.data.redis.settings import redis_settings
+from pytest_ephemeral.data.postgres.snapshot import names_for
+from pytest_ephemeral.data.postgres.psql import parse_failure
+from pytest_ephemeral.data.redis.file import encode_command, redis_commands
+from pytest_ephemeral.data.postgres.sqlscan import locate
 from pytest_ephemeral.errors import DataError
 
 TRICKY = """\
@@ -178,7 +180,8 @@ def test_redis_file_errors_name_the_line(tmp_path: Path, text: str, message: str
     ],
 )
 def test_kind_from_the_image_name(image: str | None, kind: str | None) -> None:
-    assert _image_kind(image) == kind
+    found = image_kind(image)
+    assert (found.name if found is not None else None) == kind
 
 
 def _service(environment: dict[str, str], command: tuple[str, ...] | None = None) -> Any:
@@ -206,7 +209,8 @@ def test_template_names_fit_postgres_limits() -> None:
 
 
 def test_python_steps_of_two_specs_with_the_same_module_name(tmp_path: Path) -> None:
-    from pytest_ephemeral.data.seed import _python, _Step
+    from pytest_ephemeral.data.seed import Step as _Step
+    from pytest_ephemeral.data.seed import _python
     from pytest_ephemeral.spec.model import Location, SeedStep
 
     calls: list[str] = []

@@ -1,7 +1,8 @@
 """Run a service's ``seed:`` steps, in order, once it is ready.
 
-The engine calls :func:`run_seeds` (``EngineOptions.seeder``) after a service
-is ready and before the services depending on it start. Step kinds:
+:func:`pytest_ephemeral.data.prepare.prepare_service` calls :func:`run_steps`
+after a service is ready and before the services depending on it start; each
+step kind is run by the service kind that owns it (:mod:`.kinds`). Step kinds:
 
 ``sql: FILE``
     run with ``psql -v ON_ERROR_STOP=1`` in the PostgreSQL container (the file
@@ -17,7 +18,7 @@ is ready and before the services depending on it start. Step kinds:
     imported with the spec's folder first on ``sys.path``, called as
     ``function(env, service)``.
 ``redis: FILE``
-    a key/value file (see :mod:`._redisfile`) piped into ``redis-cli --pipe``.
+    a key/value file (see :mod:`.redis.file`) piped into ``redis-cli --pipe``.
 
 Any failure raises :class:`SeedError` (a :class:`~pytest_ephemeral.errors.DataError`)
 naming the service, the step (number and kind), the file and, for SQL, the
@@ -29,35 +30,25 @@ is snapshotted (see :mod:`.snapshot`) for ``eph_fresh``.
 from __future__ import annotations
 
 import contextlib
-import csv
-import gzip
 import importlib
-import os
-import re
 import secrets
-import shutil
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import DataError, EphemeralError
-from ._kinds import PgSettings, pg_settings, require_kind, service_kind
-from ._psql import parse_failure, run_psql, sql_ident
+from .kinds import require_kind, step_runner
 
 if TYPE_CHECKING:
     from ..runtime.environment import Environment, Service
     from ..spec.model import SeedStep
     from .sanitize import Leak
 
-__all__ = ["SeedError", "run_seeds", "run_steps"]
+__all__ = ["SeedError", "Step", "copy_in", "run_steps"]
 
-_TABLE: Final = re.compile(
-    r'^(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\.(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*))?$'
-)
 _import_lock = threading.Lock()
 
 
@@ -91,7 +82,7 @@ class SeedError(DataError):
         self.leaks = leaks
 
 
-class _Step:
+class Step:
     """One step being run: knows how to name itself in messages."""
 
     def __init__(self, env: Environment, service: Service, index: int, step: SeedStep) -> None:
@@ -138,36 +129,33 @@ class _Step:
 # -- the runner ----------------------------------------------------------------------------
 
 
-def run_seeds(env: Environment, service: Service) -> None:
-    """Run every seed step of ``service`` in order, then snapshot it for resets."""
-    if not service.spec.seed:
-        return
-    run_steps(env, service)
-    from .snapshot import snapshot_service
-
-    try:
-        snapshot_service(env, service)
-    except DataError as exc:
-        raise DataError(f"{exc} (while snapshotting after the seed steps)") from exc
-
-
 def run_steps(env: Environment, service: Service) -> None:
-    """Run the seed steps only (no snapshot): the generic reset fallback uses it."""
-    steps = [_Step(env, service, i, s) for i, s in enumerate(service.spec.seed, 1)]
+    """Run the seed steps of ``service`` in order (no snapshot; see
+    :func:`pytest_ephemeral.data.prepare.prepare_service`). Each step kind is
+    run by the kind of service that owns it (:mod:`.kinds`)."""
+    steps = [Step(env, service, i, s) for i, s in enumerate(service.spec.seed, 1)]
+    runners: list[Callable[[Step, Path], None]] = []
+    kinds = []
     for st in steps:  # every step on the right kind of service, before doing anything
-        kind = st.step.kind
-        if kind in ("sql", "csv", "dump"):
-            _checked(st, require_kind, service, "postgres", kind + ":")
-        elif kind == "redis":
-            _checked(st, require_kind, service, "redis", "redis:")
-    if steps and service_kind(service) == "postgres":
-        _checked(steps[0], wait_for_postgres, service, pg_settings(service))
+        found = step_runner(st.step.kind)
+        if found is None:
+            runners.append(_RUNNERS[st.step.kind])
+            continue
+        kind, runner = found
+        _checked(st, require_kind, service, kind.name, st.step.kind + ":")
+        runners.append(runner)
+        if kind not in kinds:
+            kinds.append(kind)
+    for kind in kinds:  # e.g. PostgreSQL past its init phase
+        before = kind.hook(kind.before_steps)
+        if before is not None:
+            _checked(steps[0], before, service)
     with tempfile.TemporaryDirectory(prefix="eph-seed-") as tmp:
-        for st in steps:
-            _checked(st, _RUNNERS[st.step.kind], st, Path(tmp))
+        for st, run in zip(steps, runners, strict=True):
+            _checked(st, run, st, Path(tmp))
 
 
-def _checked(st: _Step, fn: Callable[..., object], *args: Any) -> None:
+def _checked(st: Step, fn: Callable[..., object], *args: Any) -> None:
     """Run ``fn(*args)``; any error of ours becomes a SeedError naming the step."""
     try:
         fn(*args)
@@ -177,36 +165,7 @@ def _checked(st: _Step, fn: Callable[..., object], *args: Any) -> None:
         raise st.error(str(exc)) from exc
 
 
-# -- PostgreSQL steps -------------------------------------------------------------------------
-
-#: Seconds to wait for the real server after the image's init phase.
-PG_READY_TIMEOUT: Final = 60
-
-
-def wait_for_postgres(service: Service, pg: PgSettings) -> None:
-    """Wait until the server accepts TCP connections inside the container.
-
-    The official image's entrypoint first runs a temporary server that listens
-    on the Unix socket only (for initdb.d scripts), then stops it and starts
-    the real one; ``pg_isready`` on the socket (a typical healthcheck) already
-    succeeds during that first phase, and anything seeded then is cut off.
-    One exec, polling inside the container."""
-    tries = PG_READY_TIMEOUT * 10
-    check = f"pg_isready -q -h 127.0.0.1 -p {pg.port}"
-    script = (
-        "command -v pg_isready >/dev/null 2>&1 || exit 0; "  # nothing to poll with: go on
-        f"i=0; while [ $i -lt {tries} ]; do {check} && exit 0; i=$((i+1)); sleep 0.1; done; {check}"
-    )
-    code, output = service.exec(["/bin/sh", "-c", script + " 2>&1"])
-    if code != 0:
-        raise DataError(
-            f"PostgreSQL did not accept connections on 127.0.0.1:{pg.port} inside the "
-            f"container within {PG_READY_TIMEOUT}s ({' '.join(output.split())[:200] or code}); "
-            "see the service's logs"
-        )
-
-
-def _copy_in(st: _Step, host_path: Path, suffix: str) -> str:
+def copy_in(st: Step, host_path: Path, suffix: str) -> str:
     """Copy ``host_path`` into the container's /tmp; its path there."""
     name = f"eph-seed-{secrets.token_hex(6)}{suffix}"
     try:
@@ -216,159 +175,7 @@ def _copy_in(st: _Step, host_path: Path, suffix: str) -> str:
     return f"/tmp/{name}"
 
 
-def _psql_file(
-    st: _Step, pg: PgSettings, host_path: Path, *, data: bool, label: str, note: str = ""
-) -> None:
-    database = pg.database_for(st.step.database)
-    inside = _copy_in(st, host_path, ".sql")
-    code, output = run_psql(st.service, pg, database, ["-f", inside], cleanup=[inside])
-    if code == 0:
-        return
-    failure = parse_failure(output, code, host_path, data=data)
-    raise st.error(
-        failure.describe(label) + note + _hint(failure.reason, database),
-        line=failure.line,
-        statement=failure.statement,
-    )
-
-
-def _hint(reason: str, database: str) -> str:
-    if "does not exist" in reason and f'database "{database}"' in reason:
-        return (
-            f"; create database {database!r} in an earlier step or name an existing one "
-            "with database:"
-        )
-    return ""
-
-
-def _sql(st: _Step, tmp: Path) -> None:
-    assert st.step.file is not None  # the spec loader guarantees it
-    pg = pg_settings(st.service)
-    _psql_file(st, pg, st.step.file, data=False, label=st.rel(st.step.file))
-
-
-def _csv(st: _Step, tmp: Path) -> None:
-    step = st.step
-    assert step.file is not None and step.table is not None
-    if not _TABLE.match(step.table):
-        raise DataError(
-            f"table {step.table!r} is not a table name (write table or schema.table, "
-            'quoting mixed-case names: "Orders")'
-        )
-    try:
-        with step.file.open(encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), None)
-    except OSError as exc:
-        raise DataError(f"cannot read {st.rel(step.file)}: {exc.strerror}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{st.rel(step.file)}: not a UTF-8 CSV file ({exc})") from None
-    if not header or not any(h.strip() for h in header):
-        raise DataError(f"{st.rel(step.file)}: the first line must be a header naming the columns")
-    pg = pg_settings(st.service)
-    database = pg.database_for(step.database)
-    inside = _copy_in(st, step.file, ".csv")
-    columns = ", ".join(sql_ident(h.strip()) for h in header)
-    command = (
-        f"\\copy {step.table} ({columns}) FROM '{inside}' "
-        "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
-    )
-    code, output = run_psql(st.service, pg, database, ["-c", command], cleanup=[inside])
-    if code == 0:
-        return
-    failure = parse_failure(output, code, None, data=True)
-    reason = failure.reason
-    context = re.search(r"CONTEXT:\s+COPY \S+, line (\d+)", output)
-    where = st.rel(step.file)
-    line = None
-    if context:
-        line = int(context.group(1))
-        where += f":{line}"
-    if "does not exist" in reason and "relation" in reason:
-        reason += f"; create table {step.table} in an earlier step (e.g. sql: schema.sql)"
-    elif "column" in reason and "does not exist" in reason:
-        reason += "; the CSV header must name columns of the table exactly"
-    raise st.error(f"{where}: {reason}", line=line)
-
-
-def _plain_dump(st: _Step, tmp: Path) -> Path:
-    """The dump as a plain file (gunzipped into ``tmp`` when it is ``.gz``)."""
-    path = st.step.file
-    assert path is not None
-    if path.suffix != ".gz":
-        return path
-    out = tmp / f"dump-{secrets.token_hex(4)}.sql"
-    try:
-        with gzip.open(path, "rb") as src, out.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{st.rel(path)}: cannot decompress: {exc}") from None
-    return out
-
-
-def _dump(st: _Step, tmp: Path) -> None:
-    step = st.step
-    assert step.file is not None
-    pg = pg_settings(st.service)
-    label = st.rel(step.file)
-    if step.sanitize is None:
-        _psql_file(st, pg, _plain_dump(st, tmp), data=True, label=label)
-        return
-    from .sanitize import collect_originals, load_rules, resolve_salt, sanitize_file
-
-    rules = load_rules(step.sanitize)
-    salt = resolve_salt(rules, os.environ)
-    safe = tmp / f"sanitized-{secrets.token_hex(4)}.sql"
-    sanitize_file(step.file, safe, rules, salt=salt, fmt="pgdump")
-    # hash the originals while the sanitized dump loads (the load waits on the container)
-    with ThreadPoolExecutor(1, thread_name_prefix="eph-originals") as pool:
-        originals: Future[Any] = pool.submit(
-            collect_originals, step.file, rules, fmt="pgdump", salt=salt
-        )
-        try:
-            _psql_file(
-                st,
-                pg,
-                safe,
-                data=True,
-                label=label,
-                note=" (line numbers of the sanitized copy: the same unless tables are dropped)",
-            )
-        except BaseException:
-            originals.cancel()
-            raise
-        index = originals.result()
-    _leak_check(st, pg, index)
-
-
-def _leak_check(st: _Step, pg: PgSettings, index: Any) -> None:
-    from ._leakcheck import live_values
-    from ._pgsnap import connect
-    from .sanitize import check_leaks
-
-    database = pg.database_for(st.step.database)
-    conn = connect(st.service, pg, database)
-    try:
-        leaks = check_leaks(index, live_values(st.service, pg, database, conn))
-    finally:
-        if conn is not None:
-            conn.close()
-    if not leaks:
-        return
-    total = sum(leak.count for leak in leaks)
-    found = "; ".join(
-        f"{leak.table}.{leak.column}: {leak.count} value{'s' if leak.count != 1 else ''} "
-        f"(originals of {', '.join(leak.sources)})"
-        for leak in leaks
-    )
-    raise st.error(
-        f"leak check: {total} original value{'s' if total != 1 else ''} of sanitized columns "
-        f"found in database {database!r} after seeding: {found}; give those columns (or the "
-        f"columns the values were copied into) a transformation in {st.rel(st.step.sanitize)}",
-        leaks=tuple(leaks),
-    )
-
-
-# -- python and redis steps ----------------------------------------------------------------------
+# -- python steps ----------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -383,7 +190,7 @@ def _spec_on_path(root: Path) -> Iterator[None]:
                 sys.path.remove(entry)
 
 
-def _python(st: _Step, tmp: Path) -> None:
+def _python(st: Step, tmp: Path) -> None:
     target = st.step.target
     assert target is not None
     module_name, _, func_name = target.partition(":")
@@ -434,17 +241,4 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else "(no message)"
 
 
-def _redis(st: _Step, tmp: Path) -> None:
-    from ._redisseed import load_redis_file
-
-    assert st.step.file is not None
-    load_redis_file(st.env, st.service, st.step.file, tmp)
-
-
-_RUNNERS: Final[dict[str, Callable[[_Step, Path], None]]] = {
-    "sql": _sql,
-    "csv": _csv,
-    "dump": _dump,
-    "python": _python,
-    "redis": _redis,
-}
+_RUNNERS: Final[dict[str, Callable[[Step, Path], None]]] = {"python": _python}

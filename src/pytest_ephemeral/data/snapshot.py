@@ -1,6 +1,6 @@
 """Snapshot the seeded state of an environment's services, and put it back.
 
-``run_seeds`` snapshots a service right after its seed steps ran;
+``prepare.seed_service`` snapshots a service right after its seed steps ran;
 ``reset_environment(env)`` (what the ``eph_fresh`` fixture calls) puts every
 snapshotted service of ``env`` back to that state. Per service kind:
 
@@ -26,7 +26,6 @@ import threading
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import DataError
-from ._kinds import pg_settings, redis_settings, service_kind
 
 if TYPE_CHECKING:
     from ..runtime.environment import Environment, Service
@@ -82,80 +81,28 @@ def _state(env: Environment, *, create: bool) -> _EnvState | None:
 
 
 class _Reseed:
-    """The generic fallback: run the service's seed steps again (for Redis,
-    after ``FLUSHALL``)."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    """The generic fallback: run the service's seed steps again."""
 
     def reset(self, env: Environment, service: Service) -> None:
         from .seed import run_steps
 
-        if self.kind == "redis":
-            from ._redisseed import flushall
-
-            flushall(env, service)
         run_steps(env, service)
 
     def describe(self) -> str:
-        if self.kind == "redis":
-            return "generic fallback: FLUSHALL, then the seed steps again (no published port)"
         return "generic fallback: the seed steps again"
 
     def close(self) -> None:
         pass
 
 
-def _databases(service: Service) -> list[str]:
-    pg = pg_settings(service)
-    dbs = [pg.database_for(s.database) for s in service.spec.seed if s.kind != "redis"]
-    return list(dict.fromkeys(dbs or [pg.database]))
-
-
 def _make(env: Environment, service: Service, *, adopt: bool) -> _Snapshot:
-    kind = service_kind(service)
-    if kind == "postgres":
-        from ._pgsnap import PgExecSnapshot, PgHostSnapshot
+    from .kinds import make_snapshot
 
-        pg = pg_settings(service)
-        dbs = _databases(service)
-        host = PgHostSnapshot.open(service, pg, dbs)
-        if host is not None:
-            try:
-                if adopt:
-                    if not host.adopt():
-                        raise _no_snapshot(service)
-                else:
-                    host.take()
-            except BaseException:
-                host.close()
-                raise
-            return host
-        inner = PgExecSnapshot(service, pg, dbs)
-        if adopt:
-            if not inner.adopt(service):
-                raise _no_snapshot(service)
-        else:
-            inner.take(service)
-        return inner
-    if kind == "redis":
-        from ._redissnap import RedisDumpSnapshot
-
-        redis = RedisDumpSnapshot.open(service, redis_settings(service))
-        if redis is None:
-            return _Reseed("redis")
-        try:
-            if adopt:  # the data may have been changed since seeding: seed again first
-                _Reseed("redis").reset(env, service)
-            redis.take()
-        except BaseException:
-            redis.close()
-            raise
-        return redis
-    return _Reseed(kind)
+    snap = make_snapshot(env, service, adopt=adopt)
+    return snap if snap is not None else _Reseed()  # type: ignore[return-value]
 
 
-def _no_snapshot(service: Service) -> DataError:
+def no_snapshot(service: Service) -> DataError:
     return DataError(
         f"service {service.name!r} has no snapshot to reset to: its environment was not "
         "seeded by this run, and the template databases of an earlier run are missing; "
@@ -168,7 +115,7 @@ def _no_snapshot(service: Service) -> DataError:
 
 def snapshot_service(env: Environment, service: Service) -> None:
     """Snapshot ``service``'s current state as the state to reset to (called by
-    ``run_seeds`` after the seed steps). Replaces an earlier snapshot."""
+    ``prepare.seed_service`` after the seed steps). Replaces an earlier snapshot."""
     state = _state(env, create=True)
     assert state is not None
     snap = _make(env, service, adopt=False)

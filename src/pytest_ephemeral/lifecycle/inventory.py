@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..runtime.backend import Backend, Resource
+if TYPE_CHECKING:
+    from ..runtime.backend import Backend, Resource
 from . import labels as L
 
 __all__ = ["EnvRecord", "inventory", "should_sweep"]
@@ -92,6 +94,9 @@ def sweep(backend: Backend, now: float | None = None) -> dict[str, str]:
         why = should_sweep(rec, now)
         if why is None:
             continue
-        backend.remove(rec.resources)
+        from .removal import remove_environment
+
+        if remove_environment(backend, env_id, rec.resources):
+            continue  # not removed (engine unreachable, ...): not reported as removed
         removed[env_id] = why
     return removed

@@ -31,15 +31,23 @@ _watched: set[str] = set()
 _watched_lock = threading.Lock()
 
 
-def spawn_reaper(owner: L.Owner, log_dir: Path | None = None) -> None:
+def spawn_reaper(
+    owner: L.Owner,
+    log_dir: Path | None = None,
+    *,
+    backend: str = "docker",
+    address: str | None = None,
+) -> None:
     """Start the reaper for ``owner`` (once per owner and process), detached:
     in its own session (so a signal to pytest's process group does not reach
     it) and not our child (a short-lived shell starts it in the background and
-    exits, so nothing is left for us to wait for)."""
+    exits, so nothing is left for us to wait for). ``backend`` and ``address``
+    name the engine it cleans up on (the built-in backends)."""
+    key = f"{owner}|{backend}|{address}"
     with _watched_lock:
-        if str(owner) in _watched:
+        if key in _watched:
             return
-        _watched.add(str(owner))
+        _watched.add(key)
     log_dir = log_dir or Path(tempfile.gettempdir())
     log = log_dir / "pytest-ephemeral-reaper.log"
     subprocess.run(
@@ -53,6 +61,8 @@ def spawn_reaper(owner: L.Owner, log_dir: Path | None = None) -> None:
             "-m",
             "pytest_ephemeral.lifecycle.reaper",
             str(owner),
+            backend,
+            address or "",
         ],
         stdin=subprocess.DEVNULL,
         start_new_session=True,
@@ -62,21 +72,25 @@ def spawn_reaper(owner: L.Owner, log_dir: Path | None = None) -> None:
     )
 
 
-def reap(owner: L.Owner, *, attempts: int = 40) -> int:
-    from ..runtime.docker_backend import DockerBackend
+def reap(
+    owner: L.Owner, *, backend: str = "docker", address: str | None = None, attempts: int = 40
+) -> int:
+    from ..backends import make_backend
     from .inventory import group
+    from .removal import remove_environment
 
-    backend = DockerBackend()
+    engine = make_backend(backend, address or None)
     removed = 0
     for _ in range(attempts):
-        envs = group(backend.list_resources({L.OWNER: str(owner)}))
-        doomed = [r for rec in envs.values() if not rec.kept for r in rec.resources]
+        envs = group(engine.list_resources({L.OWNER: str(owner)}))
+        doomed = [rec for rec in envs.values() if not rec.kept]
         if not doomed:
             return removed
-        errors = backend.remove(doomed)
-        removed += len(doomed)
-        for err in errors:
-            print(f"reaper: {err}", flush=True)
+        for rec in doomed:
+            errors = remove_environment(engine, rec.id, rec.resources)
+            removed += len(rec.resources)
+            for err in errors:
+                print(f"reaper: {err}", flush=True)
         time.sleep(0.2)
     return removed
 
@@ -85,15 +99,18 @@ def main(argv: list[str]) -> int:
     owner = L.Owner.parse(argv[0]) if argv else None
     if owner is None:
         print(
-            "usage: python -m pytest_ephemeral.lifecycle.reaper HOST/BOOT/PID/START",
+            "usage: python -m pytest_ephemeral.lifecycle.reaper HOST/BOOT/PID/START "
+            "[BACKEND [ADDRESS]]",
             file=sys.stderr,
         )
         return 2
+    backend = argv[1] if len(argv) > 1 else "docker"
+    address = argv[2] if len(argv) > 2 and argv[2] else None
     while owner.alive():
         time.sleep(POLL)
     started = time.monotonic()
     try:
-        n = reap(owner)
+        n = reap(owner, backend=backend, address=address)
     except Exception as exc:
         print(f"reaper: cleanup for {owner} failed: {exc}", flush=True)
         return 1

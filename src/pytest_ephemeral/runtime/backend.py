@@ -1,25 +1,69 @@
 """The narrow interface between the topology engine and a container engine.
 
-The engine speaks only this interface; :mod:`.docker_backend` implements it on
-the Docker SDK. Unit tests may implement it with fakes.
+The engine speaks only this interface, in engine-neutral terms: ports are
+``(number, protocol)`` pairs, durations are seconds, mounts are
+:class:`Mount` values, events are :class:`ContainerEvent` values, failures are
+:mod:`pytest_ephemeral.errors` classes. Each module of
+:mod:`pytest_ephemeral.backends` translates them to and from one engine's wire
+format (``backends/docker.py``: the Docker API, also Podman and remote hosts).
+Unit tests implement it with an in-memory fake (``tests/fakes.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+
+from ..spec.model import HealthcheckSpec
+from .streams import ContainerEvent
+
+if TYPE_CHECKING:
+    from .streams import EventWatch, LogFollower
 
 __all__ = [
     "Backend",
+    "ContainerEvent",
     "ContainerRequest",
     "ContainerState",
     "ExecResult",
+    "Mount",
+    "PortBinding",
+    "PortKey",
     "Resource",
     "ResourceKind",
+    "port_key",
 ]
 
 ResourceKind = Literal["container", "network", "volume"]
+
+#: A container port as the engine-neutral key: ``(5432, "tcp")``.
+PortKey = tuple[int, str]
+
+
+def port_key(container_port: int, protocol: str = "tcp") -> PortKey:
+    return (int(container_port), protocol)
+
+
+@dataclass(frozen=True, slots=True)
+class PortBinding:
+    """Publish ``container_port`` on ``host_ip``; ``host_port`` None: the engine chooses."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = "127.0.0.1"
+    host_port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A named volume (``source`` is the engine's volume name), a bind mount
+    (``source`` is a host path) or an anonymous volume (``source`` None)."""
+
+    kind: Literal["volume", "bind"]
+    target: str
+    source: str | None = None
+    read_only: bool = False
 
 
 class ExecResult(NamedTuple):
@@ -42,13 +86,11 @@ class ContainerRequest:
     command: tuple[str, ...] | None = None
     entrypoint: tuple[str, ...] | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
-    # container port spec ("5432/tcp") -> (host ip, host port or None for "Docker chooses")
-    ports: Mapping[str, tuple[str, int | None]] = field(default_factory=dict)
-    expose: tuple[str, ...] = ()
-    # (source or None, target, read_only, type) type: "volume" | "bind"
-    mounts: tuple[tuple[str | None, str, bool, str], ...] = ()
-    tmpfs: Mapping[str, str] = field(default_factory=dict)
-    healthcheck: Mapping[str, object] | None = None
+    ports: tuple[PortBinding, ...] = ()
+    expose: tuple[PortKey, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    tmpfs: Mapping[str, str] = field(default_factory=dict)  # path -> mount options
+    healthcheck: HealthcheckSpec | None = None
     user: str | None = None
     working_dir: str | None = None
     nano_cpus: int | None = None
@@ -64,8 +106,7 @@ class ContainerState:
     health: str | None  # None: no healthcheck; "starting" | "healthy" | "unhealthy"
     oom_killed: bool = False
     error: str = ""
-    # "5432/tcp" -> host port
-    ports: Mapping[str, int] = field(default_factory=dict)
+    ports: Mapping[PortKey, int] = field(default_factory=dict)  # published: -> host port
     ip_address: str | None = None
     pid: int = 0  # the main process, in the engine's pid namespace (0: not running)
     container_id: str = ""
@@ -89,11 +130,24 @@ class Resource:
 
 
 class Backend(Protocol):
-    """What the engine needs from a container engine. Every method may raise
-    :class:`~pytest_ephemeral.errors.EphemeralError` subclasses; ids are opaque."""
+    """What the engine and the lifecycle need from a container engine. Every
+    method may raise :class:`~pytest_ephemeral.errors.EphemeralError`
+    subclasses (:class:`~pytest_ephemeral.errors.EngineUnavailableError` when
+    the engine cannot be reached, :class:`~pytest_ephemeral.errors.PortTakenError`,
+    :class:`~pytest_ephemeral.errors.ImageNotFoundError`); ids are opaque."""
+
+    #: the backend's name (``docker``, ``swarm``...), for messages and the reaper
+    name: str
 
     @property
-    def address(self) -> str: ...
+    def address(self) -> str:
+        """Where the engine was reached (a URL), for messages."""
+        ...
+
+    @property
+    def publish_host(self) -> str:
+        """The address published ports are reached on from this machine."""
+        ...
 
     def version(self) -> str: ...
 
@@ -135,8 +189,22 @@ class Backend(Protocol):
         container: host path}``. Streams; memory does not grow with file size."""
         ...
 
-    def list_resources(self, labels: Mapping[str, str | None]) -> list[Resource]: ...
+    def watch_events(self, labels: Mapping[str, str]) -> EventWatch | None:
+        """Container events of everything carrying ``labels``, as they happen
+        (None when the engine cannot stream them: the engine polls instead)."""
+        ...
 
-    def remove(self, resources: Sequence[Resource]) -> list[str]: ...
+    def follow_logs(self, container_id: str) -> LogFollower | None:
+        """The container's output as it is written (None: poll :meth:`logs`)."""
+        ...
+
+    def list_resources(self, labels: Mapping[str, str | None]) -> list[Resource]:
+        """Everything carrying ``labels`` (a None value: the key with any value)."""
+        ...
+
+    def remove(self, resources: Sequence[Resource]) -> list[str]:
+        """Remove in parallel, containers first, without stop grace periods;
+        returns the errors (already gone is not an error)."""
+        ...
 
     def close(self) -> None: ...

@@ -6,26 +6,36 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..errors import EphemeralError, ServiceStartError
-from ..lifecycle import labels as L
+from ..errors import EphemeralError, PortTakenError, ServiceStartError
 from ..spec.model import ServiceSpec, Spec, WaitSpec
-from .backend import Backend, ContainerRequest, ContainerState, Resource
+from .backend import (
+    Backend,
+    ContainerRequest,
+    ContainerState,
+    Mount,
+    PortBinding,
+    Resource,
+    port_key,
+)
 from .environment import Environment, Service, ServiceTimes
 from .streams import RECHECK, EventWatch, LogFollower
 from .waits import Probe
 
-if TYPE_CHECKING:
-    from ..lifecycle.inventory import EnvRecord
-
-__all__ = ["EngineOptions", "StartCancelled", "start_environment", "teardown_environment"]
+__all__ = [
+    "EngineOptions",
+    "StartCancelled",
+    "attach_environment",
+    "remove_resources",
+    "start_environment",
+]
 
 LOG_TAIL = 50
 
@@ -37,10 +47,15 @@ class EngineOptions:
     host_ip: str = "127.0.0.1"
     # called around each environment start to bound concurrent starts
     slot: Callable[[], contextlib.AbstractContextManager[object]] | None = None
-    # seed runner: (environment, service) -> None, called after readiness
+    # called for every service once it is ready (the lifecycle's hook for the
+    # data layer: connection details, seed steps): (environment, service) -> None
     seeder: Callable[[Environment, Service], None] | None = None
     # set from outside to stop a start in progress (it then raises StartCancelled)
     cancel: threading.Event | None = None
+    # the label naming a container's service, and the labels of built images
+    # (the lifecycle owns label names; the engine only applies them)
+    service_label: str = ""
+    build_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class StartCancelled(EphemeralError):
@@ -84,29 +99,8 @@ def _effective_waits(
     return tuple(WaitSpec("port", port=p.container_port) for p in svc.ports if p.protocol == "tcp")
 
 
-def _tmpfs_entry(text: str) -> tuple[str, str]:
-    """Compose's ``/path[:options]`` as Docker's (path, options)."""
-    path, _, options = text.partition(":")
-    return path, options
-
-
-def _healthcheck_body(svc: ServiceSpec) -> dict[str, object] | None:
-    hc = svc.healthcheck
-    if hc is None:
-        return None
-    if hc.disable:
-        return {"Test": ["NONE"]}
-    body: dict[str, object] = {"Test": list(hc.test)}
-    for key, value in (
-        ("Interval", hc.interval),
-        ("Timeout", hc.timeout),
-        ("StartPeriod", hc.start_period),
-    ):
-        if value:
-            body[key] = int(value * 1e9)
-    if hc.retries is not None:
-        body["Retries"] = hc.retries
-    return body
+def _safe(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "x"
 
 
 class _Start:
@@ -150,8 +144,9 @@ class _Start:
             list(pool.map(self._make_volume, [f"{env.id}_{v}" for v in self.spec.volumes]))
         self.networks = networks
         # before any container exists, so that no event of theirs is missed
-        watch = getattr(self.backend, "watch_events", None)
-        self.events: EventWatch | None = watch({L.ENV: env.id}) if watch is not None else None
+        self.events: EventWatch | None = (
+            self.backend.watch_events(dict(env.selector)) if env.selector else None
+        )
         try:
             self._run_services()
         finally:
@@ -222,7 +217,7 @@ class _Start:
             b = svc.build
             recipe = f"{b.dockerfile}|{sorted(b.args.items())}|{b.target}"
             digest = context_digest(b.context, recipe)
-            tag = f"eph-build/{L.safe_name(self.spec.name)}-{L.safe_name(name)}:{digest}"
+            tag = f"eph-build/{_safe(self.spec.name)}-{_safe(name)}:{digest}"
             with self.lock:
                 lock = self.built.setdefault(tag, threading.Lock())
             with lock:
@@ -234,7 +229,7 @@ class _Start:
                             tag,
                             b.args,
                             b.target,
-                            {f"{L.PREFIX}.build": "true"},
+                            self.opts.build_labels,
                             self.opts.image_map,
                         )
                     except EphemeralError as exc:
@@ -267,32 +262,35 @@ class _Start:
         else:
             nets = [(self.default_network, (name,))]
         mounts = tuple(
-            (
-                (f"{env.id}_{m.source}" if m.type == "volume" and m.source else m.source),
-                m.target,
-                m.read_only,
-                m.type,
+            Mount(
+                kind=m.type,
+                target=m.target,
+                source=f"{env.id}_{m.source}" if m.type == "volume" and m.source else m.source,
+                read_only=m.read_only,
             )
             for m in svc.volumes
         )
+        service_label = {self.opts.service_label: name} if self.opts.service_label else {}
         return ContainerRequest(
             name=f"{env.id}-{name}",
             image=image,
-            labels=self.labels(**{L.SERVICE: name}, **dict(svc.labels)),
+            labels=self.labels(**service_label, **dict(svc.labels)),
             network=nets[0][0],
             aliases=nets[0][1],
             extra_networks=dict(nets[1:]),
             command=svc.command,
             entrypoint=svc.entrypoint,
             environment=svc.environment,
-            ports={
-                f"{p.container_port}/{p.protocol}": (p.host_ip or self.opts.host_ip, p.host_port)
+            ports=tuple(
+                PortBinding(
+                    p.container_port, p.protocol, p.host_ip or self.opts.host_ip, p.host_port
+                )
                 for p in svc.ports
-            },
-            expose=tuple(f"{p}/tcp" for p in svc.expose),
+            ),
+            expose=tuple(port_key(p) for p in svc.expose),
             mounts=mounts,
             tmpfs=dict.fromkeys(svc.tmpfs, ""),
-            healthcheck=_healthcheck_body(svc),
+            healthcheck=svc.healthcheck,
             user=svc.user,
             working_dir=svc.working_dir,
             nano_cpus=int(svc.cpus * 1e9) if svc.cpus else None,
@@ -339,24 +337,24 @@ class _Start:
             raise _Aborted
         try:
             self.backend.start_container(cid)
+        except PortTakenError as exc:
+            raise ServiceStartError(name, str(exc), env_id=self.env.id) from None
         except EphemeralError as exc:
-            cause = str(exc)
-            if "address already in use" in cause or "port is already allocated" in cause:
-                cause = f"a host port is taken: {cause}"
             raise ServiceStartError(
-                name, cause, env_id=self.env.id, log_tail=self._tail(cid)
+                name, str(exc), env_id=self.env.id, log_tail=self._tail(cid)
             ) from None
         times.started = self.now()
         self.started[name].set()
         waits = _effective_waits(svc, image_test, name in self.needs_completion)
         state = self._await_ready(name, svc, cid, waits, timeout, image, image_test)
-        service = Service(name, svc, self.backend, cid, self.opts.host_ip, state.ports)
+        service = Service(name, svc, self.backend, cid, self.backend.publish_host, state.ports)
         with self.lock:
             self.env.services[name] = service
         times.ready = self.now()
-        if svc.seed and self.opts.seeder is not None:
+        if self.opts.seeder is not None:  # connection details, then seed steps
             self.opts.seeder(self.env, service)
-            times.seeded = self.now()
+            if svc.seed:
+                times.seeded = self.now()
         self.ready[name].set()
 
     def _tail(self, cid: str) -> list[str]:
@@ -383,8 +381,7 @@ class _Start:
         started = time.monotonic()
         deadline = started + timeout
         needs_logs = any(p.wait.kind == "log" for p in probes)
-        follow = getattr(backend, "follow_logs", None)
-        follower: LogFollower | None = follow(cid) if needs_logs and follow is not None else None
+        follower: LogFollower | None = backend.follow_logs(cid) if needs_logs else None
         try:
             return self._poll_ready(name, cid, probes, started, deadline, timeout, follower)
         finally:
@@ -443,7 +440,7 @@ class _Start:
             elif needs_logs:
                 logs = backend.logs(cid)
             probes = [
-                p for p in probes if not p.check(backend, cid, state, self.opts.host_ip, logs)
+                p for p in probes if not p.check(backend, cid, state, backend.publish_host, logs)
             ]
             if not probes and (state.running or completing):
                 return state
@@ -465,85 +462,59 @@ class _Start:
 def start_environment(env: Environment, opts: EngineOptions) -> Environment:
     """Create and start everything of ``env`` along the dependency graph.
 
-    On any failure (or KeyboardInterrupt), everything already created is
-    removed before the error propagates."""
+    Every resource is recorded on ``env`` as soon as it exists. On a failure
+    (or KeyboardInterrupt) the error propagates and what exists stays
+    recorded: the caller, which registered the teardown before calling, removes
+    it (``pytest_ephemeral.lifecycle.removal``)."""
     env.started_at = time.time()
     cm = opts.slot() if opts.slot is not None else contextlib.nullcontext()
-    try:
-        with cm:
-            _Start(env, opts).run()
-    except BaseException:
-        teardown_environment(env)
-        raise
+    with cm:
+        _Start(env, opts).run()
     return env
 
 
-def teardown_environment(env: Environment) -> list[str]:
-    """Remove every container, network and volume of ``env``; see
-    :func:`remove_environment`."""
-    release_environment(env)  # before the servers go
+def remove_resources(
+    backend: Backend, selector: Mapping[str, str], known: Sequence[Resource] = ()
+) -> list[str]:
+    """Remove ``known`` and whatever else carries the ``selector`` labels, in
+    parallel, without stop grace periods, then whatever appeared meanwhile (an
+    in-flight create). The mechanics of removal; the one removal function
+    callers use is :func:`pytest_ephemeral.lifecycle.removal.remove_environment`.
+    Returns the errors."""
+    resources = {r.id: r for r in known}
     try:
-        return remove_environment(env.backend, env.id, env.resources)
-    finally:
-        env.closed = True
-
-
-def release_environment(env: Environment) -> None:
-    """Let go of ``env`` without removing it (kept, reused, shared): close the
-    connections its snapshots hold."""
-    if env.snapshots:
-        from ..data.snapshot import forget
-
-        with contextlib.suppress(Exception):
-            forget(env)
-
-
-def remove_environment(backend: Backend, env_id: str, known: Sequence[Resource] = ()) -> list[str]:
-    """Remove ``known`` and whatever else carries ``env_id``'s label, in
-    parallel, without stop grace periods. Safe to call twice; a Ctrl-C during
-    removal does not stop it (it is re-raised afterwards). Returns errors."""
-    interrupted: BaseException | None = None
-    errors: list[str] = []
-    for _ in range(3):
-        try:
-            errors = _remove_all(backend, env_id, known)
-            break
-        except KeyboardInterrupt as exc:  # finish the job, then re-raise
-            interrupted = exc
-    if interrupted is not None:
-        raise interrupted
-    return errors
-
-
-def _remove_all(backend: Backend, env_id: str, resources: Sequence[Resource]) -> list[str]:
-    known = {r.id: r for r in resources}
-    try:
-        for r in backend.list_resources({L.ENV: env_id}):
-            known.setdefault(r.id, r)
+        for r in backend.list_resources(dict(selector)):
+            resources.setdefault(r.id, r)
     except EphemeralError as exc:
-        if not known:
+        if not resources:
             return [str(exc)]
-    errors = backend.remove(list(known.values()))
-    # anything created while we were removing (an in-flight create)
+    try:
+        errors = backend.remove(list(resources.values()))
+    except EphemeralError as exc:  # the engine went away: nothing counts as removed
+        return [str(exc)]
     with contextlib.suppress(EphemeralError):
-        late = backend.list_resources({L.ENV: env_id})
+        late = backend.list_resources(dict(selector))
         if late:
             errors = backend.remove(late)
     return errors
 
 
 def attach_environment(
-    backend: Backend, spec: Spec, record: EnvRecord, host_ip: str
+    backend: Backend,
+    spec: Spec,
+    env_id: str,
+    containers: Mapping[str, Resource],
+    resources: Sequence[Resource],
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
 ) -> Environment | None:
     """An :class:`Environment` for containers that already run (a kept
-    environment, or one another process created). None when it is not whole
-    and running."""
-    containers = record.services()
+    environment, or one another process created): ``containers`` maps service
+    names to their containers. None when it is not whole and running."""
     if set(containers) != set(spec.services):
         return None
-    labels = dict(containers[next(iter(containers))].labels) if containers else {}
-    labels.pop(L.SERVICE, None)
-    env = Environment(record.id, spec, backend, labels, resources=list(record.resources))
+    env = Environment(env_id, spec, backend, labels, resources=list(resources))
+    env.selector = dict(selector)
     for name, res in containers.items():
         try:
             state = backend.state(res.id)
@@ -553,6 +524,6 @@ def attach_environment(
         completed = any(w.kind == "completed" for w in svc.waits)
         if not state.running and not (completed and state.exited and state.exit_code == 0):
             return None
-        env.services[name] = Service(name, svc, backend, res.id, host_ip, state.ports)
+        env.services[name] = Service(name, svc, backend, res.id, backend.publish_host, state.ports)
         env.timeline[name] = ServiceTimes()
     return env

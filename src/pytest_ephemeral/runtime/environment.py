@@ -9,10 +9,9 @@ from typing import Any
 
 from ..errors import EphemeralError
 from ..spec.model import ServiceSpec, Spec
-from ..urls import connection_url
-from .backend import Backend, ExecResult, Resource
+from .backend import Backend, ExecResult, PortKey, Resource
 
-__all__ = ["Environment", "Service", "ServiceTimes"]
+__all__ = ["Connection", "Environment", "Service", "ServiceTimes"]
 
 
 @dataclass(slots=True)
@@ -26,10 +25,31 @@ class ServiceTimes:
     seeded: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How a client reaches a service of a known kind (set by the data layer's
+    kind registry): ``url`` with the password in it, and its parts."""
+
+    url: str
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    redacted_url: str = ""
+
+
 class Service:
     """One running service: its addresses, and a way to look inside."""
 
-    __slots__ = ("_backend", "_ports", "container_id", "host", "name", "spec")
+    __slots__ = (
+        "_backend",
+        "_ports",
+        "connection",
+        "container",
+        "container_id",
+        "host",
+        "name",
+        "spec",
+    )
 
     def __init__(
         self,
@@ -38,7 +58,7 @@ class Service:
         backend: Backend,
         container_id: str,
         host: str,
-        ports: Mapping[str, int],
+        ports: Mapping[PortKey, int],
     ) -> None:
         self.name = name
         self.spec = spec
@@ -46,6 +66,10 @@ class Service:
         self.host = host
         self._backend = backend
         self._ports = dict(ports)
+        #: set by the data layer for kinds it knows (PostgreSQL, Redis, HTTP)
+        self.connection: Connection | None = None
+        #: the started module object, for a service from a testcontainers module
+        self.container: object | None = None
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.container_id[:12]} ports={self.ports}>"
@@ -53,18 +77,23 @@ class Service:
     @property
     def ports(self) -> dict[str, int]:
         """Published ports: ``{"5432/tcp": 49153}``."""
-        return dict(self._ports)
+        return {f"{number}/{protocol}": hp for (number, protocol), hp in self._ports.items()}
+
+    @property
+    def url(self) -> str | None:
+        """A connection URL for kinds the plugin knows (``postgresql://...``,
+        ``redis://...``, ``http://...``), with the real password; None otherwise."""
+        return self.connection.url if self.connection is not None else None
 
     def port(self, container_port: int, protocol: str = "tcp") -> int:
         """The host port on which ``container_port`` is published."""
-        key = f"{container_port}/{protocol}"
         try:
-            return self._ports[key]
+            return self._ports[(int(container_port), protocol)]
         except KeyError:
-            known = ", ".join(sorted(self._ports)) or "none"
+            known = ", ".join(sorted(self.ports)) or "none"
             raise EphemeralError(
-                f"service {self.name!r} does not publish port {key} (published: {known}); "
-                f"add it to services.{self.name}.ports in the spec"
+                f"service {self.name!r} does not publish port {container_port}/{protocol} "
+                f"(published: {known}); add it to services.{self.name}.ports in the spec"
             ) from None
 
     def address(self, container_port: int, protocol: str = "tcp") -> str:
@@ -92,6 +121,8 @@ class Environment:
     backend: Backend
     labels: Mapping[str, str]
     services: dict[str, Service] = field(default_factory=dict)
+    # the labels that find this environment's resources on the engine
+    selector: Mapping[str, str] = field(default_factory=dict)
     timeline: dict[str, ServiceTimes] = field(default_factory=dict)
     resources: list[Resource] = field(default_factory=list)
     started_at: float = 0.0
@@ -154,7 +185,7 @@ class Environment:
                     "host": svc.host,
                     "ports": svc.ports,
                     "image": svc.spec.image or "(built)",
-                    "url": connection_url(svc.spec, svc.host, svc.ports),
+                    "url": svc.connection.redacted_url if svc.connection else None,
                 }
                 for name, svc in self._in_spec_order()
             },

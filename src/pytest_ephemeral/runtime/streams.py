@@ -21,19 +21,25 @@ import codecs
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-__all__ = ["RECHECK", "EventWatch", "LogFollower", "Stream"]
+__all__ = ["RECHECK", "ContainerEvent", "EventWatch", "LogFollower", "Stream"]
 
 # the longest the engine goes without inspecting a starting container
 RECHECK = 1.0
 
-# container events that change what an inspect would say about readiness
-_CHANGES = frozenset({"die", "oom", "kill", "stop", "destroy", "health_status", "pause"})
+
+@dataclass(frozen=True, slots=True)
+class ContainerEvent:
+    """Something happened to a container that may change its readiness."""
+
+    container_id: str
+    kind: Literal["died", "health", "stopped", "removed", "other"]
 
 
 class Stream(Protocol):
-    """What the Docker SDK's cancellable streams offer."""
+    """A cancellable stream of items (a backend's events or log chunks)."""
 
     def __iter__(self) -> Iterator[Any]: ...
 
@@ -69,7 +75,9 @@ class _Reader:
 
 
 class EventWatch(_Reader):
-    """Which containers of one environment changed since last asked."""
+    """Which containers of one environment changed since last asked. The
+    stream yields :class:`~.backend.ContainerEvent` values (each backend
+    translates its engine's events into them)."""
 
     def __init__(self, stream: Stream, name: str = "eph-events") -> None:
         self._lock = threading.Lock()
@@ -77,13 +85,9 @@ class EventWatch(_Reader):
         super().__init__(stream, name)
 
     def handle(self, item: Any) -> None:
-        if not isinstance(item, dict) or item.get("Type", "container") != "container":
-            return
-        action = str(item.get("Action") or item.get("status") or "").partition(":")[0]
-        cid = str(item.get("id") or (item.get("Actor") or {}).get("ID") or "")
-        if action in _CHANGES and cid:
+        if isinstance(item, ContainerEvent) and item.kind != "other" and item.container_id:
             with self._lock:
-                self._changed.add(cid)
+                self._changed.add(item.container_id)
 
     def changed(self, container_id: str) -> bool:
         """True (once) when an event about ``container_id`` came since the last

@@ -158,7 +158,7 @@ class Probe:
             return False
         if w.kind == "port":
             assert w.port is not None  # validated by the spec loader
-            hp = state.ports.get(f"{w.port}/tcp")
+            hp = state.ports.get((w.port, "tcp"))
             if hp is not None:
                 return probe_tcp(host, hp)
             here = listening_ports(state)
@@ -172,7 +172,7 @@ class Probe:
             )
         if w.kind == "http":
             assert w.port is not None
-            hp = state.ports.get(f"{w.port}/tcp")
+            hp = state.ports.get((w.port, "tcp"))
             if hp is None:
                 return False
             return probe_http(host, hp, w.path, w.status)
@@ -210,8 +210,8 @@ def _any_port_open(state: ContainerState, host: str) -> bool:
     """Something in the container listens on TCP (a sign that it may be ready)."""
     here = listening_ports(state)
     if here is not None:
-        declared = {int(key.partition("/")[0]) for key in state.ports if key.endswith("/tcp")}
+        declared = {number for number, protocol in state.ports if protocol == "tcp"}
         return bool(here & declared) if declared else bool(here)
     return any(
-        probe_tcp(host, hp, timeout=0.2) for key, hp in state.ports.items() if key.endswith("/tcp")
+        probe_tcp(host, hp, timeout=0.2) for key, hp in state.ports.items() if key[1] == "tcp"
     )

@@ -10,14 +10,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from ..errors import DataError, EphemeralError
-from ._kinds import redis_settings
-from ._redisfile import encode_command, write_resp
+from ...errors import DataError, EphemeralError
+from .file import encode_command, write_resp
+from .settings import redis_settings
 
 if TYPE_CHECKING:
-    from ..runtime.environment import Environment, Service
+    from ...runtime.environment import Environment, Service
+    from ..seed import Step
 
-__all__ = ["flushall", "load_redis_file"]
+__all__ = ["flushall", "load_redis_file", "run_redis"]
 
 _SUMMARY: Final = re.compile(r"errors:\s*(\d+),\s*replies:\s*(\d+)")
 _NOISE: Final = ("All data transferred", "Waiting for the last reply", "Last reply received")
@@ -78,3 +79,8 @@ def flushall(env: Environment, service: Service) -> None:
             _pipe(env, service, resp, len(commands))
         except DataError as exc:
             raise DataError(f"service {service.name!r}: FLUSHALL failed: {exc}") from None
+
+
+def run_redis(st: Step, tmp: Path) -> None:
+    assert st.step.file is not None
+    load_redis_file(st.env, st.service, st.step.file, tmp)

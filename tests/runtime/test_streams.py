@@ -14,8 +14,9 @@ import pytest
 
 from pytest_ephemeral import Environment, ServiceStartError
 from pytest_ephemeral.lifecycle import labels as L
-from pytest_ephemeral.runtime.docker_backend import DockerBackend
-from pytest_ephemeral.runtime.engine import EngineOptions, start_environment, teardown_environment
+from pytest_ephemeral.backends.docker import DockerBackend, _EventStream
+from pytest_ephemeral.lifecycle.removal import teardown as teardown_environment
+from pytest_ephemeral.runtime.engine import EngineOptions, start_environment
 from pytest_ephemeral.runtime.streams import EventWatch, LogFollower
 from pytest_ephemeral.spec import load_spec
 
@@ -55,7 +56,7 @@ def settle(predicate: Callable[[], bool]) -> bool:
 
 def test_event_watch_reports_each_change_once() -> None:
     stream = FakeStream()
-    watch = EventWatch(stream)
+    watch = EventWatch(_EventStream(stream))  # Docker's event JSON, translated
     cid = "a" * 64
     assert not watch.changed(cid)
     # an exec's events do not count: they change nothing an inspect would say
@@ -72,7 +73,7 @@ def test_event_watch_reports_each_change_once() -> None:
 
 def test_event_watch_that_breaks_asks_for_polling() -> None:
     stream = FakeStream()
-    watch = EventWatch(stream)
+    watch = EventWatch(_EventStream(stream))  # Docker's event JSON, translated
     stream.items.put(ConnectionResetError("engine restarted"))
     assert settle(lambda: watch.broken)
     assert watch.changed("anything") and watch.changed("anything")  # every time
@@ -127,7 +128,7 @@ def test_waits_with_and_without_streams(
         """
     )
     env_id = f"t-{uuid.uuid4().hex[:8]}"
-    env = Environment(env_id, load_spec(path), backend_type(), {L.ENV: env_id})
+    env = Environment(env_id, load_spec(path), backend_type(), {L.ENV: env_id}, selector={L.ENV: env_id})
     try:
         start_environment(env, EngineOptions(default_timeout=30))
         assert set(env.services) == {"logline", "job", "checked"}
@@ -152,7 +153,7 @@ def test_a_crash_is_seen_through_the_event_stream(
         """
     )
     env_id = f"t-{uuid.uuid4().hex[:8]}"
-    env = Environment(env_id, load_spec(path), DockerBackend(), {L.ENV: env_id})
+    env = Environment(env_id, load_spec(path), DockerBackend(), {L.ENV: env_id}, selector={L.ENV: env_id})
     try:
         with pytest.raises(ServiceStartError, match="exited with status 3"):
             start_environment(env, EngineOptions(default_timeout=60))

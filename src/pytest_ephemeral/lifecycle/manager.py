@@ -1,6 +1,7 @@
-"""The engine room shared by both front doors (the pytest plugin and ``eph``):
-find and load specs, create environments with teardown registered first,
-keep or remove them at the end, reuse kept ones."""
+"""The lifecycle policy shared by both front doors (the pytest plugin and
+``eph``): which environment a caller gets (new, reused, shared), its id and
+labels, teardown registered before anything is created (reaper, SIGTERM,
+sweep), keep and TTL at the end. Removal goes through :mod:`.removal`."""
 
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from .config import Settings
-from .errors import EphemeralError
-from .lifecycle import labels as L
+from ..config import Settings
+from ..errors import EphemeralError
+from . import labels as L
+from .removal import release, remove_environment, teardown
 
 if TYPE_CHECKING:
-    from .runtime.backend import Backend
-    from .runtime.engine import EngineOptions
-    from .runtime.environment import Environment, Service
-    from .spec.model import Spec
+    from ..runtime.backend import Backend
+    from ..runtime.engine import EngineOptions
+    from ..runtime.environment import Environment, Service
+    from ..spec.model import Spec
+    from .inventory import EnvRecord
 
 __all__ = ["Manager", "new_run_id"]
 
@@ -72,9 +75,9 @@ class Manager:
             if self._backend_factory is not None:
                 self._backend = self._backend_factory()
             else:
-                from .runtime.docker_backend import DockerBackend
+                from ..backends import make_backend
 
-                self._backend = DockerBackend()
+                self._backend = make_backend(self.settings.backend)
         return self._backend
 
     def warm_up(self) -> threading.Thread:
@@ -85,8 +88,8 @@ class Manager:
 
         def run() -> None:
             with contextlib.suppress(Exception), self._lock:
-                from .runtime import engine  # noqa: F401
-                from .spec import load_spec  # noqa: F401
+                from ..runtime import engine  # noqa: F401
+                from ..spec import load_spec  # noqa: F401
 
                 self.backend  # noqa: B018 - the import and the client are the point
                 if not (self.settings.shared and self.controller is not None):
@@ -97,7 +100,7 @@ class Manager:
         return thread
 
     def spec_path(self, path: str | os.PathLike[str] | None = None) -> Path:
-        from .spec import discover_spec
+        from ..spec import discover_spec
 
         s = self.settings
         if path is not None:
@@ -106,7 +109,7 @@ class Manager:
         return discover_spec(s.rootdir, s.spec, s.spec_ini).resolve()
 
     def load(self, path: Path) -> Spec:
-        from .spec import load_spec
+        from ..spec import load_spec
 
         return load_spec(path, profiles=self.settings.profiles)
 
@@ -145,16 +148,17 @@ class Manager:
                 self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
 
     def _sweep(self) -> None:
-        from .lifecycle.inventory import sweep
+        from .inventory import sweep
 
         with contextlib.suppress(EphemeralError):
             self.sweep_report = sweep(self.backend)
 
     def _watch(self, owner: L.Owner) -> None:
         """A reaper for ``owner``'s resources (once per owner and process)."""
-        from .lifecycle.reaper import spawn_reaper
+        from .reaper import spawn_reaper
 
-        spawn_reaper(owner)
+        backend = self.backend
+        spawn_reaper(owner, backend=backend.name, address=backend.address)
 
     def labels_for(
         self,
@@ -177,11 +181,25 @@ class Manager:
             expires=expires,
         )
 
-    def _create(self, spec: Spec, *, kept: bool = False) -> Environment:
-        from .runtime.engine import start_environment
-        from .runtime.environment import Environment
+    def _new(self, spec: Spec, env_id: str, labels: dict[str, str]) -> Environment:
+        from ..runtime.environment import Environment
 
-        backend = self.backend
+        env = Environment(env_id, spec, self.backend, labels)
+        env.selector = {L.ENV: env_id}
+        return env
+
+    def _start(self, env: Environment, *, cancel: threading.Event | None = None) -> None:
+        """Start ``env`` (registered by the caller before this); on any failure
+        remove what exists, then re-raise. Then connection details and seeds."""
+        from ..runtime.engine import start_environment
+
+        try:
+            start_environment(env, self.engine_options(cancel=cancel))
+        except BaseException:
+            teardown(env)
+            raise
+
+    def _create(self, spec: Spec, *, kept: bool = False) -> Environment:
         if self.settings.reuse and not kept:
             env = self._reuse(spec)
             if env is not None:
@@ -190,15 +208,13 @@ class Manager:
         self._prepare_guards()
         env_id = self._env_id(spec)
         expires = time.time() + self.settings.ttl if kept else None
-        env = Environment(
-            env_id, spec, backend, self.labels_for(spec, env_id, kept=kept, expires=expires)
-        )
+        env = self._new(spec, env_id, self.labels_for(spec, env_id, kept=kept, expires=expires))
         env.kept = kept
         # registered before anything is created: close() removes whatever exists
         self.environments[spec.path.resolve()] = env
         self._say(f"starting {env_id} ({_services(len(spec.services))}) ...")
         try:
-            start_environment(env, self.engine_options())
+            self._start(env)
         except BaseException:
             self.environments.pop(spec.path.resolve(), None)
             raise
@@ -253,15 +269,9 @@ class Manager:
         """The run's one environment for ``spec``, created by whichever process
         asks first (the controller early, or the first worker), attached to by
         the others; owned by the controller."""
-        from .lifecycle.inventory import group
-        from .lifecycle.shared import shared_lock
-        from .runtime.engine import (
-            StartCancelled,
-            attach_environment,
-            remove_environment,
-            start_environment,
-        )
-        from .runtime.environment import Environment
+        from ..runtime.engine import StartCancelled
+        from .inventory import group
+        from .shared import shared_lock
 
         controller = owner or self.controller
         assert controller is not None  # only called under xdist
@@ -282,7 +292,7 @@ class Manager:
                     return kept
             record = group(backend.list_resources({L.ENV: env_id})).get(env_id)
             if record is not None:
-                env = attach_environment(backend, spec, record, self.settings.host_ip)
+                env = self._attach(spec, record)
                 if env is not None:
                     env.shared = True
                     env.attached = True
@@ -293,13 +303,13 @@ class Manager:
             self._watch(controller)  # the controller may be killed before it cleans up
             labels = self.labels_for(spec, env_id, owner=controller)
             labels[L.SHARED] = "true"
-            env = Environment(env_id, spec, self.backend, labels)
+            env = self._new(spec, env_id, labels)
             env.shared = True
             self.environments[spec.path.resolve()] = env
             if not quiet:  # the early start runs beside xdist's own output
                 self._say(f"starting shared {env_id} ({_services(len(spec.services))}) ...")
             try:
-                start_environment(env, self.engine_options(cancel=cancel))
+                self._start(env, cancel=cancel)
             except BaseException as exc:
                 self.environments.pop(spec.path.resolve(), None)
                 if isinstance(exc, EphemeralError) and not isinstance(exc, StartCancelled):
@@ -312,9 +322,8 @@ class Manager:
     def close_shared(self, *, failed: bool) -> list[str]:
         """Controller: remove (or keep) the run's shared environments once every
         worker is done. Returns the ids of the kept ones."""
-        from .lifecycle.inventory import group
-        from .lifecycle.shared import shared_paths
-        from .runtime.engine import remove_environment
+        from .inventory import group
+        from .shared import shared_paths
 
         keep = self.settings.keep == "always" or (self.settings.keep == "failed" and failed)
         kept: list[str] = []
@@ -323,15 +332,7 @@ class Manager:
             if keep:
                 labels = dict(rec.resources[0].labels)
                 labels.pop(L.SERVICE, None)
-                labels.update(
-                    {
-                        L.KEPT: "true",
-                        L.EXPIRES: f"{time.time() + self.settings.ttl:.0f}",
-                        L.MARKER: "kept",
-                    }
-                )
-                with contextlib.suppress(EphemeralError):
-                    self.backend.create_volume(f"{env_id}_kept-{int(time.time())}", labels)
+                self._mark_kept(env_id, labels)
                 kept.append(env_id)
                 continue
             remove_environment(self.backend, env_id, rec.resources)
@@ -341,8 +342,8 @@ class Manager:
         return kept
 
     def engine_options(self, *, cancel: threading.Event | None = None) -> EngineOptions:
-        from .runtime.engine import EngineOptions
-        from .runtime.slots import start_slot
+        from ..runtime.engine import EngineOptions
+        from ..runtime.slots import start_slot
 
         s = self.settings
         return EngineOptions(
@@ -352,16 +353,36 @@ class Manager:
             slot=lambda: start_slot(s.effective_max_starts),
             seeder=_seeder(),
             cancel=cancel,
+            service_label=L.SERVICE,
+            build_labels={f"{L.PREFIX}.build": "true"},
         )
 
+    def _attach(self, spec: Spec, record: EnvRecord) -> Environment | None:
+        from ..runtime.engine import attach_environment
+
+        containers = record.services()
+        labels = dict(containers[next(iter(containers))].labels) if containers else {}
+        labels.pop(L.SERVICE, None)
+        env = attach_environment(
+            self.backend,
+            spec,
+            record.id,
+            containers,
+            record.resources,
+            labels,
+            {L.ENV: record.id},
+        )
+        if env is not None:
+            _connect(env)
+        return env
+
     def _reuse(self, spec: Spec) -> Environment | None:
-        from .lifecycle.inventory import inventory
-        from .runtime.engine import attach_environment, remove_environment
+        from .inventory import inventory
 
         for rec in inventory(self.backend).values():
             if not rec.kept or rec.spec_hash != spec.hash:
                 continue
-            env = attach_environment(self.backend, spec, rec, self.settings.host_ip)
+            env = self._attach(spec, rec)
             if env is not None:
                 env.reused = True
                 env.kept = True
@@ -374,17 +395,25 @@ class Manager:
     def mark_kept(self, env: Environment) -> None:
         """Record on the engine that ``env`` is kept, with its expiry."""
         expires = time.time() + self.settings.ttl
-        labels = self.labels_for(env.spec, env.id, kept=True, expires=expires)
-        labels[L.MARKER] = "kept"
-        with contextlib.suppress(EphemeralError):
-            self.backend.create_volume(f"{env.id}_kept-{int(expires)}", labels)
+        self._mark_kept(env.id, self.labels_for(env.spec, env.id, kept=True, expires=expires))
         env.kept = True
+
+    def _mark_kept(self, env_id: str, labels: dict[str, str]) -> None:
+        """A marker resource that says, on the engine itself, that ``env_id``
+        is kept until its expiry (labels alone: works for any backend)."""
+        expires = time.time() + self.settings.ttl
+        labels = {
+            **labels,
+            L.KEPT: "true",
+            L.EXPIRES: f"{expires:.0f}",
+            L.MARKER: "kept",
+        }
+        with contextlib.suppress(EphemeralError):
+            self.backend.create_volume(f"{env_id}_kept-{int(expires)}", labels)
 
     def close(self, *, failed: bool) -> list[Environment]:
         """Remove this process's environments, or keep them as the settings say.
         Returns the kept ones."""
-        from .runtime.engine import release_environment, teardown_environment
-
         keep = self.settings.keep == "always" or (self.settings.keep == "failed" and failed)
         kept: list[Environment] = []
         if self._sweeper is not None:
@@ -394,17 +423,17 @@ class Manager:
             self.environments.clear()
         for env in envs:
             if env.closed or env.shared:
-                release_environment(env)
+                release(env)
                 if env.shared and env.reused:
                     kept.append(env)  # a kept environment, reused by every worker: stays
                 continue  # a shared environment is the controller's to remove
             if keep or (env.reused and self.settings.reuse):
                 if not env.reused:
                     self.mark_kept(env)
-                release_environment(env)
+                release(env)
                 kept.append(env)
                 continue
-            teardown_environment(env)
+            teardown(env)
         self.kept.extend(kept)
         if self._old_sigterm is not None and threading.current_thread() is threading.main_thread():
             with contextlib.suppress(ValueError, TypeError):
@@ -428,9 +457,19 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _seeder() -> Callable[[Environment, Service], None]:
-    def run_seeds(env: Environment, service: Service) -> None:
-        from .data.seed import run_seeds as run  # only when a service has seed steps
+    """Called by the engine for every service once it is ready: its connection
+    details (kinds the data layer knows), then its seed steps, if any."""
 
-        run(env, service)
+    def prepare(env: Environment, service: Service) -> None:
+        from ..data.prepare import prepare_service
 
-    return run_seeds
+        prepare_service(env, service)
+
+    return prepare
+
+
+def _connect(env: Environment) -> None:
+    from ..data.kinds import connect
+
+    for service in env.services.values():
+        connect(service)

@@ -18,7 +18,7 @@ import pytest
 
 from pytest_ephemeral.lifecycle import labels as L
 
-from .conftest import labelled, wait_until_clean
+from ..conftest import labelled, wait_until_clean
 
 pytestmark = pytest.mark.docker
 

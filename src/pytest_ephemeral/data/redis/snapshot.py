@@ -9,14 +9,15 @@ import re
 import threading
 from typing import TYPE_CHECKING, Final
 
-from ..errors import DataError
-from ._kinds import RedisSettings, host_port
-from ._resp import RedisError, Reply, Resp
+from ...errors import DataError
+from .._args import host_port
+from .resp import RedisError, Reply, Resp
+from .settings import RedisSettings, redis_settings
 
 if TYPE_CHECKING:
-    from ..runtime.environment import Environment, Service
+    from ...runtime.environment import Environment, Service
 
-__all__ = ["RedisDumpSnapshot"]
+__all__ = ["RedisDumpSnapshot", "RedisReseed", "make_snapshot"]
 
 _KEYSPACE: Final = re.compile(rb"^db(\d+):keys=(\d+)", re.MULTILINE)
 SCAN_COUNT: Final = 1000
@@ -129,3 +130,37 @@ class RedisDumpSnapshot:
         with self.lock:
             self.closed = True
             self._drop_client()
+
+
+class RedisReseed:
+    """Without a published port: ``FLUSHALL``, then the seed steps again."""
+
+    def reset(self, env: Environment, service: Service) -> None:
+        from ..seed import run_steps
+        from .seed import flushall
+
+        flushall(env, service)
+        run_steps(env, service)
+
+    def describe(self) -> str:
+        return "generic fallback: FLUSHALL, then the seed steps again (no published port)"
+
+    def close(self) -> None:
+        pass
+
+
+def make_snapshot(
+    env: Environment, service: Service, adopt: bool
+) -> RedisDumpSnapshot | RedisReseed:
+    """A RESP dump of every key over the published port, restored on reset."""
+    redis = RedisDumpSnapshot.open(service, redis_settings(service))
+    if redis is None:
+        return RedisReseed()
+    try:
+        if adopt:  # the data may have been changed since seeding: seed again first
+            RedisReseed().reset(env, service)
+        redis.take()
+    except BaseException:
+        redis.close()
+        raise
+    return redis

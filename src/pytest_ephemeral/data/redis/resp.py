@@ -8,8 +8,8 @@ import socket
 from collections.abc import Sequence
 from typing import Union
 
-from ..errors import DataError
-from ._redisfile import encode_command
+from ...errors import DataError
+from .file import encode_command
 
 __all__ = ["RedisError", "Reply", "Resp"]
 

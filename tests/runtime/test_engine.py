@@ -15,11 +15,12 @@ import pytest
 
 from pytest_ephemeral import Environment, ServiceStartError
 from pytest_ephemeral.lifecycle import labels as L
-from pytest_ephemeral.runtime.docker_backend import DockerBackend
-from pytest_ephemeral.runtime.engine import EngineOptions, start_environment, teardown_environment
+from pytest_ephemeral.backends.docker import DockerBackend
+from pytest_ephemeral.lifecycle.removal import teardown as teardown_environment
+from pytest_ephemeral.runtime.engine import EngineOptions, start_environment
 from pytest_ephemeral.spec import load_spec
 
-from .conftest import labelled
+from ..conftest import labelled
 
 pytestmark = pytest.mark.docker
 
@@ -31,7 +32,7 @@ def started(client: Any, path: Path, **options: Any) -> Iterator[Environment]:
     spec = load_spec(path)
     env_id = f"t-{uuid.uuid4().hex[:8]}"
     labels = {L.ENV: env_id, L.OWNER: str(L.current_owner())}
-    env = Environment(env_id, spec, DockerBackend(), labels)
+    env = Environment(env_id, spec, DockerBackend(), labels, selector={L.ENV: env_id})
     options.setdefault("default_timeout", 30.0)
     try:
         start_environment(env, EngineOptions(**options))
@@ -260,7 +261,7 @@ def test_teardown_does_not_wait_out_the_grace_period(
     )
     spec = load_spec(path)
     env_id = f"t-{uuid.uuid4().hex[:8]}"
-    env = Environment(env_id, spec, DockerBackend(), {L.ENV: env_id})
+    env = Environment(env_id, spec, DockerBackend(), {L.ENV: env_id}, selector={L.ENV: env_id})
     start_environment(env, EngineOptions(default_timeout=30))
     t0 = time.monotonic()
     assert teardown_environment(env) == []

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_randomised_kills_leak_nothing(docker_client: Any) -> None:

@@ -29,7 +29,7 @@ from typing import IO, Final
 
 import yaml
 
-from ..errors import DataError
+from ...errors import DataError
 
 __all__ = ["encode_command", "redis_commands", "write_resp"]
 

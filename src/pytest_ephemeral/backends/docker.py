@@ -1,4 +1,7 @@
-"""The Docker backend: the engine's :class:`~.backend.Backend` on the Docker SDK.
+"""The Docker backend: the engine's :class:`~pytest_ephemeral.runtime.backend.Backend`
+on the Docker SDK. All of Docker's wire format lives here: port keys like
+``"5432/tcp"``, nanosecond durations, mount and healthcheck bodies, event JSON,
+error strings.
 
 The low-level API client is used throughout: one request per operation, no
 implicit re-inspection, safe to share between threads.
@@ -20,9 +23,16 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from ..errors import EngineUnavailableError, EphemeralError
-from .backend import ContainerRequest, ContainerState, ExecResult, Resource
-from .streams import EventWatch, LogFollower
+from ..errors import EngineUnavailableError, EphemeralError, ImageNotFoundError, PortTakenError
+from ..runtime.backend import (
+    ContainerEvent,
+    ContainerRequest,
+    ContainerState,
+    ExecResult,
+    PortKey,
+    Resource,
+)
+from ..runtime.streams import EventWatch, LogFollower
 
 __all__ = ["DockerBackend", "default_address"]
 
@@ -42,11 +52,74 @@ def _unreachable(address: str, exc: BaseException) -> EngineUnavailableError:
     )
 
 
+# Docker's container events that change what an inspect says about readiness
+_EVENT_KINDS: dict[str, Any] = {
+    "die": "died",
+    "oom": "died",
+    "kill": "died",
+    "stop": "stopped",
+    "pause": "stopped",
+    "destroy": "removed",
+    "health_status": "health",
+}
+
+
+def _wire_port(key: PortKey) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+def _neutral_port(text: str) -> PortKey:
+    number, _, protocol = text.partition("/")
+    return (int(number), protocol or "tcp")
+
+
+def _healthcheck_body(hc: Any) -> dict[str, object]:
+    if hc.disable:
+        return {"Test": ["NONE"]}
+    body: dict[str, object] = {"Test": list(hc.test)}
+    for key, value in (
+        ("Interval", hc.interval),
+        ("Timeout", hc.timeout),
+        ("StartPeriod", hc.start_period),
+    ):
+        if value:
+            body[key] = int(value * 1e9)
+    if hc.retries is not None:
+        body["Retries"] = hc.retries
+    return body
+
+
+def _events(stream: Any) -> Any:
+    """Docker's event JSON as :class:`ContainerEvent` values."""
+    for item in stream:
+        if not isinstance(item, dict) or item.get("Type", "container") != "container":
+            continue
+        action = str(item.get("Action") or item.get("status") or "").partition(":")[0]
+        cid = str(item.get("id") or (item.get("Actor") or {}).get("ID") or "")
+        yield ContainerEvent(cid, _EVENT_KINDS.get(action, "other"))
+
+
+class _EventStream:
+    """The SDK's cancellable event stream, translated."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def __iter__(self) -> Any:
+        return _events(self._raw)
+
+    def close(self) -> None:
+        self._raw.close()
+
+
 class DockerBackend:
-    """A :class:`~.backend.Backend` talking to one Docker engine."""
+    """A :class:`~pytest_ephemeral.runtime.backend.Backend` talking to one Docker engine."""
+
+    name = "docker"
 
     def __init__(self, base_url: str | None = None, timeout: int = 120) -> None:
         self._address = base_url or default_address()
+        self._publish_host = "127.0.0.1"
         try:
             # a fixed API version: no round trip at construction (an unreachable
             # engine is reported by the first real call, as one clear error)
@@ -77,6 +150,10 @@ class DockerBackend:
     @property
     def address(self) -> str:
         return self._address
+
+    @property
+    def publish_host(self) -> str:
+        return self._publish_host
 
     def version(self) -> str:
         info = self._call("docker version", self._api.version)
@@ -165,17 +242,19 @@ class DockerBackend:
         host_config: dict[str, Any] = {
             "NetworkMode": request.network,
             "PortBindings": {
-                port: [{"HostIp": ip, "HostPort": str(hp) if hp else ""}]
-                for port, (ip, hp) in request.ports.items()
+                f"{p.container_port}/{p.protocol}": [
+                    {"HostIp": p.host_ip, "HostPort": str(p.host_port) if p.host_port else ""}
+                ]
+                for p in request.ports
             },
             "Privileged": request.privileged,
             "Init": False,
         }
         mounts = []
-        for source, target, read_only, kind in request.mounts:
-            mount: dict[str, Any] = {"Target": target, "Type": kind, "ReadOnly": read_only}
-            if source is not None:
-                mount["Source"] = source
+        for m in request.mounts:
+            mount: dict[str, Any] = {"Target": m.target, "Type": m.kind, "ReadOnly": m.read_only}
+            if m.source is not None:
+                mount["Source"] = m.source
             mounts.append(mount)
         if mounts:
             host_config["Mounts"] = mounts
@@ -186,8 +265,9 @@ class DockerBackend:
         if request.mem_limit:
             host_config["Memory"] = request.mem_limit
         exposed: dict[str, dict[str, object]] = {
-            port: {} for port in (*request.ports, *request.expose)
+            f"{p.container_port}/{p.protocol}": {} for p in request.ports
         }
+        exposed.update({_wire_port(k): {} for k in request.expose})
         body: dict[str, Any] = {
             "Image": request.image,
             "Labels": dict(request.labels),
@@ -208,7 +288,7 @@ class DockerBackend:
         if request.entrypoint is not None:
             body["Entrypoint"] = list(request.entrypoint)
         if request.healthcheck is not None:
-            body["Healthcheck"] = dict(request.healthcheck)
+            body["Healthcheck"] = _healthcheck_body(request.healthcheck)
         if request.user:
             body["User"] = request.user
         if request.working_dir:
@@ -224,13 +304,13 @@ class DockerBackend:
         try:
             container_id = create()
         except docker.errors.ImageNotFound:
-            raise EphemeralError(
-                f"image {request.image!r} is not on the engine and cannot be pulled here "
+            raise ImageNotFoundError(
+                f"image {request.image!r} is not on the engine "
                 "(build it, or map it to a local image with --eph-image-map FROM=TO)"
             ) from None
         except docker.errors.NotFound as exc:
             if "No such image" in str(exc):
-                raise EphemeralError(
+                raise ImageNotFoundError(
                     f"image {request.image!r} is not on the engine "
                     "(build it, or map it to a local image with --eph-image-map FROM=TO)"
                 ) from None
@@ -249,18 +329,26 @@ class DockerBackend:
         return container_id
 
     def start_container(self, container_id: str) -> None:
-        self._call("start container", lambda: self._api.start(container_id))
+        try:
+            self._call("start container", lambda: self._api.start(container_id))
+        except EngineUnavailableError:
+            raise
+        except EphemeralError as exc:
+            cause = str(exc)
+            if "address already in use" in cause or "port is already allocated" in cause:
+                raise PortTakenError(f"a host port is taken: {cause}") from None
+            raise
 
     def state(self, container_id: str) -> ContainerState:
         info = self._call("inspect container", lambda: self._api.inspect_container(container_id))
         st = info.get("State") or {}
         health = (st.get("Health") or {}).get("Status")
-        ports: dict[str, int] = {}
+        ports: dict[PortKey, int] = {}
         net = info.get("NetworkSettings") or {}
         for port, bindings in (net.get("Ports") or {}).items():
             for binding in bindings or ():
                 if binding.get("HostPort"):
-                    ports[port] = int(binding["HostPort"])
+                    ports[_neutral_port(port)] = int(binding["HostPort"])
                     break
         ip = None
         for endpoint in (net.get("Networks") or {}).values():
@@ -300,7 +388,7 @@ class DockerBackend:
         (None when the engine will not stream them: poll instead)."""
         filters = {"type": ["container"], "label": [f"{k}={v}" for k, v in labels.items()]}
         try:
-            return EventWatch(self._api.events(filters=filters, decode=True))
+            return EventWatch(_EventStream(self._api.events(filters=filters, decode=True)))
         except Exception:  # polling still works
             return None
 

@@ -22,17 +22,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import DataError
-from ._kinds import PgSettings, host_port
-from ._psql import parse_failure, psql_command, sql_ident, sql_literal
+from ...errors import DataError
+from .._args import host_port
+from .psql import parse_failure, psql_command, sql_ident, sql_literal
+from .settings import PgSettings, pg_settings
 
 if TYPE_CHECKING:
-    from ..runtime.environment import Environment, Service
+    from ...runtime.environment import Environment, Service
 
 __all__ = [
     "PgExecSnapshot",
     "PgHostSnapshot",
     "connect",
+    "make_snapshot",
     "names_for",
     "psycopg_available",
 ]
@@ -443,3 +445,39 @@ class PgExecSnapshot(_Base):
 
     def close(self) -> None:
         pass
+
+
+def _databases(service: Service) -> list[str]:
+    pg = pg_settings(service)
+    dbs = [pg.database_for(s.database) for s in service.spec.seed if s.kind != "redis"]
+    return list(dict.fromkeys(dbs or [pg.database]))
+
+
+def make_snapshot(env: Environment, service: Service, adopt: bool) -> _Base:
+    """Template databases of the seeded databases: on the host over a
+    published port with psycopg when it can, else with psql inside the
+    container. ``adopt``: find an earlier run's templates (a reused
+    environment) instead of taking new ones."""
+    from ..snapshot import no_snapshot
+
+    pg = pg_settings(service)
+    dbs = _databases(service)
+    host = PgHostSnapshot.open(service, pg, dbs)
+    if host is not None:
+        try:
+            if adopt:
+                if not host.adopt():
+                    raise no_snapshot(service)
+            else:
+                host.take()
+        except BaseException:
+            host.close()
+            raise
+        return host
+    inner = PgExecSnapshot(service, pg, dbs)
+    if adopt:
+        if not inner.adopt(service):
+            raise no_snapshot(service)
+    else:
+        inner.take(service)
+    return inner

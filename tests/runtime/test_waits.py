@@ -17,8 +17,9 @@ import pytest
 from pytest_ephemeral import Environment
 from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.runtime.backend import ContainerState, ExecResult
-from pytest_ephemeral.runtime.docker_backend import DockerBackend
-from pytest_ephemeral.runtime.engine import EngineOptions, start_environment, teardown_environment
+from pytest_ephemeral.backends.docker import DockerBackend
+from pytest_ephemeral.lifecycle.removal import teardown as teardown_environment
+from pytest_ephemeral.runtime.engine import EngineOptions, start_environment
 from pytest_ephemeral.runtime.waits import EXEC_IDLE_PERIOD, _listening, listening_ports
 from pytest_ephemeral.spec import load_spec
 
@@ -49,7 +50,7 @@ def counted(path: Path) -> Iterator[tuple[Environment, CountingBackend]]:
     """An environment of ``path`` started on a backend that counts execs."""
     backend = CountingBackend()
     env_id = f"t-{uuid.uuid4().hex[:8]}"
-    env = Environment(env_id, load_spec(path), backend, {L.ENV: env_id})
+    env = Environment(env_id, load_spec(path), backend, {L.ENV: env_id}, selector={L.ENV: env_id})
     try:
         start_environment(env, EngineOptions(default_timeout=30))
         yield env, backend

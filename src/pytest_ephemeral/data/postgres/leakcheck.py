@@ -15,12 +15,12 @@ import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import DataError
-from ._kinds import PgSettings
-from ._psql import parse_failure, psql_command, sql_ident
+from ...errors import DataError
+from .psql import parse_failure, psql_command, sql_ident
+from .settings import PgSettings
 
 if TYPE_CHECKING:
-    from ..runtime.environment import Service
+    from ...runtime.environment import Service
 
 __all__ = ["live_values"]
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from ._kinds import PgSettings
-from ._sqlscan import locate
+from .settings import PgSettings
+from .sqlscan import locate
 
 if TYPE_CHECKING:
-    from ..runtime.environment import Service
+    from ...runtime.environment import Service
 
 __all__ = ["PsqlFailure", "psql_command", "run_psql", "sql_ident", "sql_literal"]
 

@@ -1,0 +1,33 @@
+"""PostgreSQL services: connection details, seed steps (``sql``, ``csv``,
+``dump`` with sanitization and the leak check), template-database snapshots."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._args import host_port
+from .settings import pg_settings
+
+if TYPE_CHECKING:
+    from ...runtime.environment import Connection, Service
+
+__all__ = ["connection"]
+
+
+def connection(service: Service) -> Connection | None:
+    from ...runtime.environment import Connection
+
+    port = host_port(service, 5432)
+    if port is None:
+        return None
+    pg = pg_settings(service)
+    secret = f":{pg.password}" if pg.password else ""
+    shown = ":***" if pg.password else ""
+    tail = f"@{service.host}:{port}/{pg.database}"
+    return Connection(
+        url=f"postgresql://{pg.user}{secret}{tail}",
+        user=pg.user,
+        password=pg.password,
+        database=pg.database,
+        redacted_url=f"postgresql://{pg.user}{shown}{tail}",
+    )

@@ -1,0 +1,86 @@
+"""What ``eph ls/down/logs/exec/prune`` do, on the same lifecycle as pytest:
+environments found by labels, removed through :mod:`.removal` only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import EnvironmentNotFoundError
+from .inventory import EnvRecord, inventory, sweep
+from .removal import remove_environment
+
+if TYPE_CHECKING:
+    from ..runtime.backend import Backend, ExecResult, Resource
+
+__all__ = ["Removed", "down", "environments", "exec_in", "find", "logs", "prune", "service_of"]
+
+
+def environments(backend: Backend) -> list[EnvRecord]:
+    """Every environment on the engine, oldest first."""
+    return sorted(inventory(backend).values(), key=lambda r: r.created or 0)
+
+
+def find(backend: Backend, env_id: str) -> EnvRecord:
+    """The environment ``env_id`` (or the one whose id starts with it)."""
+    records = inventory(backend)
+    if env_id in records:
+        return records[env_id]
+    matches = [k for k in records if k.startswith(env_id)]
+    if len(matches) == 1:
+        return records[matches[0]]
+    known = ", ".join(sorted(records)) or "none"
+    hint = "several match; give more of the id" if matches else f"known: {known}; see `eph ls`"
+    raise EnvironmentNotFoundError(f"no environment {env_id!r} on the engine ({hint})")
+
+
+def service_of(rec: EnvRecord, name: str) -> Resource:
+    services = rec.services()
+    if name not in services:
+        known = ", ".join(services) or "none left: its containers are gone; eph down it"
+        raise EnvironmentNotFoundError(
+            f"environment {rec.id} has no service {name!r} (services: {known})"
+        )
+    return services[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    env_id: str
+    resources: int
+    errors: tuple[str, ...]
+
+
+def removable(backend: Backend) -> tuple[list[EnvRecord], list[EnvRecord]]:
+    """``eph down --all``: (what may go, what a live run holds)."""
+    free: list[EnvRecord] = []
+    held: list[EnvRecord] = []
+    for rec in inventory(backend).values():
+        live = not rec.kept and rec.owner is not None and rec.owner.alive() is not False
+        (held if live else free).append(rec)
+    return free, held
+
+
+def down(backend: Backend, records: Iterable[EnvRecord]) -> list[Removed]:
+    return [
+        Removed(
+            rec.id, len(rec.resources), tuple(remove_environment(backend, rec.id, rec.resources))
+        )
+        for rec in records
+    ]
+
+
+def prune(backend: Backend) -> dict[str, str]:
+    """Remove environments whose owner is gone and that are not kept, and kept
+    ones past their TTL: {env id: why}."""
+    return sweep(backend)
+
+
+def logs(backend: Backend, rec: EnvRecord, service: str | None, tail: int | None) -> dict[str, str]:
+    names = [service] if service is not None else list(rec.services())
+    return {name: backend.logs(service_of(rec, name).id, tail=tail) for name in names}
+
+
+def exec_in(backend: Backend, rec: EnvRecord, service: str, cmd: list[str]) -> ExecResult:
+    return backend.exec(service_of(rec, service).id, cmd)

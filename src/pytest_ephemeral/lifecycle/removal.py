@@ -1,0 +1,58 @@
+"""The one way an environment is removed, whichever door asks: the end of a
+pytest run, a failed start, ``eph down``, ``eph prune``, the sweep and the
+reaper all call :func:`remove_environment` (or :func:`teardown`, which first
+lets go of what the data layer holds)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import labels as L
+
+if TYPE_CHECKING:
+    from ..runtime.backend import Backend, Resource
+    from ..runtime.environment import Environment
+
+__all__ = ["release", "remove_environment", "teardown"]
+
+
+def remove_environment(backend: Backend, env_id: str, known: Sequence[Resource] = ()) -> list[str]:
+    """Remove ``known`` and whatever else carries ``env_id``'s label, in
+    parallel, without stop grace periods, then whatever appeared meanwhile.
+    Safe to call twice; a Ctrl-C during removal does not stop it (it is
+    re-raised afterwards). Returns the errors (an engine that cannot be
+    reached is one: nothing is counted as removed then)."""
+    from ..runtime.engine import remove_resources
+
+    interrupted: BaseException | None = None
+    errors: list[str] = []
+    for _ in range(3):
+        try:
+            errors = remove_resources(backend, {L.ENV: env_id}, known)
+            break
+        except KeyboardInterrupt as exc:  # finish the job, then re-raise
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+    return errors
+
+
+def release(env: Environment) -> None:
+    """Let go of ``env`` without removing it (kept, reused, shared): close the
+    connections its snapshots hold."""
+    if env.snapshots:
+        from ..data.snapshot import forget
+
+        with contextlib.suppress(Exception):
+            forget(env)
+
+
+def teardown(env: Environment) -> list[str]:
+    """Remove every container, network and volume of ``env``."""
+    release(env)  # before the servers go
+    try:
+        return remove_environment(env.backend, env.id, env.resources)
+    finally:
+        env.closed = True

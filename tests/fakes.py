@@ -1,0 +1,163 @@
+"""An in-memory :class:`~pytest_ephemeral.runtime.backend.Backend` for fast
+engine and lifecycle tests: containers "run" at once, publish ports, and can
+be told to exit, turn unhealthy or print log lines."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pytest_ephemeral.errors import EngineUnavailableError, ImageNotFoundError
+from pytest_ephemeral.runtime.backend import (
+    ContainerRequest,
+    ContainerState,
+    ExecResult,
+    PortKey,
+    Resource,
+)
+from pytest_ephemeral.runtime.streams import EventWatch, LogFollower
+
+
+@dataclass
+class FakeContainer:
+    request: ContainerRequest
+    status: str = "created"
+    exit_code: int = 0
+    ports: dict[PortKey, int] = field(default_factory=dict)
+    logs: str = ""
+
+
+class FakeBackend:
+    """Records every call in ``calls``; ``images`` is what is "on the engine"."""
+
+    name = "fake"
+
+    def __init__(self, images: Sequence[str] = ("img",)) -> None:
+        self.images = set(images)
+        self.containers: dict[str, FakeContainer] = {}
+        self.others: dict[str, Resource] = {}
+        self.calls: list[str] = []
+        self.started: list[str] = []  # service names, in start order
+        self.exits: dict[str, int] = {}  # service name -> exit code at start
+        self.down = False
+        self._ids = itertools.count(1)
+        self._ports = itertools.count(40000)
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        return "fake://"
+
+    @property
+    def publish_host(self) -> str:
+        return "127.0.0.1"
+
+    def _check(self, what: str) -> None:
+        with self._lock:
+            self.calls.append(what)
+        if self.down:
+            raise EngineUnavailableError("cannot reach the fake engine")
+
+    def version(self) -> str:
+        return "0"
+
+    def image_exists(self, image: str) -> bool:
+        self._check(f"image_exists {image}")
+        return image in self.images
+
+    def image_healthcheck(self, image: str) -> tuple[str, ...] | None:
+        return None
+
+    def build_image(self, context: str, dockerfile: str, tag: str, *args: object) -> None:
+        self._check(f"build {tag}")
+        self.images.add(tag)
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> str:
+        return self._other("network", name, labels)
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> str:
+        return self._other("volume", name, labels)
+
+    def _other(self, kind: str, name: str, labels: Mapping[str, str]) -> str:
+        self._check(f"create {kind} {name}")
+        rid = f"{kind}-{next(self._ids)}"
+        with self._lock:
+            self.others[rid] = Resource(kind, rid, name, dict(labels))  # type: ignore[arg-type]
+        return rid
+
+    def create_container(self, request: ContainerRequest) -> str:
+        self._check(f"create container {request.name}")
+        if request.image not in self.images:
+            raise ImageNotFoundError(f"image {request.image!r} is not on the engine")
+        cid = f"c{next(self._ids):063d}"
+        with self._lock:
+            self.containers[cid] = FakeContainer(request)
+        return cid
+
+    def start_container(self, container_id: str) -> None:
+        self._check(f"start {container_id}")
+        c = self.containers[container_id]
+        service = c.request.aliases[0] if c.request.aliases else c.request.name
+        with self._lock:
+            self.started.append(service)
+            c.ports = {(p.container_port, p.protocol): next(self._ports) for p in c.request.ports}
+            if service in self.exits:
+                c.status, c.exit_code = "exited", self.exits[service]
+            else:
+                c.status = "running"
+
+    def state(self, container_id: str) -> ContainerState:
+        self._check(f"state {container_id}")
+        c = self.containers[container_id]
+        return ContainerState(
+            c.status, c.exit_code, None, ports=dict(c.ports), container_id=container_id
+        )
+
+    def logs(
+        self, container_id: str, *, since: float | None = None, tail: int | None = None
+    ) -> str:
+        return self.containers[container_id].logs if container_id in self.containers else ""
+
+    def exec(self, container_id: str, cmd: Sequence[str], *, user: str | None = None) -> ExecResult:
+        self._check(f"exec {list(cmd)}")
+        return ExecResult(0, "")
+
+    def copy_to(self, container_id: str, dest_dir: str, files: Mapping[str, str]) -> None:
+        self._check(f"copy_to {dest_dir}")
+
+    def watch_events(self, labels: Mapping[str, str]) -> EventWatch | None:
+        return None
+
+    def follow_logs(self, container_id: str) -> LogFollower | None:
+        return None
+
+    def list_resources(self, labels: Mapping[str, str | None]) -> list[Resource]:
+        self._check("list")
+
+        def match(have: Mapping[str, str]) -> bool:
+            return all(k in have and (v is None or have[k] == v) for k, v in labels.items())
+
+        with self._lock:
+            out = [
+                Resource("container", cid, c.request.name, dict(c.request.labels), c.status)
+                for cid, c in self.containers.items()
+                if match(c.request.labels)
+            ]
+            out += [r for r in self.others.values() if match(r.labels)]
+        return out
+
+    def remove(self, resources: Sequence[Resource]) -> list[str]:
+        self._check(f"remove {len(resources)}")
+        with self._lock:
+            for r in resources:
+                self.containers.pop(r.id, None)
+                self.others.pop(r.id, None)
+        return []
+
+    def close(self) -> None:
+        pass
+
+    def resources(self) -> int:
+        return len(self.containers) + len(self.others)
