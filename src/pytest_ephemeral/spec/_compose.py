@@ -282,8 +282,10 @@ def _target(kind: str, name: str, given: str | None) -> str:
 def _mode(ctx: Context, entry: Entry, key: str) -> int:
     scalar = ctx.scalar(entry.value, key, "a file mode")
     value = scalar.value
+    if re.fullmatch(r"0[0-7]+", scalar.text):
+        return int(scalar.text, 8)  # 0440 is octal, as Compose reads it
     if isinstance(value, int) and not isinstance(value, bool):
-        return value  # YAML 0o440 or a decimal number, as Compose reads it
+        return value  # YAML 0o440, or a decimal number
     text = ctx.text(scalar, key).strip()
     if re.fullmatch(r"0?o?[0-7]{1,4}", text):
         return int(text.lstrip("0o") or "0", 8)
@@ -314,7 +316,6 @@ def parse_engine(ctx: Context, fields: Mapping[str, Entry]) -> EngineOptions:
         values["memswap_limit"] = parse_size_value(ctx, e.value, e.key, allow_unlimited=True)
     bounds = {
         "cpu_shares": (0, None),
-        "cpu_period": (0, None),
         "cpu_quota": (-1, None),
         "cpu_count": (0, None),
         "cpu_percent": (0, 100),
@@ -324,7 +325,7 @@ def parse_engine(ctx: Context, fields: Mapping[str, Entry]) -> EngineOptions:
     for name, (low, high) in bounds.items():
         if (e := get(name)) is not None:
             values[name] = ctx.integer(e.value, e.key, low=low, high=high)
-    for name in ("cpu_rt_period", "cpu_rt_runtime"):
+    for name in ("cpu_period", "cpu_rt_period", "cpu_rt_runtime"):
         if (e := get(name)) is not None:
             values[name] = _microseconds(ctx, e.value, e.key)
     if (e := get("blkio_config")) is not None:

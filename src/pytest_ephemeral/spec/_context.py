@@ -75,7 +75,8 @@ class _Pending:
     category: WarningCategory
     key: str
     text: str  # the first place's one-line message
-    lines: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # distinct lines, in order
+    places: list[tuple[int, str]] = field(default_factory=list)  # (line, key path)
 
 
 _SHAPES: dict[Shape, str] = {
@@ -158,22 +159,24 @@ class Context:
             pending = _Pending(category, topic or key, text)
             self._pending[group] = pending
             self.warnings.append(text)  # placeholder: replaced by diagnostics()
-        if line is not None and line not in pending.lines:
-            pending.lines.append(line)
-        elif line is None and not pending.lines:
-            pending.lines.append(0)
+        place = (int(line) if line is not None else 0, key)
+        if place not in pending.places:
+            pending.places.append(place)
+            if line is not None and line not in pending.lines:
+                pending.lines.append(line)
 
     def diagnostics(self) -> tuple[SpecWarning, ...]:
         """The warnings, once per key and file, with their counts (in first-seen order)."""
         result = []
         for (_, shown), pending in self._pending.items():
-            count = max(len(pending.lines), 1)
+            count = max(len(pending.places), 1)
             text = pending.text
             if count > 1:
                 others = ", ".join(str(n) for n in pending.lines[1:6])
-                more = ", ..." if count > 6 else ""
-                text += f" [{count} places; also line(s) {others}{more}]"
-            first = pending.lines[0] if pending.lines and pending.lines[0] else None
+                more = ", ..." if len(pending.lines) > 6 else ""
+                also = f"; also line(s) {others}{more}" if others else ""
+                text += f" [{count} places{also}]"
+            first = pending.lines[0] if pending.lines else None
             result.append(
                 SpecWarning(
                     pending.category,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ._context import display_path
@@ -60,6 +60,14 @@ def render_topology(spec: Spec) -> str:
         ("networks", [", ".join(spec.networks) or "(none)"]),
         ("volumes", [", ".join(spec.volumes) or "(none)"]),
     ]
+    if len(spec.files) > 1:
+        header.insert(2, ("files", [display_path(f) for f in spec.files]))
+    if spec.exports:
+        header.append(("exports", [f"{k}={v}" for k, v in spec.exports.items()]))
+    if spec.parity is not None:
+        header.append(
+            ("parity", [_relative(p, spec.root) for p in spec.parity.against] or ["(no sources)"])
+        )
     services = [
         (name, _service_rows(spec.services[name], spec.root)) for level in levels for name in level
     ]
@@ -88,8 +96,21 @@ def _service_rows(service: ServiceSpec, root: Path) -> list[Row]:
         if values:
             rows.append((label, list(values)))
 
+    if service.external is not None:
+        ext = service.external
+        add("external", [f"{ext.kind} {_url(ext.url)}"])
+        add("isolate", [ext.isolate])
+    if service.testcontainers is not None:
+        module = service.testcontainers
+        add(
+            "testcontainers",
+            [module.target + (f"  (image {module.image})" if module.image else "")],
+        )
+        add("args", [f"{k}={redact(k, str(v))}" for k, v in module.args.items()])
     if service.image:
         add("image", [service.image])
+    if service.pull_policy != "missing":
+        add("pull_policy", [service.pull_policy])
     if service.build:
         add("build", [_build(service, root)])
         add("build args", [f"{k}={redact(k, v)}" for k, v in service.build.args.items()])
@@ -110,6 +131,15 @@ def _service_rows(service: ServiceSpec, root: Path) -> list[Row]:
     add("volumes", _aligned([_mount(m, root) for m in service.volumes]))
     add("tmpfs", list(service.tmpfs))
     add("networks", [_network(n, a) for n, a in service.networks.items()])
+    add("aliases", [", ".join(service.aliases)] if service.aliases else [])
+    add(
+        "secrets",
+        [f"{m.kind} {m.name} -> {m.target}" for m in (*service.secrets, *service.configs)],
+    )
+    add("replicas", [str(service.replicas)] if service.replicas != 1 else [])
+    add("resources", _resources(service))
+    add("engine", [f"{k}={_engine_value(v)}" for k, v in service.engine.given().items()])
+    add("post_start", [shlex.join(h.command) for h in service.post_start])
     add("labels", [f"{k}={v}" for k, v in service.labels.items()])
     add("user", [service.user] if service.user else [])
     add("working_dir", [service.working_dir] if service.working_dir else [])
@@ -119,6 +149,30 @@ def _service_rows(service: ServiceSpec, root: Path) -> list[Row]:
     add("privileged", ["yes"] if service.privileged else [])
     add("seed", _seed(service.seed, root))
     return rows
+
+
+def _url(url: str) -> str:
+    return _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", url)
+
+
+def _resources(service: ServiceSpec) -> list[str]:
+    res = service.resources
+    parts = []
+    if res.pids is not None:
+        parts.append(f"pids {res.pids}")
+    if res.cpus_reserved is not None:
+        parts.append(f"cpus reserved {res.cpus_reserved:g}")
+    if res.memory_reserved is not None:
+        parts.append(f"memory reserved {format_size(res.memory_reserved)}")
+    return [", ".join(parts)] if parts else []
+
+
+def _engine_value(value: object) -> str:
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _aligned(pairs: Sequence[tuple[str, str]]) -> list[str]:
