@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from ._context import Context
-from ._nodes import Map, Node, Scalar, Seq, describe, index, sub
+from ._nodes import Map, Node, Scalar, Seq, index, sub
 from .model import (
     ExternalKind,
     ExternalService,
@@ -340,7 +340,4 @@ def parse_parity(
             key,
             "add against: [paths] or pass --against to eph parity",
         )
-    if isinstance(node, Map) and not node.entries:
-        pass
-    _ = describe
     return ParitySpec(tuple(against), tuple(accept), frozen_map(mapping))

@@ -195,7 +195,7 @@ def _check_kind(
         )
     special = external or module
     if special is not None:
-        word = "external" if external is not None else "testcontainers"
+        word = "an external" if external is not None else "a testcontainers"
         for key in ("image", "build"):
             if (opt := fields.get(key)) is not None:
                 fix = (
@@ -203,7 +203,7 @@ def _check_kind(
                     if external is not None
                     else "give the image as testcontainers: {image: ...}"
                 )
-                raise ctx.error(f"a {word}: service has no {key}:", opt.key_line, opt.key, fix)
+                raise ctx.error(f"{word}: service has no {key}:", opt.key_line, opt.key, fix)
         if external is not None:
             for key, opt in fields.items():
                 if key not in _ALLOWED_WITH_EXTERNAL:
