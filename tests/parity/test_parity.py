@@ -275,6 +275,12 @@ BAD = [
         ["--against", "prod.yaml"],
         ["prod.yaml:1 (document 1): Deployment 'x': containers: expected a list"],
     ),
+    (
+        "compose.prod.yaml",
+        "services:\n  db:\n    image: postgres:16\n    ports: 5432\n",
+        ["--against", "compose.prod.yaml"],
+        ["compose.prod.yaml:1 (document 1): services.db.ports: expected a list, found int"],
+    ),
     (None, None, ["--against", "missing/"], ["missing: no such file or folder"]),
     (None, None, [], ["no production manifests to compare with", "--against PATH"]),
 ]

@@ -54,7 +54,35 @@ def compose_workloads(doc: Document) -> dict[str, Workload]:
     return found
 
 
+_LISTS = ("ports", "expose", "volumes", "secrets", "configs")
+_LIST_OR_TEXT = ("tmpfs", "env_file")
+_MAPPINGS = ("deploy", "healthcheck")
+
+
+def _check_shapes(doc: Document, name: str, body: Mapping[str, Any]) -> None:
+    for key, value in body.items():
+        expected = None
+        if value is None:
+            continue
+        if key in _LISTS and not isinstance(value, list):
+            expected = "a list"
+        elif key in _LIST_OR_TEXT and not isinstance(value, list | str | Mapping):
+            expected = "a list or a text"
+        elif key in _MAPPINGS and not isinstance(value, Mapping):
+            expected = "a mapping"
+        elif key == "environment" and not isinstance(value, list | Mapping):
+            expected = "a mapping or a list of NAME=VALUE"
+        elif key == "image" and not isinstance(value, str):
+            expected = "an image reference"
+        if expected is not None:
+            raise ParityError(
+                f"{doc.where}: services.{name}.{key}: expected {expected}, found "
+                f"{type(value).__name__} (fix the Compose file)"
+            )
+
+
 def _service(doc: Document, name: str, body: Mapping[str, Any]) -> Workload:
+    _check_shapes(doc, name, body)
     deploy = body.get("deploy") if isinstance(body.get("deploy"), Mapping) else {}
     assert isinstance(deploy, Mapping)
     limits = _dig(deploy, "resources", "limits")

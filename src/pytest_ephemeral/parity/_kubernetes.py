@@ -128,6 +128,12 @@ def _get(data: object, *path: str) -> Any:
     return data
 
 
+def _map(data: object, *path: str) -> Mapping[str, Any]:
+    """The mapping at ``path``, or an empty one when it is missing or not a mapping."""
+    value = _get(data, *path)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _mapping(obj: KubeObject, value: object, key: str) -> Mapping[str, Any]:
     if value is None:
         return {}
@@ -220,7 +226,7 @@ def _workload(
             ports.add((item["containerPort"], protocol))
             if item.get("name"):
                 named_ports[str(item["name"])] = item["containerPort"]
-    labels = _get(template, "metadata", "labels") or {}
+    labels = _map(template, "metadata", "labels")
     for svc in index.by_kind.get("Service", []):
         selector = _get(svc.data, "spec", "selector")
         if not isinstance(selector, Mapping) or not selector:
@@ -447,9 +453,8 @@ def _volume_kind(volume: Mapping[str, Any]) -> tuple[MountKind, str]:
 
 
 def _resources(container: Mapping[str, Any]) -> Resources:
-    res = container.get("resources")
-    limits = _get(res, "limits") or {}
-    requests = _get(res, "requests") or {}
+    limits = _map(container, "resources", "limits")
+    requests = _map(container, "resources", "requests")
     return Resources(
         cpu_limit=parse_cpu(limits["cpu"]) if "cpu" in limits else None,
         memory_limit=parse_memory(limits["memory"]) if "memory" in limits else None,
