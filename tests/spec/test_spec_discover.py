@@ -74,3 +74,49 @@ def test_nothing_found_lists_the_names(tmp_path: Path) -> None:
 def test_empty_explicit_is_ignored(tmp_path: Path) -> None:
     spec = touch(tmp_path / "compose.yaml")
     assert discover_spec(tmp_path, explicit="", ini=" ") == spec
+
+
+def test_not_found_names_every_path_tried(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        discover_spec(tmp_path)
+    message = str(info.value)
+    for name in DEFAULT_NAMES:
+        assert str(tmp_path / name) in message
+    assert "--eph-spec not given, ini eph_spec not set" in message
+
+
+def test_command_line_path_starts_at_the_invocation_dir(tmp_path: Path) -> None:
+    root, here = tmp_path / "root", tmp_path / "root" / "sub"
+    spec = touch(here / "ci.yaml")
+    touch(root / "ci.yaml")
+    assert discover_spec(root, explicit="ci.yaml", invocation_dir=here) == spec
+    with pytest.raises(SpecError) as info:
+        discover_spec(root, explicit="nope.yaml", invocation_dir=here)
+    assert f"a relative path starts at the invocation dir {here}" in str(info.value)
+
+
+def test_ini_path_starts_at_the_ini_folder(tmp_path: Path) -> None:
+    root, ini_dir = tmp_path / "root", tmp_path / "config"
+    spec = touch(ini_dir / "specs" / "e.yaml")
+    assert discover_spec(root, ini="specs/e.yaml", ini_dir=ini_dir) == spec
+    with pytest.raises(SpecError) as info:
+        discover_spec(root, ini="nope.yaml", ini_dir=ini_dir)
+    assert f"starts at the ini file's folder {ini_dir}" in str(info.value)
+
+
+def test_several_files_in_order(tmp_path: Path) -> None:
+    from pytest_ephemeral.spec import discover_specs
+
+    base, override = touch(tmp_path / "compose.yaml"), touch(tmp_path / "compose.ci.yaml")
+    found = discover_specs(tmp_path, ["compose.yaml", "compose.ci.yaml"], ["ignored.yaml"])
+    assert found == (base, override)
+    assert discover_specs(tmp_path, (), ["compose.ci.yaml", " "]) == (override,)
+    assert discover_specs(tmp_path) == (base,)
+
+
+def test_resolve_spec_path(tmp_path: Path) -> None:
+    from pytest_ephemeral.spec import resolve_spec_path
+
+    assert resolve_spec_path("a/b.yaml", tmp_path) == tmp_path / "a" / "b.yaml"
+    assert resolve_spec_path(str(tmp_path / "x.yaml"), Path("/elsewhere")) == tmp_path / "x.yaml"
+    assert resolve_spec_path("~/s.yaml", tmp_path) == Path.home() / "s.yaml"

@@ -17,18 +17,27 @@ from typing import TYPE_CHECKING
 from .model import (
     BuildSpec,
     DependsOn,
+    EngineOptions,
+    ExternalService,
     HealthcheckSpec,
+    Hook,
     Location,
+    ParityAccept,
+    ParitySpec,
     PortSpec,
+    ResourceSpec,
+    SecretMount,
     SeedStep,
     ServiceSpec,
     Spec,
+    SpecWarning,
+    TestcontainersSpec,
     VolumeMount,
     WaitSpec,
 )
 
 if TYPE_CHECKING:
-    from ._discover import DEFAULT_NAMES, discover_spec
+    from ._discover import DEFAULT_NAMES, discover_spec, discover_specs, resolve_spec_path
     from ._graph import start_order
     from ._loader import load_spec, normalize_name
     from ._render import REDACTED, is_secret_name, redact, render_topology
@@ -38,26 +47,39 @@ __all__ = [
     "REDACTED",
     "BuildSpec",
     "DependsOn",
+    "EngineOptions",
+    "ExternalService",
     "HealthcheckSpec",
+    "Hook",
     "Location",
+    "ParityAccept",
+    "ParitySpec",
     "PortSpec",
+    "ResourceSpec",
+    "SecretMount",
     "SeedStep",
     "ServiceSpec",
     "Spec",
+    "SpecWarning",
+    "TestcontainersSpec",
     "VolumeMount",
     "WaitSpec",
     "discover_spec",
+    "discover_specs",
     "is_secret_name",
     "load_spec",
     "normalize_name",
     "redact",
     "render_topology",
+    "resolve_spec_path",
     "start_order",
 ]
 
 _LAZY = {
     "DEFAULT_NAMES": "._discover",
     "discover_spec": "._discover",
+    "discover_specs": "._discover",
+    "resolve_spec_path": "._discover",
     "start_order": "._graph",
     "load_spec": "._loader",
     "normalize_name": "._loader",
