@@ -249,6 +249,18 @@ def _target(path: Path, index: int, url: str) -> str:
     url = url.strip()
     if url.startswith("/"):
         return url
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("http", "https") and "#" not in rest:  # the common case, quickly
+        slash = rest.find("/")
+        query = rest.find("?")
+        if slash < 0 or 0 <= query < slash:
+            cut = query if query >= 0 else len(rest)
+            return "/" + rest[cut:] if cut < len(rest) else "/"
+        return rest[slash:] if rest[:slash] else _target_slow(path, index, url)
+    return _target_slow(path, index, url)
+
+
+def _target_slow(path: Path, index: int, url: str) -> str:
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
         raise CaptureError(
