@@ -471,3 +471,17 @@ def test_deploy_keys_of_the_spec(
     status, out, err = run(["--against", "prod.yaml", "--json"], capsys)
     assert (status, err) == (0, "")
     assert json.loads(out)["differences"] == []
+
+
+def test_summary_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_ephemeral.parity import parity_report, summary_line
+    from pytest_ephemeral.spec import load_spec
+
+    monkeypatch.chdir(spec_dir(tmp_path, HELM_PARITY))
+    report = parity_report(load_spec(tmp_path / "ephemeral.yaml"))
+    counts = (len(report.unaccepted), len(report.accepted))
+    assert counts[0] > 0 and counts[1] > 0
+    assert summary_line(report) == (
+        f"parity: {counts[0]} unaccepted differences against helm/rendered.yaml "
+        f"({counts[1]} accepted); `eph parity` lists them"
+    )

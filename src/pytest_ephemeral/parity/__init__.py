@@ -36,6 +36,7 @@ __all__ = [
     "report_json",
     "report_text",
     "spec_parity_config",
+    "summary_line",
 ]
 
 
@@ -61,4 +62,18 @@ def parity_report(
         config,
         spec=shown_path(spec.path),
         against=[shown_path(p) for p in paths],
+    )
+
+
+def summary_line(report: ParityReport) -> str:
+    """One line for a terminal header or summary (pytest's, when the spec names
+    ``parity.against``): the counts, and where to see the list."""
+    against = ", ".join(report.against)
+    unaccepted, accepted = len(report.unaccepted), len(report.accepted)
+    if not unaccepted:
+        return f"parity: no unaccepted difference against {against} ({accepted} accepted)"
+    plural = "s" if unaccepted != 1 else ""
+    return (
+        f"parity: {unaccepted} unaccepted difference{plural} against {against} "
+        f"({accepted} accepted); `eph parity` lists them"
     )

@@ -137,6 +137,7 @@ class _Renderer:
         self.notes: list[str] = []
         self.one_shot = _one_shot(spec)
         self.healthy = _healthy_needed(spec)
+        self.service_names: set[str] = set(spec.services)  # Kubernetes Services taken
         self.volume_users: dict[str, set[str]] = {}
         for name, svc in spec.services.items():
             for v in svc.volumes:
@@ -449,11 +450,15 @@ class _Renderer:
         for alias in aliases:
             if alias in names:
                 continue
-            if not is_dns_label(alias) or alias in self.spec.services:
+            if not is_dns_label(alias):
                 self.note(
                     svc, "networks", f"alias {alias!r} is not a valid Service name: not rendered"
                 )
                 continue
+            if alias in self.service_names:
+                self.note(svc, "networks", f"alias {alias!r} names another Service: not rendered")
+                continue
+            self.service_names.add(alias)
             names.append(alias)
         if len(self.spec.networks) > 1 or any(n != "default" for n in svc.networks):
             self.note(
