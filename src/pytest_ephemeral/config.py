@@ -68,8 +68,15 @@ def default_max_starts() -> int:
 @dataclass(frozen=True, slots=True)
 class Settings:
     rootdir: Path
-    spec: str | None = None  # --eph-spec
-    spec_ini: str | None = None  # ini eph_spec
+    spec: str | None = None  # --eph-spec (the first, when repeated)
+    spec_ini: str | None = None  # ini eph_spec (the first line)
+    # every --eph-spec / ini eph_spec line: several files merge in order
+    specs: tuple[str, ...] = ()
+    specs_ini: tuple[str, ...] = ()
+    # a relative --eph-spec starts at the invocation dir, a relative ini
+    # eph_spec at the ini file's folder (pytest's own convention); None: rootdir
+    invocation_dir: Path | None = None
+    ini_dir: Path | None = None
     timeout: float = 60.0
     image_map: Mapping[str, str] = field(default_factory=dict)
     keep: KeepMode = "never"

@@ -42,14 +42,22 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ephemeral", "pytest-ephemeral: throwaway environments from a spec")
-    group.addoption("--eph-spec", metavar="PATH", help="the spec file (default: discovered)")
+    group.addoption(
+        "--eph-spec",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="the spec file, relative to the invocation dir (default: discovered); "
+        "repeat to merge several files in order, as docker compose -f a -f b",
+    )
     group.addoption(
         "--eph-keep",
         nargs="?",
         const="failed",
         default=None,
-        metavar="failed|always",
-        help="keep the environments after the run when a test failed (bare flag) or always",
+        metavar="failed|always|never",
+        help="keep the environments after the run when a test failed (bare flag) or always; "
+        "--eph-keep=never turns an ini eph_keep off",
     )
     group.addoption(
         "--eph-ttl", metavar="DURATION", help="how long a kept environment lives (default 8h)"
@@ -61,10 +69,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="one environment for all xdist workers",
     )
     group.addoption(
+        "--no-eph-shared",
+        dest="eph_shared",
+        action="store_false",
+        help="one environment per worker, whatever ini eph_shared says",
+    )
+    group.addoption(
         "--eph-reuse",
         action="store_true",
         default=None,
         help="attach to a kept environment of the same spec",
+    )
+    group.addoption(
+        "--no-eph-reuse",
+        dest="eph_reuse",
+        action="store_false",
+        help="never attach to a kept environment, whatever ini eph_reuse says",
     )
     group.addoption(
         "--eph-logs",
@@ -92,7 +112,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="the engine environments run on: docker (default), or one a plugin adds",
     )
-    parser.addini("eph_spec", "the spec file, relative to the rootdir")
+    parser.addini(
+        "eph_spec",
+        "the spec file(s), one per line, relative to the ini file's folder",
+        type="linelist",
+    )
     parser.addini("eph_keep", "failed | always | never (default never)")
     parser.addini("eph_ttl", "lifetime of kept environments (default 8h)")
     parser.addini("eph_shared", "one environment for all xdist workers", type="bool", default=False)
@@ -130,8 +154,12 @@ def read_settings(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"--eph-max-starts: {starts_text!r} is not a whole number")
         return Settings(
             rootdir=Path(config.rootpath),
-            spec=config.getoption("eph_spec"),
-            spec_ini=config.getini("eph_spec") or None,
+            spec=(config.getoption("eph_spec") or [None])[0],
+            spec_ini=(config.getini("eph_spec") or [None])[0],
+            specs=tuple(config.getoption("eph_spec")),
+            specs_ini=tuple(config.getini("eph_spec")),
+            invocation_dir=Path(config.invocation_params.dir),
+            ini_dir=Path(config.inipath).parent if config.inipath else None,
             timeout=parse_duration(str(timeout_text), "--eph-timeout") if timeout_text else 60.0,
             image_map=image_map_from(
                 config.getoption("eph_image_map"), config.getini("eph_image_map"), os.environ
@@ -149,7 +177,23 @@ def read_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(str(exc)) from None
 
 
+def _keep_without_swallowing(config: pytest.Config) -> None:
+    """``pytest --eph-keep tests/test_x.py``: argparse hands the test path to
+    the optional value of ``--eph-keep``. Give it back to the test paths and
+    keep the bare flag's meaning (``failed``)."""
+    value = config.getoption("eph_keep")
+    if value is None or value in KEEP_CHOICES:
+        return
+    config.option.eph_keep = "failed"
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        config.args.append(value)
+    else:  # it was the only path given: pytest fell back to testpaths / the cwd
+        config.args[:] = [value]
+        config.args_source = pytest.Config.ArgsSource.ARGS
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _keep_without_swallowing(config)
     settings = read_settings(config)
     if settings.shared:
         remote = [
@@ -202,8 +246,30 @@ def _manager(config: pytest.Config) -> Manager:
             progress=progress,
             backend_factory=lambda: _make_backend(config),
         )
+        manager.on_spec_warnings = _spec_warner()
         config.stash[manager_key] = manager
     return manager
+
+
+class SpecWarning(pytest.PytestWarning):
+    """A spec key that is understood but ignored, a variable that is not set...:
+    shown in pytest's warnings summary, once per key and file."""
+
+
+def _spec_warner() -> Callable[[Any], None]:
+    seen: set[tuple[str, str, str]] = set()
+
+    def warn(spec: Any) -> None:
+        import warnings
+
+        for w in spec.diagnostics:
+            key = (w.file, w.key, w.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            warnings.warn(SpecWarning(w.message), stacklevel=2)
+
+    return warn
 
 
 def _make_backend(config: pytest.Config) -> Backend:
@@ -269,8 +335,7 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: object) -> None:
         from ._progress import ProgressFollower, progress_path
 
         def show(text: str) -> None:
-            if getattr(tr._tw, "width_of_current_line", 0):
-                tr._tw.line()  # after the progress dots, on a line of its own
+            tr.ensure_newline()  # after the progress dots, on a line of its own
             tr.write_line(f"ephemeral: {text}")
 
         config.stash[follower_key] = ProgressFollower(progress_path(_manager(config).run_id), show)

@@ -67,6 +67,8 @@ class Manager:
         # the controller's early start of the shared environment (see start_shared_early)
         self._early: threading.Thread | None = None
         self._early_cancel = threading.Event()
+        # told about every loaded spec that has warnings (the plugin shows them)
+        self.on_spec_warnings: Callable[[Spec], None] | None = None
 
     # -- engine ----------------------------------------------------------------
     @property
@@ -100,18 +102,40 @@ class Manager:
         return thread
 
     def spec_path(self, path: str | os.PathLike[str] | None = None) -> Path:
-        from ..spec import discover_spec
-
-        s = self.settings
+        """The spec for ``path`` (relative: to the rootdir), or the default spec
+        (the first of its files when several merge)."""
         if path is not None:
             p = Path(path)
-            return (p if p.is_absolute() else s.rootdir / p).resolve()
-        return discover_spec(s.rootdir, s.spec, s.spec_ini).resolve()
+            return (p if p.is_absolute() else self.settings.rootdir / p).resolve()
+        return self._default_specs()[0]
+
+    def _default_specs(self) -> tuple[Path, ...]:
+        from ..spec._discover import discover_specs
+
+        s = self.settings
+        found = discover_specs(
+            s.rootdir,
+            s.specs or ((s.spec,) if s.spec else ()),
+            s.specs_ini or ((s.spec_ini,) if s.spec_ini else ()),
+            invocation_dir=s.invocation_dir,
+            ini_dir=s.ini_dir,
+        )
+        return tuple(p.resolve() for p in found)
 
     def load(self, path: Path) -> Spec:
         from ..spec import load_spec
 
-        return load_spec(path, profiles=self.settings.profiles)
+        defaults = self._default_specs() if path == self._first_default() else (path,)
+        spec = load_spec(defaults if len(defaults) > 1 else path, profiles=self.settings.profiles)
+        if self.on_spec_warnings is not None and spec.diagnostics:
+            self.on_spec_warnings(spec)
+        return spec
+
+    def _first_default(self) -> Path | None:
+        s = self.settings
+        if not (s.specs and len(s.specs) > 1) and not (s.specs_ini and len(s.specs_ini) > 1):
+            return None  # one file: nothing to merge
+        return self._default_specs()[0]
 
     # -- environments ------------------------------------------------------------
     def environment(self, path: str | os.PathLike[str] | None = None) -> Environment:
