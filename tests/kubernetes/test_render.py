@@ -87,6 +87,10 @@ def test_compose_example(
         migrate["metadata"]["annotations"]["pytest-ephemeral.depends-on"] == "redis:service_healthy"
     )
     assert not [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "migrate"]
+    # a headless Service with no port of the spec gets a placeholder, so its name resolves
+    assert find(docs, "Service", "worker")["spec"]["ports"] == [
+        {"name": "names-only", "port": 9, "protocol": "TCP"}
+    ]
     # the read-only bind mount travels as a ConfigMap with the folder's files
     worker = find(docs, "Deployment", "worker")
     files = find(docs, "ConfigMap", "worker-files-0")

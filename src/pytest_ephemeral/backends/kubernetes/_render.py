@@ -30,6 +30,7 @@ WAITS = f"{L.PREFIX}.waits"
 DEPENDS_ON = f"{L.PREFIX}.depends-on"
 TIMEOUT = f"{L.PREFIX}.timeout"
 REDACTED_MARK = f"{L.PREFIX}.redacted"
+PLACEHOLDER_PORT: Manifest = {"name": "names-only", "port": 9, "protocol": "TCP"}
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "node_modules"}
 
 
@@ -479,8 +480,9 @@ class _Renderer:
                 "publishNotReadyAddresses": True,
                 "selector": selector,
             }
-            if service_ports:
-                spec["ports"] = service_ports
+            # a headless Service needs one port for its name to resolve (kubernetes/dns#174):
+            # a placeholder when the spec declares none; the pod's every port is reachable
+            spec["ports"] = service_ports or [PLACEHOLDER_PORT]
             found.append(
                 {
                     "apiVersion": "v1",
