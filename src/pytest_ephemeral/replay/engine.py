@@ -453,7 +453,8 @@ class _Replayer:
                     f"{self.last_conn_error} errors in a row, nothing answered for "
                     f"{o.give_up_after:.0f}s)"
                 )
-                self.unsent = 1 + sum(1 for r in requests if self.allowed(r))
+                rest = 1 + sum(1 for r in requests if self.allowed(r))
+                self.unsent = rest if o.limit is None else min(rest, o.limit - n)
                 break
             if o.rate is not None:
                 offset = n / o.rate

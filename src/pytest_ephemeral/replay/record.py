@@ -128,17 +128,24 @@ class Recorder:
         """The recorded entries as they come; ends when ``stop()`` says so and
         every entry recorded until then has been read."""
         conn = http.client.HTTPConnection(*self.feed, timeout=10)
+        gone = EphemeralError(
+            f"the recorder {self.container.name} stopped (its container was removed or "
+            "died); the entries until then are written"
+        )
         try:
-            conn.request("GET", "/entries")
-            resp = conn.getresponse()
+            try:
+                conn.request("GET", "/entries")
+                resp = conn.getresponse()
+            except (OSError, http.client.HTTPException):
+                raise gone from None
             stopping = False
             while True:
-                line = resp.readline()
+                try:
+                    line = resp.readline()
+                except (OSError, http.client.HTTPException):
+                    line = b""
                 if not line:
-                    raise EphemeralError(
-                        f"the recorder {self.container.name} stopped (its container was "
-                        "removed or died); the entries until then are written"
-                    )
+                    raise gone
                 text = line.strip()
                 if text:
                     yield json.loads(text)
