@@ -213,8 +213,8 @@ def test_bind_sources_compose_would_create(project: Project) -> None:
     assert b.create_host_path and b.source == str(project.root / "data" / "pg")
     assert c.create_host_path
     assert not (project.root / "data").exists()  # created at start, never by loading
-    notes = [d for d in spec.diagnostics if "does not exist" in d.message]
-    assert len(notes) == 2
+    (note,) = [d for d in spec.diagnostics if "does not exist" in d.message]
+    assert note.count == 2 and note.key == "volumes.create_host_path"
 
 
 def test_volume_subpath(project: Project) -> None:

@@ -178,6 +178,7 @@ def _port(
             key,
             "leave the address out to publish on 127.0.0.1 only",
             category="security",
+            topic="ports.host_ip",
         )
     if host_port is not None:
         ctx.warn(
@@ -187,6 +188,7 @@ def _port(
             key,
             f"write just '{container}'; tests ask the service for the host port Docker chose",
             category="isolation",
+            topic="ports.published",
         )
     return PortSpec(container, protocol, host_ip, host_port)
 

@@ -135,6 +135,7 @@ def _mount(
                 key,
                 "create it, or check the path for a typo",
                 category="note",
+                topic="volumes.create_host_path",
             )
             return VolumeMount("bind", target, str(host), read_only, create_host_path=True)
         host = ctx.local_path(source, line, key, kind="any", what="bind mount source")
@@ -145,6 +146,7 @@ def _mount(
                 key,
                 "remove the mount unless the service really drives Docker",
                 category="security",
+                topic="volumes.docker_socket",
             )
         return VolumeMount("bind", target, str(host), read_only)
     if not NAME_PATTERN.fullmatch(source):
