@@ -255,6 +255,8 @@ class DockerBackend:
             mount: dict[str, Any] = {"Target": m.target, "Type": m.kind, "ReadOnly": m.read_only}
             if m.source is not None:
                 mount["Source"] = m.source
+            if m.subpath:
+                mount["VolumeOptions"] = {"Subpath": m.subpath}
             mounts.append(mount)
         if mounts:
             host_config["Mounts"] = mounts
@@ -264,6 +266,8 @@ class DockerBackend:
             host_config["NanoCpus"] = request.nano_cpus
         if request.mem_limit:
             host_config["Memory"] = request.mem_limit
+        _resources(host_config, request)
+        create_params = _engine_options(host_config, request)
         exposed: dict[str, dict[str, object]] = {
             f"{p.container_port}/{p.protocol}": {} for p in request.ports
         }
@@ -295,10 +299,19 @@ class DockerBackend:
             body["WorkingDir"] = request.working_dir
         if request.hostname:
             body["Hostname"] = request.hostname
+        o = request.options
+        if o.domainname:
+            body["Domainname"] = o.domainname
+        if o.tty:
+            body["Tty"] = True
+        if o.stdin_open:
+            body["OpenStdin"] = True
+        if o.stop_signal:
+            body["StopSignal"] = o.stop_signal
 
         def create() -> str:
             url = api._url("/containers/create")
-            res = api._post_json(url, data=body, params={"name": request.name})
+            res = api._post_json(url, data=body, params={"name": request.name, **create_params})
             return str(api._result(res, True)["Id"])
 
         try:
@@ -326,7 +339,25 @@ class DockerBackend:
                     container_id, n, aliases=list(a)
                 ),
             )
+        if request.files:
+            self._put_files(container_id, request)
         return container_id
+
+    def _put_files(self, container_id: str, request: ContainerRequest) -> None:
+        """Secrets and configs, copied in before the container starts (parent
+        folders made as needed, owner and mode as asked)."""
+        with tempfile.TemporaryFile() as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                for f in request.files:
+                    info = tar.gettarinfo(f.source, arcname=f.target.lstrip("/"))
+                    info.uid, info.gid, info.mode = f.uid, f.gid, f.mode
+                    with open(f.source, "rb") as fh:
+                        tar.addfile(info, fh)
+            archive.seek(0)
+            self._call(
+                f"copy secrets and configs into {request.name}",
+                lambda: self._api.put_archive(container_id, "/", archive),
+            )
 
     def start_container(self, container_id: str) -> None:
         try:
@@ -491,6 +522,70 @@ class DockerBackend:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _resources(host_config: dict[str, Any], request: ContainerRequest) -> None:
+    r = request.resources
+    if r.cpus and not request.nano_cpus:
+        host_config["NanoCpus"] = int(r.cpus * 1e9)
+    if r.memory and not request.mem_limit:
+        host_config["Memory"] = r.memory
+    if r.pids:
+        host_config["PidsLimit"] = r.pids
+    if r.memory_reserved:
+        host_config["MemoryReservation"] = r.memory_reserved
+    # cpus_reserved: a scheduler's business; one engine has nothing to reserve
+
+
+# EngineOptions field -> HostConfig key, for the fields passed as they are
+_HOST_CONFIG_KEYS: dict[str, str] = {
+    "runtime": "Runtime",
+    "init": "Init",
+    "read_only": "ReadonlyRootfs",
+    "shm_size": "ShmSize",
+    "cpu_shares": "CpuShares",
+    "cpu_period": "CpuPeriod",
+    "cpu_quota": "CpuQuota",
+    "cpu_rt_period": "CpuRealtimePeriod",
+    "cpu_rt_runtime": "CpuRealtimeRuntime",
+    "cpu_count": "CpuCount",
+    "cpu_percent": "CpuPercent",
+    "cpuset": "CpusetCpus",
+    "memswap_limit": "MemorySwap",
+    "mem_swappiness": "MemorySwappiness",
+    "oom_kill_disable": "OomKillDisable",
+    "oom_score_adj": "OomScoreAdj",
+    "blkio_weight": "BlkioWeight",
+}
+
+
+def _engine_options(host_config: dict[str, Any], request: ContainerRequest) -> dict[str, str]:
+    """Compose's engine options as Docker's HostConfig; returns query
+    parameters of the create request (``platform``)."""
+    o = request.options
+    for field_name, key in _HOST_CONFIG_KEYS.items():
+        value = getattr(o, field_name)
+        if value is not None and value is not False:
+            host_config[key] = value
+    if o.ulimits:
+        host_config["Ulimits"] = [
+            {"Name": name, "Soft": soft, "Hard": hard} for name, (soft, hard) in o.ulimits.items()
+        ]
+    if o.sysctls:
+        host_config["Sysctls"] = dict(o.sysctls)
+    if o.storage_opt:
+        host_config["StorageOpt"] = dict(o.storage_opt)
+    if o.extra_hosts:
+        host_config["ExtraHosts"] = [f"{host}:{address}" for host, address in o.extra_hosts]
+    if o.group_add:
+        host_config["GroupAdd"] = list(o.group_add)
+    if o.cap_add:
+        host_config["CapAdd"] = list(o.cap_add)
+    if o.cap_drop:
+        host_config["CapDrop"] = list(o.cap_drop)
+    if o.security_opt:
+        host_config["SecurityOpt"] = list(o.security_opt)
+    return {"platform": o.platform} if o.platform else {}
 
 
 def _map_from_line(line: str, base_map: Mapping[str, str]) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
-from ..spec.model import HealthcheckSpec
+from ..spec.model import EngineOptions, HealthcheckSpec, ResourceSpec
 from .streams import ContainerEvent
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ __all__ = [
     "ContainerRequest",
     "ContainerState",
     "ExecResult",
+    "FileEntry",
     "Mount",
     "PortBinding",
     "PortKey",
@@ -56,6 +57,19 @@ class PortBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A file the container gets before it starts (a Compose secret or
+    config): the host file ``source`` copied to ``target`` with its owner and
+    mode. Copied, not bound, so it works on a remote engine too."""
+
+    target: str
+    source: str
+    mode: int = 0o444
+    uid: int = 0
+    gid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Mount:
     """A named volume (``source`` is the engine's volume name), a bind mount
     (``source`` is a host path) or an anonymous volume (``source`` None)."""
@@ -64,6 +78,7 @@ class Mount:
     target: str
     source: str | None = None
     read_only: bool = False
+    subpath: str | None = None  # a named volume's folder to mount instead of its root
 
 
 class ExecResult(NamedTuple):
@@ -97,6 +112,11 @@ class ContainerRequest:
     mem_limit: int | None = None
     privileged: bool = False
     hostname: str | None = None
+    files: tuple[FileEntry, ...] = ()
+    resources: ResourceSpec = field(default_factory=ResourceSpec)
+    # Compose's engine options (runtime, ulimits, sysctls, cap_add, ...): the
+    # backend passes each one it can, and says which it cannot
+    options: EngineOptions = field(default_factory=EngineOptions)
 
 
 @dataclass(frozen=True, slots=True)

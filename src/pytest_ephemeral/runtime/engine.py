@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from .backend import (
     Backend,
     ContainerRequest,
     ContainerState,
+    FileEntry,
     Mount,
     PortBinding,
     Resource,
@@ -255,24 +257,30 @@ class _Start:
             )
         return image
 
-    def _request(self, name: str, svc: ServiceSpec, image: str) -> ContainerRequest:
+    def _request(
+        self, name: str, svc: ServiceSpec, image: str, files: tuple[FileEntry, ...], replica: int
+    ) -> ContainerRequest:
         env = self.env
+        extra = tuple(svc.aliases)  # container_name, links
         if svc.networks:
-            nets = [(self.networks[n], (name, *aliases)) for n, aliases in svc.networks.items()]
+            nets = [
+                (self.networks[n], (name, *aliases, *extra)) for n, aliases in svc.networks.items()
+            ]
         else:
-            nets = [(self.default_network, (name,))]
+            nets = [(self.default_network, (name, *extra))]
         mounts = tuple(
             Mount(
                 kind=m.type,
                 target=m.target,
                 source=f"{env.id}_{m.source}" if m.type == "volume" and m.source else m.source,
                 read_only=m.read_only,
+                subpath=m.subpath,
             )
             for m in svc.volumes
         )
         service_label = {self.opts.service_label: name} if self.opts.service_label else {}
         return ContainerRequest(
-            name=f"{env.id}-{name}",
+            name=f"{env.id}-{name}" + (f"-{replica}" if replica > 1 else ""),
             image=image,
             labels=self.labels(**service_label, **dict(svc.labels)),
             network=nets[0][0],
@@ -296,8 +304,68 @@ class _Start:
             nano_cpus=int(svc.cpus * 1e9) if svc.cpus else None,
             mem_limit=svc.mem_limit,
             privileged=svc.privileged,
-            hostname=name,
+            hostname=svc.engine.hostname or name,
+            files=files,
+            resources=svc.resources,
+            options=svc.engine,
         )
+
+    def _files(self, svc: ServiceSpec, tmp: Path) -> tuple[FileEntry, ...]:
+        """Secrets and configs as files to copy in (content written to ``tmp``)."""
+        entries = []
+        for i, f in enumerate((*svc.secrets, *svc.configs)):
+            source = f.file
+            if source is None:
+                source = tmp / f"{i}-{f.name}"
+                source.write_text(f.content or "", encoding="utf-8")
+            entries.append(
+                FileEntry(
+                    target=f.target,
+                    source=str(source),
+                    mode=f.mode if f.mode is not None else 0o444,
+                    uid=int(f.uid) if f.uid and f.uid.isdigit() else 0,
+                    gid=int(f.gid) if f.gid and f.gid.isdigit() else 0,
+                )
+            )
+        return tuple(entries)
+
+    def _host_paths(self, svc: ServiceSpec) -> None:
+        """Bind sources Compose would create (``create_host_path``)."""
+        for m in svc.volumes:
+            if m.type == "bind" and m.create_host_path and m.source:
+                Path(m.source).mkdir(parents=True, exist_ok=True)
+
+    def _create(self, name: str, svc: ServiceSpec, image: str, replica: int) -> str:
+        with tempfile.TemporaryDirectory(prefix="eph-files-") as tmp:
+            request = self._request(name, svc, image, self._files(svc, Path(tmp)), replica)
+            try:
+                cid = self.backend.create_container(request)
+            except EphemeralError as exc:
+                raise ServiceStartError(name, str(exc), env_id=self.env.id) from None
+        self.env.record(Resource("container", cid, request.name, request.labels))
+        return cid
+
+    def _start_one(self, name: str, cid: str) -> None:
+        try:
+            self.backend.start_container(cid)
+        except PortTakenError as exc:
+            raise ServiceStartError(name, str(exc), env_id=self.env.id) from None
+        except EphemeralError as exc:
+            raise ServiceStartError(
+                name, str(exc), env_id=self.env.id, log_tail=self._tail(cid)
+            ) from None
+
+    def _post_start(self, name: str, svc: ServiceSpec, cid: str) -> None:
+        for hook in svc.post_start:
+            result = self.backend.exec(cid, hook.command, user=hook.user)
+            if result.exit_code != 0:
+                raise ServiceStartError(
+                    name,
+                    f"post_start command {list(hook.command)!r} exited with status "
+                    f"{result.exit_code}: {' '.join(result.output.split())[:300]}",
+                    env_id=self.env.id,
+                    log_tail=self._tail(cid),
+                )
 
     def _service_inner(self, name: str) -> None:
         svc = self.spec.services[name]
@@ -326,26 +394,21 @@ class _Start:
             self._wait_event(event, time.monotonic() + dep_timeout + 600, what, name)
         if self.abort.is_set():
             raise _Aborted
-        request = self._request(name, svc, image)
-        try:
-            cid = self.backend.create_container(request)
-        except EphemeralError as exc:
-            raise ServiceStartError(name, str(exc), env_id=self.env.id) from None
-        self.env.record(Resource("container", cid, request.name, request.labels))
+        self._host_paths(svc)
+        # deploy.replicas / scale: that many containers behind the service's name
+        cids = [self._create(name, svc, image, i) for i in range(1, max(1, svc.replicas) + 1)]
+        cid = cids[0]
         times.created = self.now()
         if self.abort.is_set():
             raise _Aborted
-        try:
-            self.backend.start_container(cid)
-        except PortTakenError as exc:
-            raise ServiceStartError(name, str(exc), env_id=self.env.id) from None
-        except EphemeralError as exc:
-            raise ServiceStartError(
-                name, str(exc), env_id=self.env.id, log_tail=self._tail(cid)
-            ) from None
+        for one in cids:
+            self._start_one(name, one)
+            self._post_start(name, svc, one)
         times.started = self.now()
         self.started[name].set()
         waits = _effective_waits(svc, image_test, name in self.needs_completion)
+        for other in cids[1:]:
+            self._await_ready(name, svc, other, waits, timeout, image, image_test)
         state = self._await_ready(name, svc, cid, waits, timeout, image, image_test)
         service = Service(name, svc, self.backend, cid, self.backend.publish_host, state.ports)
         with self.lock:
