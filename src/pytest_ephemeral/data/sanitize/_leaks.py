@@ -57,6 +57,8 @@ from ._text import (
     DETECTORS,
     MAX_SEQUENCE,
     MAX_TEXT_CHARS,
+    MIN_DIGITS,
+    PLAIN,
     detect,
     digit_runs,
     original_key,
@@ -141,7 +143,7 @@ class _HashSet:
     __slots__ = ("count", "keys", "mask", "tags")
 
     def __init__(self) -> None:
-        capacity = 1 << 12
+        capacity = 1 << 14
         self.mask = capacity - 1
         self.keys = array("Q", bytes(8 * capacity))
         self.tags = array("H", bytes(2 * capacity))
@@ -179,7 +181,8 @@ class _HashSet:
 
     def _grow(self) -> None:
         old_keys, old_tags = self.keys, self.tags
-        capacity = 2 * len(old_keys)
+        # Four times as large while small (fewer rehashes), then twice (memory).
+        capacity = (4 if len(old_keys) < 1 << 20 else 2) * len(old_keys)
         mask = capacity - 1
         keys = array("Q", bytes(8 * capacity))
         tags = array("H", bytes(2 * capacity))
@@ -193,8 +196,10 @@ class _HashSet:
         self.keys, self.tags, self.mask = keys, tags, mask
 
 
-#: Bits of the filter that says which tokens may start an original (2 MiB).
-_FILTER_BITS: Final = 1 << 24
+#: Bits of the filter that says which values, keys and first tokens may be
+#: originals (8 MiB): most lookups end there, without a keyed hash.
+_FILTER_BITS: Final = 1 << 26
+_FILTER_MASK: Final = _FILTER_BITS - 1
 
 
 class OriginalIndex:
@@ -205,22 +210,25 @@ class OriginalIndex:
     collected (:meth:`collects`) and searched (:meth:`searches`).
 
     Besides the whole value, each original is remembered by its key for the
-    search inside texts (see ``_text``): a second table of keyed hashes, and a
-    one-bit-per-entry filter of the tokens that can start a key (indexed by
-    Python's per-process randomised string hash; it says "maybe", the keyed
-    table decides).
+    search inside texts (see ``_text``) in a second table of keyed hashes. In
+    front of both, a one-bit-per-entry filter (indexed by Python's
+    per-process randomised string hash, 8 MiB) says "maybe": most lookups
+    stop there, the keyed tables decide the rest.
     """
 
     __slots__ = (
+        "_base",
         "_digits",
         "_emails",
         "_filter",
         "_ids",
         "_key",
         "_lengths",
+        "_recent",
         "_skip",
         "_texts",
         "_values",
+        "_whole",
         "_words",
         "rules",
         "sources",
@@ -231,15 +239,17 @@ class OriginalIndex:
         self.sources: list[str] = []
         self._ids: dict[str, int] = {}
         self._key = key[:64] if key else secrets.token_bytes(32)
+        self._base = hashlib.blake2b(key=self._key, digest_size=8)
+        self._recent: set[str] = set()
         self._skip = rules.fixed_values
-        self._values = _HashSet()
-        self._texts = _HashSet()
+        self._values = self._texts = _HashSet()  # one table: the keys are hashed apart
+        self._whole = 0
         self._filter = bytearray(_FILTER_BITS // 8)
-        self._lengths: set[int] = set()
+        self._lengths: list[int] = []
         self._words = self._digits = self._emails = False
 
     def __len__(self) -> int:
-        return self._values.count
+        return self._whole
 
     def __contains__(self, value: object) -> bool:
         return isinstance(value, str) and self.source_of(value) is not None
@@ -271,8 +281,13 @@ class OriginalIndex:
         return col is None or (isinstance(col.transform, Keep) and not col.reviewed)
 
     def _hash(self, value: str) -> int:
-        digest = hashlib.blake2b(value.encode(), key=self._key, digest_size=8).digest()
-        return int.from_bytes(digest, "little") or 1
+        h = self._base.copy()
+        h.update(value.encode())
+        return int.from_bytes(h.digest(), "little") or 1
+
+    def _mark(self, text: str) -> None:
+        h = hash(text) & _FILTER_MASK
+        self._filter[h >> 3] |= 1 << (h & 7)
 
     def _wanted(self, value: str) -> bool:
         return (
@@ -290,11 +305,48 @@ class OriginalIndex:
             ident = min(len(self.sources), 0xFFFF)
             self._ids[source] = ident
             self.sources.append(source)
-        self._values.add(self._hash(value), ident)
+        self._add(ident, value)
+
+    def adder(self, source: str) -> ValueFn:
+        """``add`` for one source, as a function of the value (returns it)."""
+        ident = self._ids.get(source)
+        if ident is None:
+            ident = min(len(self.sources), 0xFFFF)
+            self._ids[source] = ident
+            self.sources.append(source)
+        skip = self._skip
+        put = self._add
+
+        def add(value: str | None) -> str | None:
+            if (
+                value is not None
+                and len(value) >= MIN_LEAK_LENGTH
+                and value not in skip
+                and len(value.strip()) >= MIN_LEAK_LENGTH
+            ):
+                put(ident, value)
+            return value
+
+        return add
+
+    def _add(self, ident: int, value: str) -> None:
+        recent = self._recent
+        if value in recent:
+            return  # added a moment ago (names, cities, repeated keys)
+        if len(recent) >= _RECENT:
+            recent.clear()
+        recent.add(value)
+        table = self._values
+        before = table.count
+        table.add(self._hash(value), ident)
+        self._whole += table.count - before
+        h = hash(value) & _FILTER_MASK
+        self._filter[h >> 3] |= 1 << (h & 7)
         key = original_key(value)
         if key is None:
             return
         self._texts.add(self._hash("\0" + key), ident)
+        self._mark(key)
         kind = key[0]
         if kind == "#":
             self._digits = True
@@ -302,19 +354,26 @@ class OriginalIndex:
             self._emails = True
         else:
             self._words = True
-            first, _, _rest = key[1:].partition(" ")
-            self._lengths.add(key.count(" ") + 1)
-            h = hash(first) % _FILTER_BITS
-            self._filter[h >> 3] |= 1 << (h & 7)
+            self._mark(key[1:].partition(" ")[0])
+            length = key.count(" ") + 1
+            if length not in self._lengths:
+                self._lengths.append(length)
+                self._lengths.sort()
+
+    def _maybe(self, text: str) -> bool:
+        h = hash(text) & _FILTER_MASK
+        return bool(self._filter[h >> 3] >> (h & 7) & 1)
 
     def source_of(self, value: str) -> str | None:
         """The column ``value`` is an original of, or ``None`` (whole values only)."""
-        if not self._wanted(value):
+        if not self._maybe(value) or not self._wanted(value):
             return None
         ident = self._values.get(self._hash(value))
         return None if ident < 0 else self.sources[ident]
 
     def _text_source(self, key: str) -> str | None:
+        if not self._maybe(key):
+            return None
         ident = self._texts.get(self._hash("\0" + key))
         return None if ident < 0 else self.sources[ident]
 
@@ -345,6 +404,14 @@ class OriginalIndex:
         return found
 
     def _search(self, text: str, found: set[str]) -> None:
+        if PLAIN.fullmatch(text) is not None:
+            # A number, date or time: only a run of digits can be an original.
+            digits = text.lstrip("+")
+            if self._digits and len(digits) >= MIN_DIGITS and digits.isdigit():
+                source = self._text_source("#" + digits)
+                if source is not None:
+                    found.add(source)
+            return
         if self._emails and "@" in text:
             for token in _EMAILS.findall(text):
                 source = self._text_source("@" + token.lower())
@@ -357,35 +424,43 @@ class OriginalIndex:
                     found.add(source)
         if not self._words or _LETTER.search(text) is None:
             return
-        toks = tokens(text)
-        lows = [t.lower() for t in toks]
+        lows = [t.lower() for t in tokens(text)]
         bits = self._filter
         lengths = self._lengths
+        single = lengths[0] == 1
         count = len(lows)
+        toks: list[str] | None = None
         places: list[tuple[int, int]] | None = None
         for i, low in enumerate(lows):
-            h = hash(low) % _FILTER_BITS
+            h = hash(low) & _FILTER_MASK
             if not bits[h >> 3] >> (h & 7) & 1:
                 continue
-            if 1 in lengths and "@" not in low:
+            if single and "@" not in low:
                 source = self._text_source("-" + low)
-                if source is None and toks[i][0].isupper():
-                    source = self._text_source("=" + low)
-                    if source is None:
-                        if places is None:
-                            places = spans(text)
-                        if not sentence_start(text, places, i):
-                            source = self._text_source("^" + low)
+                if source is None:
+                    if toks is None:
+                        toks = tokens(text)
+                    if toks[i][0].isupper():
+                        source = self._text_source("=" + low)
+                        if source is None:
+                            if places is None:
+                                places = spans(text)
+                            if not sentence_start(text, places, i):
+                                source = self._text_source("^" + low)
                 if source is not None:
                     found.add(source)
             for n in lengths:
-                if n > 1 and i + n <= count:
+                if n > 1:
+                    if i + n > count:
+                        break
                     source = self._text_source("~" + " ".join(lows[i : i + n]))
                     if source is not None:
                         found.add(source)
 
 
 _CHUNK: Final = 1 << 16
+#: Values remembered as just added or just found clean (then forgotten at once).
+_RECENT: Final = 8192
 _OVERLAP: Final = MAX_SEQUENCE * 80
 _EMAILS: Final = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _DIGIT: Final = re.compile(r"\d")
@@ -394,6 +469,8 @@ _LETTER: Final = re.compile(r"[^\W\d_]")
 
 Chooser = Callable[[str, str], bool]
 Recorder = Callable[[str, str, "str | None"], None]
+#: The function that handles the values of one column (``None`` = NULL).
+Looker = Callable[[str | None], object]
 
 
 class _Hits:
@@ -404,50 +481,75 @@ class _Hits:
         self.found: dict[tuple[str, str], dict[str, int]] = {}
         self.counts: dict[tuple[str, str], int] = {}
         self.kinds: dict[tuple[str, str], dict[str, int]] = {}
-        self.detecting: dict[tuple[str, str], bool] = {}
 
     def choose(self, table: str, column: str) -> bool:
         """The columns to read: searched for originals, or checked by the detection."""
         return self.index.searches(table, column) or self.detects(table, column)
 
     def detects(self, table: str, column: str) -> bool:
-        key = (table, column)
-        found = self.detecting.get(key)
-        if found is None:
-            found = self.detecting[key] = self.detect and self.index.detects(table, column)
-        return found
+        return self.detect and self.index.detects(table, column)
 
-    def look(self, table: str, column: str, value: str | None) -> None:
-        if value is None:
-            return
+    def looker(self, table: str, column: str) -> Looker:
+        """The function that looks at the values of ``table.column``."""
         index = self.index
         key = (table, column)
-        if index.searches(table, column):
-            if self.in_text:
-                sources = index.sources_in(value)
-            else:
-                whole = index.source_of(value)
-                sources = set() if whole is None else {whole}
-            if sources:
-                per_source = self.found.setdefault(key, {})
-                for source in sources:
-                    per_source[source] = per_source.get(source, 0) + 1
-                self.counts[key] = self.counts.get(key, 0) + 1
+        searched = index.searches(table, column)
+        detecting = self.detects(table, column)
+        find = index.sources_in if self.in_text else index.source_of
+        per_source = self.found.setdefault(key, {})
+        per_kind = self.kinds.setdefault(key, {})
+        counts = self.counts
+        get = per_source.get
+        clean: set[str] = set()
+        caching = True
+        hits = 0
+
+        def look(value: str | None) -> None:
+            nonlocal caching, hits
+            if value is None:
                 return
-        if self.detects(table, column):
-            kind = detect(value)
-            if kind is not None:
-                per_kind = self.kinds.setdefault(key, {})
-                per_kind[kind] = per_kind.get(kind, 0) + 1
+            if caching:
+                if value in clean:
+                    hits += 1
+                    return
+                if len(clean) >= _RECENT:
+                    clean.clear()
+                    # Fewer than 1 repeat in 16 values since the last fill: stop.
+                    caching = hits * 16 >= _RECENT
+                    hits = 0
+            if searched:
+                sources = find(value)
+                if sources:
+                    if isinstance(sources, str):
+                        per_source[sources] = get(sources, 0) + 1
+                    else:
+                        for source in sources:
+                            per_source[source] = get(source, 0) + 1
+                    counts[key] = counts.get(key, 0) + 1
+                    return
+            if detecting:
+                kind = detect(value)
+                if kind is not None:
+                    per_kind[kind] = per_kind.get(kind, 0) + 1
+                    return
+            if caching:
+                clean.add(value)
+
+        return look
+
+    def look(self, table: str, column: str, value: str | None) -> None:
+        self.looker(table, column)(value)
 
     def leaks(self) -> list[Leak]:
         found = [
             Leak(table, column, self.counts[(table, column)], tuple(sorted(sources)))
             for (table, column), sources in sorted(self.found.items())
+            if sources
         ]
         found += [
             Leak(table, column, sum(kinds.values()), (), tuple(k for k in DETECTORS if k in kinds))
             for (table, column), kinds in sorted(self.kinds.items())
+            if kinds
         ]
         return found
 
@@ -462,11 +564,12 @@ def _recording_copy(record: ValueFn) -> CopyFn:
 
 
 class _ValueSink:
-    """Calls ``record(table, column, value)`` for the chosen columns; changes nothing."""
+    """Calls ``make(table, column)(value)`` for the values of the chosen columns;
+    changes nothing."""
 
-    def __init__(self, choose: Chooser, record: Recorder) -> None:
+    def __init__(self, choose: Chooser, make: Callable[[str, str], Looker]) -> None:
         self.choose = choose
-        self.record = record
+        self.make = make
 
     @property
     def failed(self) -> bool:
@@ -485,10 +588,10 @@ class _ValueSink:
         return TablePlan(table, columns, tuple(items))
 
     def recorder(self, table: str, column: str) -> ValueFn:
-        record = self.record
+        record = self.make(table, column)
 
         def value(original: str | None) -> str | None:
-            record(table, column, original)
+            record(original)
             return original
 
         return value
@@ -503,14 +606,14 @@ class _ValueSink:
 def _scan_file(
     path: Path,
     choose: Chooser,
-    record: Recorder,
+    make: Callable[[str, str], Looker],
     fmt: Format,
     table: str | None,
 ) -> None:
     detected = detect_format(path, fmt)
     if detected == "csv" and table is None:
         table = table_from_path(path)
-    sink = _ValueSink(choose, record)
+    sink = _ValueSink(choose, make)
     with open_input(path) as src:
         try:
             collections.deque(_process(src, sink, detected, table, str(path)), maxlen=0)
@@ -536,11 +639,7 @@ def collect_originals(
     process); without, it is random.
     """
     index = OriginalIndex(rules, key=_index_key(salt))
-
-    def record(table: str, column: str, value: str | None) -> None:
-        index.add(f"{table}.{column}", value)
-
-    _scan_file(Path(input), index.collects, record, fmt, table)
+    _scan_file(Path(input), index.collects, lambda t, c: index.adder(f"{t}.{c}"), fmt, table)
     return index
 
 
@@ -563,14 +662,15 @@ def check_leaks(
     :attr:`Leak.kinds`, as :func:`raise_for_leaks` does).
     """
     hits = _Hits(originals, in_text=in_text, detect=detect)
-    searched: dict[tuple[str, str], bool] = {}
+    lookers: dict[tuple[str, str], Looker | None] = {}
     for table, column, value in seen_values:
         key = (table, column)
-        wanted = searched.get(key)
-        if wanted is None:
-            wanted = searched[key] = hits.choose(table, column)
-        if wanted and value is not None:
-            hits.look(table, column, value if isinstance(value, str) else str(value))
+        if key in lookers:
+            look = lookers[key]
+        else:
+            look = lookers[key] = hits.looker(table, column) if hits.choose(table, column) else None
+        if look is not None and value is not None:
+            look(value if isinstance(value, str) else str(value))
     return hits.leaks()
 
 
@@ -591,7 +691,7 @@ def check_leaks_files(
     kept columns that look like personal data."""
     index = collect_originals(original, rules, fmt=fmt, table=table, salt=salt)
     hits = _Hits(index, in_text=in_text, detect=detect)
-    _scan_file(Path(sanitized), hits.choose, hits.look, fmt, table)
+    _scan_file(Path(sanitized), hits.choose, hits.looker, fmt, table)
     return hits.leaks()
 
 

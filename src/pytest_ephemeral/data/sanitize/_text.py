@@ -36,6 +36,7 @@ __all__ = [
     "MAX_SEQUENCE",
     "MAX_TEXT_CHARS",
     "MIN_DIGITS",
+    "PLAIN",
     "detect",
     "digit_runs",
     "original_key",
@@ -55,6 +56,14 @@ MAX_TEXT_CHARS: Final = 16 * 1024 * 1024
 
 _EMAIL: Final = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 _TOKEN: Final = re.compile(rf"{_EMAIL}|[^\W_]+")
+_EMAIL_RE: Final = re.compile(_EMAIL)
+#: Numbers, dates, times and timestamps as PostgreSQL prints them: the values
+#: of most kept columns, which only need the cheapest checks.
+PLAIN: Final = re.compile(
+    r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+    r"|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"|\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+)
 _DIGIT_SEPARATORS: Final = frozenset(" +-./()\t")
 _DIGIT_RUN: Final = re.compile(r"(?<![\w@.])\+?\(?\d+(?:(?:[ ./-]|\) ?| ?\()\d+)*(?![\w@])")
 _DIGITS: Final = re.compile(r"\d+")
@@ -82,6 +91,15 @@ def tokens(text: str) -> list[str]:
 def original_key(value: str) -> str | None:
     """The key an original is searched for by inside texts, or ``None`` (too
     short or nothing to search for)."""
+    if value.isalpha():  # one word: the most common original (names)
+        if len(value) < 4:
+            return None
+        low = value.lower()
+        if not value[0].isupper():
+            return "-" + low
+        return ("^" if low in COMMON_WORDS else "=") + low
+    if "@" in value and " " not in value and _EMAIL_RE.fullmatch(value) is not None:
+        return "@" + value.lower()
     toks: list[str] = _TOKEN.findall(value[: MAX_SEQUENCE * 64])
     if not toks:
         return None
@@ -151,7 +169,9 @@ _DETECT: Final = re.compile(
     r"|(?P<phone>(?<![\w+.-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .-]?\d{2,8}){1,4}"
     r"|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![\w.-]))"
     r"|(?P<ipv4>(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]))"
-    r"|(?P<ipv6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]))"
+    r"|(?P<ipv6>(?<![\w:])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
+    r"|(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{0,4}::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{0,4})"
+    r"(?![\w:]))"
 )
 _DNI_LETTERS: Final = "TRWAGMYFPDXBNJZSQVHLCKE"
 _CARD_PREFIXES: Final = ("4", "51", "52", "53", "54", "55", "2", "34", "37", "6011", "65", "35")
@@ -233,6 +253,14 @@ def detect(text: str) -> str | None:
     holds, or ``None``. Candidates are checked: card numbers by Luhn, IBANs
     by their check digits, Spanish ids by their letter, US SSNs by the
     ranges never issued, IP addresses by parsing."""
+    if PLAIN.fullmatch(text) is not None:
+        # A number, date or time: a card number or a phone number written as digits only.
+        digits = text.lstrip("+")
+        if 13 <= len(digits) <= 19 and digits.isdigit() and _valid("card", digits):
+            return "payment card number"
+        if text[0] == "+" and digits.isdigit() and _valid("phone", text):
+            return "phone number"
+        return None
     if _MAY_HOLD.search(text) is None:
         return None
     for match in _DETECT.finditer(text):
