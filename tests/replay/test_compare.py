@@ -100,6 +100,24 @@ def test_status_header_and_missing_fields() -> None:
     assert (ex["target"], ex["baseline"]) == ("<absent>", "2")
 
 
+def test_secret_examples_are_hashed() -> None:
+    c = Comparator()
+    c.add(
+        "GET /x",
+        "/x",
+        answer({"session_token": "t-new", "n": 1}, set_cookie="sid=new"),
+        answer({"session_token": "t-old", "n": 2}, set_cookie="sid=old"),
+        answer({"session_token": "t-old", "n": 2}, set_cookie="sid=old"),
+    )
+    examples = {d.field: d.examples[0] for d in c.differences()}
+    assert set(examples) == {"body.session_token", "body.n", "header.set-cookie"}
+    for field in ("body.session_token", "header.set-cookie"):
+        ex = examples[field]
+        assert ex["target"].startswith("<redacted, sha256 ") and ex["target"] != ex["baseline"]
+        assert "new" not in ex["target"] and "old" not in ex["baseline"]
+    assert (examples["body.n"]["target"], examples["body.n"]["baseline"]) == ("1", "2")
+
+
 def test_redact_target() -> None:
     assert (
         redact_target("/a?q=lamp&api_key=k&Session=s")

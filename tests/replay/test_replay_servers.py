@@ -87,6 +87,18 @@ def test_same_version_is_clean(
     assert "0 unexplained differences in 20 compared answers" in out
 
 
+def test_two_baselines_mark_noise(
+    tmp_path: Path, v1: Server, start_server: Callable[[str], Server]
+) -> None:
+    # with two baselines (two instances of the current version) each is asked
+    # once; their answers mark the noise
+    other = start_server("v1")
+    capture = item_capture(tmp_path / "shop.har", 20)
+    result = replay(iter_capture(capture), ReplayOptions(v1.url, (v1.url, other.url), rate=100))
+    assert result.ok and result.compared == 20 and result.differences == ()
+    assert {"body.ts", "body.request_id"} <= set(result.noise["GET /items/{id}"])
+
+
 def test_failed_goal_exit_1(tmp_path: Path, v1: Server, capsys: pytest.CaptureFixture[str]) -> None:
     capture = item_capture(tmp_path / "shop.har", 10)
     code, out, _err = run_cli(

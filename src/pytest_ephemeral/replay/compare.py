@@ -127,6 +127,25 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+def example_value(path: str, value: str) -> str:
+    """A field's value as an example in a report: the values of credentials
+    (auth and cookie headers, fields named like token/key/secret/password/
+    session) become a short hash, so a difference still shows but the secret
+    does not."""
+    if value == ABSENT:
+        return value
+    last = path.rsplit(".", 1)[-1]
+    if (
+        path.startswith("header.")
+        and (path[7:] in _SECRET_HEADERS or _SECRET_NAME.search(path[7:]))
+    ) or (path.startswith("body.") and _SECRET_NAME.search(last)):
+        return f"<redacted, sha256 {hashlib.sha256(value.encode()).hexdigest()[:12]}>"
+    return _short(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Difference:
     """A field that differs between target and baseline, never between baseline answers."""
@@ -201,8 +220,8 @@ class Comparator:
                     {
                         "request": redact_target(target),
                         "field": path,
-                        "target": _short(cand.get(path, ABSENT)),
-                        "baseline": _short(prim.get(path, ABSENT)),
+                        "target": example_value(path, cand.get(path, ABSENT)),
+                        "baseline": example_value(path, prim.get(path, ABSENT)),
                     }
                 )
 
