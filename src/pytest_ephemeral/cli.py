@@ -80,6 +80,53 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("spec", nargs="?", metavar="SPEC")
     val.add_argument("--profile", action="append", default=[], metavar="NAME")
 
+    run = sub.add_parser(
+        "run",
+        help="up, run a command with the exports in its environment, always down",
+        description="Start the environment, run COMMAND with the spec's exports (and each "
+        "--export) in its environment, then remove the environment: also when the command "
+        "fails, when eph run is interrupted (the signal is passed on to the command first) "
+        "or killed (the reaper removes it). The exit status is the command's.",
+    )
+    run.add_argument("-f", "--file", metavar="SPEC", help="the spec (default: discovered in .)")
+    run.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        metavar="NAME=TEMPLATE",
+        help="one more variable, e.g. PGPORT={db.port[5432]} (repeatable; wins over the spec's)",
+    )
+    run.add_argument(
+        "--keep",
+        choices=("never", "failed", "always"),
+        default="never",
+        help="keep the environment when the command fails (failed), or always (default never)",
+    )
+    run.add_argument("--ttl", default="8h", help="lifetime of a kept environment (default 8h)")
+    run.add_argument("--timeout", default="60", help="default readiness timeout (default 60s)")
+    run.add_argument("--image-map", action="append", default=[], metavar="FROM=TO")
+    run.add_argument("--profile", action="append", default=[], metavar="NAME")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
+
+    env = sub.add_parser(
+        "env",
+        help="print a running environment's exports (for eval, .env, $GITHUB_OUTPUT)",
+        description="Print the exports of a running environment (the spec's exports:, or one "
+        "variable per service address and URL: EPH_DB_HOST, EPH_DB_PORT_5432, EPH_DB_URL). "
+        "These formats are for programs: they carry the REAL values, passwords included; "
+        "do not print them into logs.",
+    )
+    env.add_argument("id", metavar="ID")
+    env.add_argument(
+        "--format",
+        choices=("sh", "dotenv", "json", "github"),
+        default="sh",
+        help="sh: export NAME='value' lines for eval \"$(eph env ID)\" (default); dotenv: "
+        "NAME='value' for a .env file; json: one object; github: NAME=value lines for "
+        "$GITHUB_OUTPUT or $GITHUB_ENV. All carry real values (passwords in clear)",
+    )
+    env.add_argument("--profile", action="append", default=[], metavar="NAME")
+
     for name, (_module, text) in _DELEGATED_HELP.items():
         sub.add_parser(name, help=f"{text} (see eph {name} --help)", add_help=False)
     return p
@@ -157,16 +204,21 @@ def _backend() -> Backend:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from ._report import describe_environment
     from .config import parse_duration
     from .lifecycle.manager import Manager
 
     ttl = parse_duration(args.ttl, "--ttl")
-    manager = Manager(_settings(args, ttl=ttl), worker="up")
+    # a kept environment of the same spec hash is reused, reset to its seeded state
+    manager = Manager(replace(_settings(args, ttl=ttl), reuse=True), worker="up")
     if not args.json:
         print(f"eph: starting {manager.spec_path()} ...", file=sys.stderr)
     try:
         env = manager.environment()
+        if env.reused:
+            manager.mark_kept(env)  # its TTL starts again from now
     except BaseException:
         manager.close(failed=False)
         raise
@@ -174,10 +226,48 @@ def cmd_up(args: argparse.Namespace) -> int:
     summary = env.summary()
     summary["kept"] = True
     summary["expires"] = time.time() + ttl
+    notes = manager.reset_notes.get(env.id, ())
     if args.json:
+        summary["reset"] = list(notes)
         print(json.dumps(summary, indent=2))
     else:
+        if env.reused:
+            print(f"eph: reused kept {env.id} (same spec hash), not a new one:", file=sys.stderr)
+            for line in notes:
+                print(f"eph:   {line}", file=sys.stderr)
         print("\n".join(describe_environment(summary, commands=True)))
+    return EXIT_OK
+
+
+def _say(text: str) -> None:
+    print(f"eph: {text}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .config import parse_duration
+    from .lifecycle.exports import parse_assignments
+    from .lifecycle.run import CommandNotFoundError, resolve_command, run_command
+
+    try:
+        command = resolve_command(args.cmd)
+    except CommandNotFoundError as exc:
+        raise _Usage(str(exc)) from None
+    settings = replace(
+        _settings(args, ttl=parse_duration(args.ttl, "--ttl")), keep=args.keep, reuse=False
+    )
+    return run_command(settings, command, exports=parse_assignments(args.export), say=_say)
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from .lifecycle.exports import format_exports
+    from .lifecycle.run import attach_by_id
+
+    attached = attach_by_id(_settings(args), args.id)
+    for warning in attached.warnings:
+        _say(f"warning: {warning}")
+    sys.stdout.write(format_exports(attached.exports.render(attached.env), args.format))
     return EXIT_OK
 
 
@@ -353,6 +443,8 @@ _COMMANDS = {
     "exec": cmd_exec,
     "prune": cmd_prune,
     "validate": cmd_validate,
+    "run": cmd_run,
+    "env": cmd_env,
 }
 
 if __name__ == "__main__":

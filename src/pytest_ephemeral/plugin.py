@@ -28,10 +28,14 @@ manager_key = pytest.StashKey["Manager"]()
 summaries_key = pytest.StashKey[list[dict[str, Any]]]()
 test_start_key = pytest.StashKey[float]()
 follower_key = pytest.StashKey["ProgressFollower"]()
+export_at_key = pytest.StashKey[str]()
+# the variables the exports set in os.environ, with the values they replaced
+exported_key = pytest.StashKey[dict[str, str | None]]()
 
 WORKEROUTPUT = "pytest_ephemeral"
 KEEP_CHOICES = ("failed", "always", "never")
 LOGS_CHOICES = ("failed", "all", "none")
+EXPORT_AT_CHOICES = ("lazy", "start")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -128,6 +132,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("eph_image_map", "FROM=TO image substitutions, one per line", type="linelist")
     parser.addini("eph_max_starts", "environments starting at once on this host")
     parser.addini("eph_backend", "the engine environments run on (default docker)")
+    group.addoption(
+        "--eph-export-at",
+        metavar="lazy|start",
+        help="when the spec's exports are set in os.environ: when the environment is "
+        "created (lazy, default), or at session start, before collection (start: the "
+        "environment is started then, for suites that read variables at import time)",
+    )
+    parser.addini("eph_export_at", "lazy | start: when the exports are set (default lazy)")
 
 
 def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
@@ -215,6 +227,48 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     config.stash[settings_key] = settings
     config.stash[summaries_key] = []
+    export_at = config.getoption("eph_export_at") or config.getini("eph_export_at") or "lazy"
+    config.stash[export_at_key] = _choice(str(export_at), EXPORT_AT_CHOICES, "--eph-export-at")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``eph_export_at = start``: the default environment now, before collection,
+    and its exports in ``os.environ`` (not in the xdist controller, which runs no
+    tests; each worker does this for itself)."""
+    config = session.config
+    if config.stash[export_at_key] != "start" or config.option.collectonly:
+        return
+    if config.pluginmanager.has_plugin("dsession"):
+        return
+    from .errors import EphemeralError, SpecError
+
+    try:
+        _export(config, _manager(config).environment())
+    except SpecError as exc:
+        raise pytest.UsageError(f"ephemeral: {exc}") from None
+    except EphemeralError as exc:
+        pytest.exit(f"ephemeral (eph_export_at = start): {exc}", returncode=1)
+
+
+def _export(config: pytest.Config, env: Environment) -> None:
+    """Set the exports of ``env``'s spec (or the default ones) in ``os.environ``,
+    once; the values they replace come back at the end of the session."""
+    if exported_key in config.stash:
+        return
+    from .lifecycle.exports import compile_exports
+
+    values = compile_exports(env.spec).render(env)
+    config.stash[exported_key] = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+
+
+def _unexport(config: pytest.Config) -> None:
+    for name, old in config.stash.get(exported_key, {}).items():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+    config.stash[exported_key] = {}
 
 
 def _manager(config: pytest.Config) -> Manager:
@@ -381,15 +435,18 @@ def _finish(config: pytest.Config, manager: Manager, *, failed: bool) -> None:
 
 
 @pytest.fixture(scope="session")
-def eph(_eph_manager: Manager) -> Environment:
+def eph(_eph_manager: Manager, request: pytest.FixtureRequest) -> Environment:
     """The environment of the default spec: one per xdist worker (or one for the
-    whole run with ``--eph-shared``), created on first use."""
+    whole run with ``--eph-shared``), created on first use; its exports are then
+    set in ``os.environ``."""
     from .errors import EphemeralError
 
     try:
-        return _eph_manager.environment()
+        env = _eph_manager.environment()
+        _export(request.config, env)
     except EphemeralError as exc:
         pytest.fail(str(exc), pytrace=False)
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -506,6 +563,7 @@ def pytest_terminal_summary(
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _unexport(config)
     manager = config.stash.get(manager_key, None)
     if manager is not None and manager.environments:
         manager.close(failed=True)

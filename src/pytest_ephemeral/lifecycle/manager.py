@@ -67,6 +67,8 @@ class Manager:
         # the controller's early start of the shared environment (see start_shared_early)
         self._early: threading.Thread | None = None
         self._early_cancel = threading.Event()
+        # env id -> what reusing a kept environment did to its data (reset_reused)
+        self.reset_notes: dict[str, tuple[str, ...]] = {}
         # told about every loaded spec that has warnings (the plugin shows them)
         self.on_spec_warnings: Callable[[Spec], None] | None = None
 
@@ -228,6 +230,11 @@ class Manager:
             env = self._reuse(spec)
             if env is not None:
                 self.environments[spec.path.resolve()] = env
+                # so this run sees what the first one saw (issue 17)
+                self.reset_notes[env.id] = tuple(reset_reused(env))
+                self._say(f"reusing kept {env.id}")
+                for line in self.reset_notes[env.id]:
+                    self._say(f"  {line}")
                 return env
         self._prepare_guards()
         env_id = self._env_id(spec)
@@ -312,6 +319,11 @@ class Manager:
                 if kept is not None:
                     kept.shared = True
                     kept.attached = owner is None  # the controller reports it, once
+                    self.reset_notes[kept.id] = (
+                        "not reset: shared by every xdist worker (--eph-shared), whose tests "
+                        "use its data at once; data from earlier runs stays (eph down "
+                        f"{kept.id} for a fresh one)",
+                    )
                     self.environments[spec.path.resolve()] = kept
                     return kept
             record = group(backend.list_resources({L.ENV: env_id})).get(env_id)
@@ -399,6 +411,12 @@ class Manager:
         if env is not None:
             _connect(env)
         return env
+
+    def attach(self, spec: Spec, record: EnvRecord) -> Environment | None:
+        """An :class:`Environment` for a running one found by its labels (``eph
+        env``), with connection details; None when it is not whole and running.
+        Not this process's: nothing is removed or kept for it at close."""
+        return self._attach(spec, record)
 
     def _reuse(self, spec: Spec) -> Environment | None:
         from .inventory import inventory
@@ -490,6 +508,51 @@ def _seeder() -> Callable[[Environment, Service], None]:
         prepare_service(env, service)
 
     return prepare
+
+
+def reset_reused(env: Environment) -> list[str]:
+    """Put a reused kept environment back to the state its seed left, service by
+    service (``data.snapshot``: template databases, Redis dumps, or the seed steps
+    again); a service without ``seed:`` steps back to empty where its kind can
+    (Redis: ``FLUSHALL``). One line per service: what was done, or why not."""
+    from ..data.kinds import kind_of, make_snapshot
+    from ..data.snapshot import reset_service
+    from ..errors import DataError
+
+    lines: list[str] = []
+    stale: list[str] = []
+    for name, service in env.services.items():
+        if service.spec.seed:
+            try:
+                reset_service(env, name)
+            except DataError as exc:
+                lines.append(f"{name}: not reset: {exc}")
+            else:
+                lines.append(f"{name}: reset to its seeded state")
+            continue
+        emptied = False
+        snap: object | None = None
+        if kind_of(service, probe=False) is not None:  # by image name only: never an app
+            with contextlib.suppress(DataError):
+                snap = make_snapshot(env, service, adopt=True)
+        if snap is not None:
+            try:
+                snap.reset(env, service)  # type: ignore[attr-defined]
+                emptied = True
+            except DataError:
+                pass
+            finally:
+                snap.close()  # type: ignore[attr-defined]
+        if emptied:
+            lines.append(f"{name}: emptied (no seed: steps: its seeded state is empty)")
+        else:
+            stale.append(name)
+    if stale:
+        lines.append(
+            f"{', '.join(stale)}: not reset: no seed: steps, so no seeded state to return to; "
+            f"data from earlier runs stays (add seed: steps, or eph down {env.id} for a fresh one)"
+        )
+    return lines
 
 
 def _connect(env: Environment) -> None:
