@@ -410,3 +410,12 @@ def test_nested_key_behaves_as_decided(tmp_path: Path, scope: str, key: str, tex
 
 def test_plugin_keys_are_not_compose_keys() -> None:
     assert not set(PLUGIN_KEYS) & SCOPES["service"]
+
+
+def test_the_reference_page_shows_every_decision() -> None:
+    from pytest_ephemeral.spec._keys import decision_table
+
+    page = Path(__file__).parents[2] / "docs" / "reference" / "spec.md"
+    text = page.read_text(encoding="utf-8")
+    block = text.split("<!-- decisions:start -->\n", 1)[1].split("\n<!-- decisions:end -->", 1)[0]
+    assert block == decision_table(), "regenerate the table in docs/reference/spec.md"

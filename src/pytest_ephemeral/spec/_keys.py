@@ -426,3 +426,47 @@ DECISIONS: Mapping[str, Mapping[str, Decision]] = MappingProxyType(
 def all_service_keys() -> tuple[str, ...]:
     """Every key a service may name (for 'did you mean')."""
     return (*DECISIONS["service"], *PLUGIN_KEYS)
+
+
+_SCOPE_TITLES = {
+    "top": "top level",
+    "service": "a service",
+    "deploy": "`deploy`",
+    "deploy.resources": "`deploy.resources`",
+    "deploy.resources.limits": "`deploy.resources.limits`",
+    "deploy.resources.reservations": "`deploy.resources.reservations`",
+    "healthcheck": "`healthcheck`",
+    "build": "`build`",
+    "network": "a top-level network",
+    "volume": "a top-level volume",
+    "secret": "a top-level secret",
+    "config": "a top-level config",
+    "service.secrets": "an entry of a service's `secrets`/`configs`",
+    "service.networks": "a service's network",
+    "service.ports": "a long-form port",
+    "service.volumes": "a long-form mount",
+    "service.volumes.bind": "a mount's `bind`",
+    "service.volumes.volume": "a mount's `volume`",
+    "service.volumes.tmpfs": "a mount's `tmpfs`",
+    "service.depends_on": "a `depends_on` entry",
+    "service.post_start": "a `post_start` hook",
+    "service.env_file": "an `env_file` entry",
+    "include": "an `include` entry",
+    "extends": "`extends`",
+    "develop": "`develop`",
+    "logging": "`logging`",
+}
+
+
+def decision_table() -> str:
+    """Every decision as a Markdown table (docs/reference/spec.md holds this text)."""
+    lines = ["| where | key | decision | why / what to do |", "|---|---|---|---|"]
+    for scope, table in DECISIONS.items():
+        where = _SCOPE_TITLES[scope]
+        for key in sorted(table):
+            decision = table[key]
+            why = decision.why
+            if decision.kind == "refused":
+                why = f"{why}; {decision.fix}"
+            lines.append(f"| {where} | `{key}` | {decision.kind} | {why.replace('|', '/')} |")
+    return "\n".join(lines)

@@ -23,7 +23,11 @@ HERE = Path(__file__).resolve().parent
 
 def _repo() -> Path:
     out = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=HERE, capture_output=True, text=True, check=True
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Path(out.stdout.strip())
 
