@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pytest_ephemeral.backends.kubernetes import (
+    InvalidManifestError,
     RenderError,
     cli,
     namespace_name,
@@ -275,6 +276,24 @@ def test_every_wait_form(
         assert spec["volumes"][0]["persistentVolumeClaim"] == {"claimName": "data"}
 
 
+def test_same_verdicts_as_kubernetes_validate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cached validators judge as the package's own entry point does."""
+    import kubernetes_validate  # type: ignore[import-untyped]
+
+    monkeypatch.chdir(EXAMPLES / "compose")
+    docs, _, _ = render([], capsys)
+    version = kubernetes_validate.latest_version()
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    broken = dict(find(docs, "Deployment", "redis"), unknownField=1)
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, version, strict=True)
+    with pytest.raises(InvalidManifestError, match="Deployment 'redis' fails"):
+        validate_manifests([broken])
+
+
 def test_validation_catches_a_broken_manifest() -> None:
     broken = {
         "apiVersion": "apps/v1",
@@ -292,6 +311,9 @@ def test_validation_catches_a_broken_manifest() -> None:
         validate_manifests([broken])
     with pytest.raises(RenderError, match=r"no schemas for Kubernetes 9\.9"):
         validate_manifests([broken], "9.9")
+    odd = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    with pytest.raises(InvalidManifestError, match=r"no schema for Widget example\.com/v1"):
+        validate_manifests([odd])
 
 
 BAD = [

@@ -8,9 +8,16 @@ of the backend is in ``docs/reference/kubernetes.md``.
 
 from __future__ import annotations
 
-from ._errors import RenderError
+from ._errors import InvalidManifestError, RenderError
 from ._names import namespace_name
 from ._render import Rendering, render
 from ._validate import validate_manifests
 
-__all__ = ["RenderError", "Rendering", "namespace_name", "render", "validate_manifests"]
+__all__ = [
+    "InvalidManifestError",
+    "RenderError",
+    "Rendering",
+    "namespace_name",
+    "render",
+    "validate_manifests",
+]

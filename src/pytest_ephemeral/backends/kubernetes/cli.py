@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2, already printed)
         return int(exc.code or 0)
     from ...spec import discover_spec, load_spec
-    from . import RenderError, render, validate_manifests
+    from . import InvalidManifestError, render, validate_manifests
 
     try:
         if not args.kubernetes:
@@ -106,11 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_validate:
             try:
                 version = validate_manifests(rendering.manifests, args.kubernetes_version)
-            except RenderError as exc:
-                if "fails the Kubernetes" in str(exc):
-                    print(f"eph render: error: {exc}", file=sys.stderr)
-                    return 1
-                raise
+            except InvalidManifestError as exc:
+                print(f"eph render: error: {exc}", file=sys.stderr)
+                return 1
     except EphemeralError as exc:
         print(f"eph render: error: {exc}", file=sys.stderr)
         return 2
