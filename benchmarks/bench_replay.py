@@ -201,6 +201,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100_000)
     ap.add_argument("--har-mb", type=float, default=200.0)
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--section", default="replay", help="the section of --out to write (default replay)"
+    )
+    ap.add_argument("--title", default="Traffic replay: open loop against hey and wrk")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     for tool in ("wrk", "hey"):
@@ -251,23 +255,26 @@ def main() -> None:
         big_rate = best if held else max(kept_up, default=min(rates))
 
         big = tmpdir / "big.har"
-        pad = max(int(args.har_mb * 1e6 / args.requests) - 1000, 0)
+        if args.requests <= 0:  # the ladder only
+            big_mb, big_rss, doc = 0.0, 0.0, {}
         t0 = time.monotonic()
-        write_har(big, args.requests, big_rate, pad)
-        big_mb = big.stat().st_size / 1e6
-        print(
-            f"wrote {big_mb:.0f} MB HAR ({args.requests} entries) in {time.monotonic() - t0:.0f}s"
-        )
-        doc, big_rss = run_replay(big, url, "--rate", f"{big_rate}")
-        print(
-            f"big: sent {doc['sent']} answered {doc['answered']} lost {doc['lost']} errors "
-            f"{doc['errors']} lag p99 {fmt(doc['send_lag_p99_ms'])} ms rss {big_rss:.0f} MB",
-            flush=True,
-        )
+        if args.requests > 0:
+            base = len(entry_json(args.requests, 0.0, 0)) + 2
+            pad = max(int(args.har_mb * 1e6 / args.requests) - base, 0)
+            write_har(big, args.requests, big_rate, pad)
+            big_mb = big.stat().st_size / 1e6
+            took = time.monotonic() - t0
+            print(f"wrote {big_mb:.0f} MB HAR ({args.requests} entries) in {took:.0f}s")
+            doc, big_rss = run_replay(big, url, "--rate", f"{big_rate}")
+            print(
+                f"big: sent {doc['sent']} answered {doc['answered']} lost {doc['lost']} errors "
+                f"{doc['errors']} lag p99 {fmt(doc['send_lag_p99_ms'])} ms rss {big_rss:.0f} MB",
+                flush=True,
+            )
 
     small_rss = max(r["rss"] for r in ladder)
     lines = [
-        "## Traffic replay: open loop against hey and wrk",
+        f"## {args.title}",
         "",
         *machine_table(machine_facts()),
         "",
@@ -292,6 +299,14 @@ def main() -> None:
             f"{fmt(h['p50_ms'])} / {fmt(h['p99_ms'])} | {w['rps']:.0f} | "
             f"{fmt(w['p50_ms'])} / {fmt(w['p99_ms'])} |"
         )
+    load_end = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    lines += ["", f"Load average at the end: {load_end}."]
+    if not doc:
+        text = "\n".join(lines) + "\n"
+        print(text)
+        if args.out:
+            write_section(args.out, args.section, text)
+        return
     lines += [
         "",
         "| target | measured | |",
@@ -313,7 +328,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        write_section(args.out, "replay", text)
+        write_section(args.out, args.section, text)
 
 
 if __name__ == "__main__":
