@@ -16,9 +16,12 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+if sys.version_info < (3, 11):  # pragma: no cover - a developer tool, run on 3.11+
+    raise SystemExit("scripts/check_imports.py needs Python 3.11 or later (tomllib)")
+import tomllib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "pytest_ephemeral"
