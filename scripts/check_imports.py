@@ -21,7 +21,7 @@ from pathlib import Path
 
 if sys.version_info < (3, 11):  # pragma: no cover - a developer tool, run on 3.11+
     raise SystemExit("scripts/check_imports.py needs Python 3.11 or later (tomllib)")
-import tomllib  # noqa: E402
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "pytest_ephemeral"
