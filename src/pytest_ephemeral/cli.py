@@ -141,6 +141,7 @@ _DELEGATED_HELP: dict[str, tuple[str, str]] = {
     "replay": (".replay.cli:replay_main", "replay a capture against a target and compare"),
     "parity": (".parity.cli:main", "compare the spec with production manifests"),
     "render": (".backends.kubernetes.cli:main", "write an environment as Kubernetes manifests"),
+    "audit": (".lifecycle.audit:main", "show the audit trail of environments, or --verify it"),
 }
 _DELEGATED = {name: module for name, (module, _text) in _DELEGATED_HELP.items()}
 
@@ -407,6 +408,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         and backend.name == "docker"
         and not os.environ.get("DOCKER_HOST", "").startswith("ssh")
     ):
+        control.audit_exec(rec, args.service, cmd, interactive=True)
         os.execv(docker_cli, [docker_cli, "exec", "-it", container.id, *cmd])
     result = control.exec_in(backend, rec, args.service, cmd)
     sys.stdout.write(result.output)

@@ -88,6 +88,7 @@ class Settings:
     host_ip: str = "127.0.0.1"
     profiles: tuple[str, ...] = ()
     backend: str = "docker"  # --eph-backend
+    audit_file: str | None = None  # ini eph_audit_file (resolved); None: EPH_AUDIT_FILE, default
 
     @property
     def effective_max_starts(self) -> int:

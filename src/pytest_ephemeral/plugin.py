@@ -132,6 +132,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("eph_image_map", "FROM=TO image substitutions, one per line", type="linelist")
     parser.addini("eph_max_starts", "environments starting at once on this host")
     parser.addini("eph_backend", "the engine environments run on (default docker)")
+    parser.addini(
+        "eph_audit_file",
+        "the audit trail's file, relative to the ini file (default: EPH_AUDIT_FILE, else "
+        "the user's state dir); off: none",
+    )
     group.addoption(
         "--eph-export-at",
         metavar="lazy|start",
@@ -184,6 +189,7 @@ def read_settings(config: pytest.Config) -> Settings:
             max_starts=int(starts_text or 0),
             profiles=tuple(config.getoption("eph_profile")),
             backend=str(opt("eph_backend", "eph_backend") or "docker"),
+            audit_file=_ini_path(config, "eph_audit_file"),
         )
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -202,6 +208,19 @@ def _keep_without_swallowing(config: pytest.Config) -> None:
     else:  # it was the only path given: pytest fell back to testpaths / the cwd
         config.args[:] = [value]
         config.args_source = pytest.Config.ArgsSource.ARGS
+
+
+def _ini_path(config: pytest.Config, name: str) -> str | None:
+    """An ini value that is a path, relative to the ini file's folder (kept as
+    written when it is not a path, e.g. ``off``)."""
+    value = str(config.getini(name) or "").strip()
+    if not value or value.lower() in ("off", "none"):
+        return value or None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        base = config.inipath.parent if config.inipath is not None else Path(config.rootpath)
+        path = base / path
+    return str(path)
 
 
 def pytest_configure(config: pytest.Config) -> None:

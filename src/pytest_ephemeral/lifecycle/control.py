@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import EnvironmentNotFoundError
+from .audit import record, redact_argv
 from .inventory import EnvRecord, inventory, sweep
 from .removal import remove_environment
 
@@ -79,8 +80,27 @@ def prune(backend: Backend) -> dict[str, str]:
 
 def logs(backend: Backend, rec: EnvRecord, service: str | None, tail: int | None) -> dict[str, str]:
     names = [service] if service is not None else list(rec.services())
-    return {name: backend.logs(service_of(rec, name).id, tail=tail) for name in names}
+    containers = {name: service_of(rec, name) for name in names}
+    # a look inside: recorded first, and not done when it cannot be recorded
+    record("logs", env=rec.id, run=rec.run, strict=True, services=names, tail=tail)
+    return {name: backend.logs(c.id, tail=tail) for name, c in containers.items()}
+
+
+def audit_exec(rec: EnvRecord, service: str, cmd: list[str], *, interactive: bool) -> None:
+    """The audit line of ``eph exec`` (before the command runs; raises
+    :class:`~.audit.AuditError` when it cannot be written)."""
+    record(
+        "exec",
+        env=rec.id,
+        run=rec.run,
+        strict=True,
+        service=service,
+        command=redact_argv(cmd),
+        interactive=interactive,
+    )
 
 
 def exec_in(backend: Backend, rec: EnvRecord, service: str, cmd: list[str]) -> ExecResult:
-    return backend.exec(service_of(rec, service).id, cmd)
+    container = service_of(rec, service)
+    audit_exec(rec, service, cmd, interactive=False)
+    return backend.exec(container.id, cmd)

@@ -96,7 +96,9 @@ def sweep(backend: Backend, now: float | None = None) -> dict[str, str]:
             continue
         from .removal import remove_environment
 
-        if remove_environment(backend, env_id, rec.resources):
+        # the audit trail: a kept one past its TTL "expired", a dead owner's "reaped"
+        event = "expired" if rec.kept else "reaped"
+        if remove_environment(backend, env_id, rec.resources, event=event, why=why, by="sweep"):
             continue  # not removed (engine unreachable, ...): not reported as removed
         removed[env_id] = why
     return removed

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..errors import EphemeralError
@@ -71,6 +71,10 @@ class Manager:
         self.reset_notes: dict[str, tuple[str, ...]] = {}
         # told about every loaded spec that has warnings (the plugin shows them)
         self.on_spec_warnings: Callable[[Spec], None] | None = None
+        if settings.audit_file:  # ini eph_audit_file: this process's trail
+            from .audit import configure
+
+            configure(settings.audit_file)
 
     # -- engine ----------------------------------------------------------------
     @property
@@ -219,11 +223,29 @@ class Manager:
         remove what exists, then re-raise. Then connection details and seeds."""
         from ..runtime.engine import start_environment
 
+        self.audit(
+            "created",
+            env,
+            spec=str(env.spec.path),
+            spec_hash=env.spec.hash,
+            services=list(env.spec.services),
+            worker=self.worker,
+            shared=env.shared,
+            kept=env.kept,
+            backend=self.backend.name,
+        )
         try:
             start_environment(env, self.engine_options(cancel=cancel))
-        except BaseException:
-            teardown(env)
+        except BaseException as exc:
+            teardown(env, why=f"the start failed: {type(exc).__name__}")
             raise
+        self.audit("ready", env, after=env.ready_after)
+
+    def audit(self, event: str, env: Environment, **details: Any) -> None:
+        """One line of the audit trail about ``env`` (never raises)."""
+        from .audit import record
+
+        record(event, env=env.id, run=self.run_id, **details)
 
     def _create(self, spec: Spec, *, kept: bool = False) -> Environment:
         if self.settings.reuse and not kept:
@@ -387,7 +409,7 @@ class Manager:
             image_map=dict(s.image_map),
             host_ip=s.host_ip,
             slot=lambda: start_slot(s.effective_max_starts),
-            seeder=_seeder(),
+            seeder=_seeder(self.audit),
             cancel=cancel,
             service_label=L.SERVICE,
             build_labels={f"{L.PREFIX}.build": "true"},
@@ -428,6 +450,7 @@ class Manager:
             if env is not None:
                 env.reused = True
                 env.kept = True
+                self.audit("reused", env, spec_hash=spec.hash, created_by_run=rec.run)
                 return env
             # kept but broken (a container gone or stopped): remove, recreate
             remove_environment(self.backend, rec.id, rec.resources)
@@ -452,6 +475,9 @@ class Manager:
         }
         with contextlib.suppress(EphemeralError):
             self.backend.create_volume(f"{env_id}_kept-{int(expires)}", labels)
+        from .audit import record
+
+        record("kept", env=env_id, run=labels.get(L.RUN, self.run_id), expires=round(expires))
 
     def close(self, *, failed: bool) -> list[Environment]:
         """Remove this process's environments, or keep them as the settings say.
@@ -498,14 +524,20 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _seeder() -> Callable[[Environment, Service], None]:
+def _seeder(
+    audit: Callable[..., None],
+) -> Callable[[Environment, Service], None]:
     """Called by the engine for every service once it is ready: its connection
-    details (kinds the data layer knows), then its seed steps, if any."""
+    details (kinds the data layer knows), then its seed steps, if any; what
+    the data layer reports (``seeded``, ``leak_check``) goes to the audit trail."""
 
     def prepare(env: Environment, service: Service) -> None:
         from ..data.prepare import prepare_service
 
-        prepare_service(env, service)
+        def report(event: str, details: dict[str, object]) -> None:
+            audit(event, env, **details)
+
+        prepare_service(env, service, report=report)
 
     return prepare
 

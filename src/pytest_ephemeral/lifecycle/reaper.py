@@ -11,6 +11,7 @@ exits. When the owner cleaned up itself, there is nothing left to remove.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,10 @@ def spawn_reaper(
         _watched.add(key)
     log_dir = log_dir or Path(tempfile.gettempdir())
     log = log_dir / "pytest-ephemeral-reaper.log"
+    from .audit import AUDIT_ENV, audit_path
+
+    trail = audit_path()  # this process's trail (the ini's, in pytest) is the reaper's
+    environ = {**os.environ, AUDIT_ENV: str(trail) if trail is not None else "off"}
     subprocess.run(
         [
             "/bin/sh",
@@ -68,6 +73,7 @@ def spawn_reaper(
         start_new_session=True,
         close_fds=True,
         cwd="/",
+        env=environ,
         check=True,
     )
 
@@ -87,7 +93,9 @@ def reap(
         if not doomed:
             return removed
         for rec in doomed:
-            errors = remove_environment(engine, rec.id, rec.resources)
+            errors = remove_environment(
+                engine, rec.id, rec.resources, event="reaped", by="reaper", owner=str(owner)
+            )
             removed += len(rec.resources)
             for err in errors:
                 print(f"reaper: {err}", flush=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import labels as L
 
@@ -18,12 +18,21 @@ if TYPE_CHECKING:
 __all__ = ["release", "remove_environment", "teardown"]
 
 
-def remove_environment(backend: Backend, env_id: str, known: Sequence[Resource] = ()) -> list[str]:
+def remove_environment(
+    backend: Backend,
+    env_id: str,
+    known: Sequence[Resource] = (),
+    *,
+    event: str = "destroyed",
+    **why: str,
+) -> list[str]:
     """Remove ``known`` and whatever else carries ``env_id``'s label, in
     parallel, without stop grace periods, then whatever appeared meanwhile.
     Safe to call twice; a Ctrl-C during removal does not stop it (it is
     re-raised afterwards). Returns the errors (an engine that cannot be
-    reached is one: nothing is counted as removed then)."""
+    reached is one: nothing is counted as removed then). When ``known`` is
+    not empty, the removal is an audit ``event`` (``destroyed``; the reaper
+    says ``reaped``, the sweep ``expired``) with ``why`` as its details."""
     from ..runtime.engine import remove_resources
 
     interrupted: BaseException | None = None
@@ -34,9 +43,23 @@ def remove_environment(backend: Backend, env_id: str, known: Sequence[Resource] 
             break
         except KeyboardInterrupt as exc:  # finish the job, then re-raise
             interrupted = exc
+    if known:
+        _audit(event, env_id, known, errors, why)
     if interrupted is not None:
         raise interrupted
     return errors
+
+
+def _audit(
+    event: str, env_id: str, known: Sequence[Resource], errors: list[str], why: dict[str, Any]
+) -> None:
+    from .audit import record
+
+    run = next((r.labels.get(L.RUN, "") for r in known if r.labels.get(L.RUN)), "")
+    kinds: dict[str, int] = {}
+    for r in known:
+        kinds[r.kind] = kinds.get(r.kind, 0) + 1
+    record(event, env=env_id, run=run, resources=kinds, errors=len(errors), **why)
 
 
 def release(env: Environment) -> None:
@@ -49,10 +72,13 @@ def release(env: Environment) -> None:
             forget(env)
 
 
-def teardown(env: Environment) -> list[str]:
-    """Remove every container, network and volume of ``env``."""
+def teardown(env: Environment, *, why: str = "") -> list[str]:
+    """Remove every container, network and volume of ``env`` (``why``: for the
+    audit trail, when it is not the normal end)."""
     release(env)  # before the servers go
     try:
-        return remove_environment(env.backend, env.id, env.resources)
+        return remove_environment(
+            env.backend, env.id, env.resources, **({"why": why} if why else {})
+        )
     finally:
         env.closed = True
