@@ -111,7 +111,7 @@ def replay_parser() -> argparse.ArgumentParser:
         description="Replay a capture (HAR, .har.gz, GoReplay .gor) open-loop against a "
         "target, compare with baselines, and decide by goals.",
         epilog="goals: METRIC[@ENDPOINT] OP VALUE, metrics p50 p90 p95 p99 max error_rate "
-        "diff_rate rps, e.g. 'p95 < 250ms', 'p99@GET /items/{id} <= +20%%'. "
+        "diff_rate rps, e.g. 'p95 < 250ms', 'p99@GET /items/{id} <= +20%'. "
         "exit status: 0 ok, 1 a goal failed or a difference was found, 2 bad input",
     )
     p.add_argument("capture", metavar="CAPTURE")
@@ -147,7 +147,13 @@ def replay_parser() -> argparse.ArgumentParser:
         help="a request unanswered this long after its scheduled time is lost (default 10)",
     )
     p.add_argument("--include-unsafe", action="store_true", help="also send POST PUT PATCH DELETE")
-    p.add_argument("--goal", action="append", default=[], metavar="EXPR")
+    p.add_argument(
+        "--goal",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="a goal, repeatable: 'p95 < 250ms', 'error_rate < 1%%' (below)",
+    )
     p.add_argument(
         "--limit",
         type=_positive(int, "--limit"),
