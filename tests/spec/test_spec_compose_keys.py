@@ -416,3 +416,15 @@ def test_model_defaults_keep_old_constructors() -> None:
 def test_load_spec_accepts_a_string_path(project: Project) -> None:
     path = project.file("ephemeral.yaml", service("image: x"))
     assert list(load_spec(str(path), environ={}).services) == ["svc"]
+
+
+def test_healthcheck_without_a_test_keeps_the_images(project: Project) -> None:
+    from pytest_ephemeral.spec import render_topology
+    from pytest_ephemeral.spec.model import HealthcheckSpec
+
+    assert one(project, "image: x\nhealthcheck: {disable: false}").healthcheck is None
+    assert one(project, "image: x\nhealthcheck: {}").healthcheck is None
+    svc = one(project, "image: x\nhealthcheck: {interval: 2s, retries: 5}")
+    assert svc.healthcheck == HealthcheckSpec((), interval=2.0, retries=5)
+    spec = project.load(service("image: x\nhealthcheck: {interval: 2s}"))
+    assert "healthcheck  the image's own test" in render_topology(spec)

@@ -296,7 +296,6 @@ def test_healthcheck_forms(project: Project) -> None:
         ("{test: []}", "empty test"),
         ("{test: [CMD]}", "CMD names no command"),
         ("{test: [NONE, x]}", "NONE takes no arguments"),
-        ("{interval: 1s}", "healthcheck has no test"),
         ("{test: x, retries: -1}", "-1 is out of range (use a whole number of at least 0)"),
         ("{test: x, retries: many}", "expected a whole number, got the string 'many'"),
         ("{test: x, intervall: 1s}", "did you mean 'interval'?"),

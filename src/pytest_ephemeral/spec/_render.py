@@ -209,8 +209,11 @@ def _host(port: PortSpec) -> str:
 def _healthcheck(health: HealthcheckSpec) -> list[str]:
     if health.disable:
         return ["disabled"]
-    kind, *words = health.test
-    command = words[0] if kind == "CMD-SHELL" else shlex.join(words)
+    if health.test:
+        kind, *words = health.test
+        command = f"{kind} " + (words[0] if kind == "CMD-SHELL" else shlex.join(words))
+    else:
+        command = "the image's own test"
     settings = []
     if health.interval is not None:
         settings.append(f"every {format_duration(health.interval)}")
@@ -220,7 +223,7 @@ def _healthcheck(health: HealthcheckSpec) -> list[str]:
         settings.append(f"{health.retries} retries")
     if health.start_period is not None:
         settings.append(f"start period {format_duration(health.start_period)}")
-    return [f"{kind} {command}", *([", ".join(settings)] if settings else [])]
+    return [command, *([", ".join(settings)] if settings else [])]
 
 
 def _waits(waits: Sequence[WaitSpec], timeout: float | None) -> list[str]:

@@ -434,7 +434,7 @@ def _condition(ctx: Context, entry: Entry, key: str) -> Condition:
     raise ctx.error(f"unknown condition {text!r}", entry.key_line, key, return_fix)
 
 
-def _healthcheck(ctx: Context, node: Node, key: str) -> HealthcheckSpec:
+def _healthcheck(ctx: Context, node: Node, key: str) -> HealthcheckSpec | None:
     block = ctx.mapping(node, key, "write healthcheck: {test: [CMD, ...], interval: 1s}")
     start_interval = block.get("start_interval")
     if start_interval is not None:
@@ -448,13 +448,9 @@ def _healthcheck(ctx: Context, node: Node, key: str) -> HealthcheckSpec:
         test = _test(ctx, opt, sub(key, "test"))
     if test == ("NONE",) or disable:
         return HealthcheckSpec(("NONE",), disable=True)
-    if not test:
-        raise ctx.error(
-            "healthcheck has no test",
-            block.line,
-            key,
-            "add test: [CMD, ...], or remove healthcheck: to keep the image's own",
-        )
+    if not test and not [name for name in block.entries if name != "disable"]:
+        return None  # {disable: false} or {}: the image's own healthcheck, as in Compose
+    # settings without a test keep the image's test (test == ()), as Compose does
     durations: dict[str, float] = {}
     for name, positive in (("interval", True), ("timeout", True), ("start_period", False)):
         if (opt := block.get(name)) is not None:

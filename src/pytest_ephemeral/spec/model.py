@@ -115,7 +115,9 @@ class BuildSpec:
 
 @dataclass(frozen=True, slots=True)
 class HealthcheckSpec:
-    """Compose healthcheck. ``test`` is ("CMD", ...), ("CMD-SHELL", "...") or ("NONE",)."""
+    """Compose healthcheck. ``test`` is ("CMD", ...), ("CMD-SHELL", "...") or ("NONE",);
+    ``()`` when the spec changes only the settings (``interval`` ...) and keeps the
+    image's own test, as Compose does (Docker: an empty Test inherits the image's)."""
 
     test: tuple[str, ...]
     interval: float | None = None
