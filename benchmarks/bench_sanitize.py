@@ -17,6 +17,25 @@ in a fresh child process so that its peak RSS is its own:
 
 Targets: at least 100,000 rows/s on one core for (1), peak memory under
 150 MB whatever ``--rows`` is.
+
+``--text`` measures the leak check on free text instead (issue 16)::
+
+    PYTHONPATH=src python benchmarks/bench_sanitize.py --text [--rows 300000] [--out F]
+
+It generates a dump whose ``orders.note`` is free text (plain sentences from
+a word list; 2 % of the notes carry a planted original of the order's
+customer: a phone number written another way, the e-mail in capitals, the
+first name or the street address inside a sentence) and a ``reviews`` table
+of plain sentences only; writes it once as COPY and once as INSERTs (as
+``pg_dump --inserts``); then runs, each in a fresh child process, with the
+CPU time and the peak RSS of that process:
+
+1. sanitize only;
+2. sanitize + the leak check of whole values only (the check before issue 16);
+3. sanitize + the leak check with the search inside text and the detection;
+
+and reports rows/s, the share of planted values found in ``orders.note``,
+and the false alarms: hits in ``reviews.body`` and in notes without a plant.
 """
 
 from __future__ import annotations
@@ -30,7 +49,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 RULES = """\
 default: refuse
@@ -194,6 +215,309 @@ def run_child(dump: Path, rules: Path, output: Path, *, trace: bool) -> dict[str
     return result
 
 
+# ------------------------------------------------------------------ free text
+
+TEXT_RULES = """\
+default: refuse
+tables:
+  public.users:
+    columns:
+      id: keep
+      email: {fake: email, unique: true}
+      first_name: {fake: first_name}
+      last_name: {fake: last_name}
+      phone: {fake: phone}
+      address: {fake: address}
+      created_at: keep
+  public.orders:
+    columns:
+      id: keep
+      customer_email: {fake: email, unique: true}
+      amount: {noise: {relative: 0.05}}
+      status: keep
+      created_at: keep
+      note: keep
+  public.reviews:
+    columns:
+      id: keep
+      body: keep
+"""
+
+
+def _sentence(rnd: random.Random, words: tuple[str, ...]) -> str:
+    picked = [rnd.choice(words) for _ in range(rnd.randint(4, 14))]
+    picked[0] = picked[0].capitalize()
+    extra = f" {rnd.randint(1, 99)} items" if rnd.random() < 0.2 else ""
+    return " ".join(picked) + extra + "."
+
+
+def generate_text(copy_path: Path, insert_path: Path, rows: int, seed: int = 11) -> dict[str, int]:
+    """Write the free-text dump twice (COPY, INSERT); return the planted counts."""
+    from pytest_ephemeral.data.sanitize._words import WORDS
+
+    words = tuple(w for w in WORDS if w.islower())
+    rnd = random.Random(seed)
+    users = max(1, rows * 3 // 10)
+    reviews = max(1, rows // 10)
+    orders = rows - users - reviews
+    people: list[tuple[str, str, str, str]] = []
+    planted = {"phone": 0, "email": 0, "first name": 0, "address": 0}
+    head = (
+        "--\n-- PostgreSQL database dump\n--\n\nSET standard_conforming_strings = on;\n\n"
+        "CREATE TABLE public.users (\n    id integer NOT NULL,\n    email text NOT NULL,\n"
+        "    first_name text,\n    last_name text,\n    phone text,\n    address text,\n"
+        "    created_at timestamp with time zone\n);\n\n"
+        "CREATE TABLE public.orders (\n    id integer NOT NULL,\n"
+        "    customer_email text NOT NULL,\n    amount numeric(10,2),\n    status text,\n"
+        "    created_at timestamp with time zone,\n    note text\n);\n\n"
+        "CREATE TABLE public.reviews (\n    id integer NOT NULL,\n    body text\n);\n\n"
+    )
+    with (
+        copy_path.open("w", encoding="utf-8", newline="") as copy_out,
+        insert_path.open("w", encoding="utf-8", newline="") as insert_out,
+    ):
+        copy_out.write(head)
+        insert_out.write(head)
+
+        def table(name: str, columns: str, rows_of: Iterator[tuple[str, ...]]) -> None:
+            copy_out.write(f"COPY {name} ({columns}) FROM stdin;\n")
+            batch: list[str] = []
+            inserts: list[str] = []
+            for fields in rows_of:
+                batch.append("\t".join(fields) + "\n")
+                values = ", ".join(
+                    "NULL"
+                    if f == "\\N"
+                    else f
+                    if f.isdigit()
+                    else "'" + f.replace("\\n", "\n").replace("'", "''") + "'"
+                    for f in fields
+                )
+                inserts.append(f"INSERT INTO {name} ({columns}) VALUES ({values});\n")
+                if len(batch) >= 10_000:
+                    copy_out.writelines(batch)
+                    insert_out.writelines(inserts)
+                    batch.clear()
+                    inserts.clear()
+            copy_out.writelines(batch)
+            insert_out.writelines(inserts)
+            copy_out.write("\\.\n\n")
+            insert_out.write("\n")
+
+        def user_rows() -> Iterator[tuple[str, ...]]:
+            for i in range(1, users + 1):
+                first = rnd.choice(_FIRST)
+                last = rnd.choice(_LAST)
+                email = f"{first.lower()}.{last.lower()}{i}@mail{i % 97}.com"
+                area, number = rnd.randint(30, 899), rnd.randint(1000000, 9999999)
+                phone = f"+49 {area} {number}"
+                street = f"{rnd.randint(1, 300)} {rnd.choice(_STREETS)} Street"
+                address = f"{street}\\n{rnd.randint(10000, 99999)} Springfield"
+                created = f"2023-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d} 10:00:00+00"
+                if len(people) < 200_000:
+                    # Names under 4 letters are not searched for (MIN_LEAK_LENGTH).
+                    name = first if len(first) >= 4 else ""
+                    people.append((email, name, f"{area}-{number}", street))
+                yield (str(i), email, first, last, phone, address, created)
+
+        def order_rows() -> Iterator[tuple[str, ...]]:
+            for i in range(1, orders + 1):
+                email, first, phone, street = people[rnd.randrange(len(people))]
+                note = _sentence(rnd, words)
+                if rnd.random() < 0.02:
+                    kind = rnd.choice(tuple(planted))
+                    if kind == "first name" and not first:
+                        kind = "phone"
+                    planted[kind] += 1
+                    if kind == "phone":
+                        note = f"{note} Call back on 0049-{phone} please."
+                    elif kind == "email":
+                        note = f"Customer asked to write to {email.upper()} instead. {note}"
+                    elif kind == "first name":
+                        note = f"{note} Ask {first} about the delivery."
+                    else:
+                        note = f"{note} Deliver to {street.lower()}, back door."
+                amount = f"{rnd.randint(1, 99999) / 100:.2f}"
+                created = f"2024-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d} 12:00:00+00"
+                yield (str(i), email, amount, rnd.choice(_STATUS), created, note)
+
+        def review_rows() -> Iterator[tuple[str, ...]]:
+            for i in range(1, reviews + 1):
+                yield (str(i), " ".join(_sentence(rnd, words) for _ in range(rnd.randint(1, 3))))
+
+        table(
+            "public.users",
+            "id, email, first_name, last_name, phone, address, created_at",
+            user_rows(),
+        )
+        table("public.orders", "id, customer_email, amount, status, created_at, note", order_rows())
+        table("public.reviews", "id, body", review_rows())
+    return planted
+
+
+def text_child(dump: Path, rules_path: Path, output: Path, mode: str) -> None:
+    """Sanitize (and check) once; print the numbers as JSON."""
+    from pytest_ephemeral.data.sanitize import check_leaks_files, load_rules, sanitize_file
+
+    rules = load_rules(rules_path)
+    cpu0 = time.process_time()
+    wall0 = time.perf_counter()
+    report = sanitize_file(dump, output, rules, salt=SALT, fmt="pgdump")
+    cpu1 = time.process_time()
+    result: dict[str, object] = {"rows": report.total_rows, "sanitize_cpu": cpu1 - cpu0}
+    if mode != "sanitize":
+        leaks = check_leaks_files(
+            dump,
+            output,
+            rules,
+            SALT,
+            fmt="pgdump",
+            in_text=mode == "text",
+            detect=mode == "text",
+        )
+        result["leaks"] = [
+            [leak.table, leak.column, leak.count, list(leak.sources), list(leak.kinds)]
+            for leak in leaks
+        ]
+    result["cpu"] = time.process_time() - cpu0
+    result["wall"] = time.perf_counter() - wall0
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def run_text_child(dump: Path, rules: Path, output: Path, mode: str) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--text-child", mode, str(dump), str(rules), str(output)]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True, env=os.environ)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
+    with tempfile.TemporaryDirectory(prefix="eph-bench-text-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        copy_dump, insert_dump = work / "text-copy.sql", work / "text-insert.sql"
+        started = time.perf_counter()
+        planted = generate_text(copy_dump, insert_dump, args.rows)
+        total_planted = sum(planted.values())
+        say(f"command: python benchmarks/bench_sanitize.py --text --rows {args.rows}")
+        say(
+            f"generated {args.rows:,} rows (30 % users, 60 % orders with a free-text note, "
+            f"10 % reviews of plain sentences): COPY {copy_dump.stat().st_size / 1e6:.0f} MB, "
+            f"INSERT {insert_dump.stat().st_size / 1e6:.0f} MB, in "
+            f"{time.perf_counter() - started:.1f} s; planted in notes: "
+            + ", ".join(f"{n:,} {kind}" for kind, n in planted.items())
+        )
+        rules = work / "text.yaml"
+        rules.write_text(TEXT_RULES, encoding="utf-8")
+        results: dict[tuple[str, str], dict[str, Any]] = {}
+        for fmt, dump in (("COPY", copy_dump), ("INSERT", insert_dump)):
+            for mode in ("sanitize", "whole", "text"):
+                results[(fmt, mode)] = run_text_child(dump, rules, work / "safe.sql", mode)
+        say("")
+        say(
+            f"{'format':<7} {'run':<44} {'rows/CPU-s':>11} {'rows/s wall':>12} "
+            f"{'check CPU':>10} {'peak RSS':>9}"
+        )
+        names = {
+            "sanitize": "sanitize only",
+            "whole": "sanitize + leak check, whole values",
+            "text": "sanitize + leak check, in text + detection",
+        }
+        for (fmt, mode), r in results.items():
+            check = r["cpu"] - r["sanitize_cpu"]
+            say(
+                f"{fmt:<7} {names[mode]:<44} {r['rows'] / r['cpu']:>11,.0f} "
+                f"{r['rows'] / r['wall']:>12,.0f} {check:>9.2f}s {r['rss_mb']:>7.1f}MB"
+            )
+        copy_text = results[("COPY", "text")]
+        copy_whole = results[("COPY", "whole")]
+        text_check = copy_text["cpu"] - copy_text["sanitize_cpu"]
+        whole_check = copy_whole["cpu"] - copy_whole["sanitize_cpu"]
+        say(
+            "in-text search + detection cost vs the whole-value check (COPY, check CPU): "
+            f"{text_check / max(whole_check, 1e-9):.1f}x"
+        )
+
+        def found(r: dict[str, Any], table: str, column: str, detected: bool) -> int:
+            return sum(
+                leak[2]
+                for leak in r["leaks"]
+                if leak[0] == table and leak[1] == column and bool(leak[4]) == detected
+            )
+
+        notes = found(copy_text, "public.orders", "note", False)
+        say(
+            f"planted originals found in orders.note: {notes:,} of {total_planted:,} notes "
+            f"({notes / max(total_planted, 1):.1%}); whole-value check alone: "
+            f"{found(copy_whole, 'public.orders', 'note', False):,}"
+        )
+        detected_notes = found(copy_text, "public.orders", "note", True)
+        say(
+            f"orders.note values without a found original that look personal (detection): "
+            f"{detected_notes:,}"
+        )
+        alarms = found(copy_text, "public.reviews", "body", False) + found(
+            copy_text, "public.reviews", "body", True
+        )
+        reviews = max(1, args.rows // 10)
+        say(
+            f"false alarms on {reviews:,} reviews of plain sentences: {alarms:,}; "
+            f"extra hits in notes beyond the planted ones: {max(0, notes - total_planted):,}"
+        )
+        other = [
+            leak
+            for leak in copy_text["leaks"]
+            if (leak[0], leak[1]) not in (("public.orders", "note"), ("public.reviews", "body"))
+        ]
+        say(f"other leak-check findings: {other if other else 'none'}")
+        same = results[("INSERT", "text")]["leaks"] == copy_text["leaks"]
+        say(f"INSERT dump, same findings as COPY: {'yes' if same else 'NO'}")
+        load = os.getloadavg()[0]
+        say(
+            f"load average {load:.1f} on {os.cpu_count()} CPUs (other engineers' processes "
+            "share the cores; rates per CPU-second are the comparable ones)"
+        )
+        copy_rate = copy_text["rows"] / copy_text["cpu"]
+        insert_rate = results[("INSERT", "text")]["rows"] / results[("INSERT", "text")]["cpu"]
+        rss = max(r["rss_mb"] for r in results.values())
+        ok = (
+            copy_rate >= 250_000
+            and insert_rate >= 100_000
+            and rss <= 150
+            and notes == total_planted
+            and alarms == 0
+        )
+        say(
+            "targets (COPY >= 250,000 rows/s with the check on, INSERT >= 100,000 rows/s, "
+            f"<= 150 MB, all planted found, no false alarms): {'met' if ok else 'NOT met'} "
+            f"(COPY {copy_rate:,.0f}, INSERT {insert_rate:,.0f} rows/CPU-s, {rss:.0f} MB, "
+            f"{notes:,}/{total_planted:,} found, {alarms} false alarms)"
+        )
+    if args.out:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _common import write_section
+
+        body = "\n".join(
+            [
+                "## Leak check in free text (`bench_sanitize.py --text`)",
+                "",
+                f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}:",
+                "",
+                "```",
+                *lines_of(say),
+                "```",
+            ]
+        )
+        write_section(args.out, "bench-sanitize-text", body)
+    return ok
+
+
+def lines_of(say: Callable[[str], None]) -> list[str]:
+    kept: list[str] = getattr(say, "lines", [])
+    return kept
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -205,6 +529,8 @@ def main(argv: list[str]) -> int:
         "--repeat", type=int, default=1, help="time the sanitization N times, keep the best"
     )
     parser.add_argument("--out", type=Path, help="also write the results into this Markdown file")
+    parser.add_argument("--text", action="store_true", help="the free-text leak check instead")
+    parser.add_argument("--text-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     lines: list[str] = []
 
@@ -212,6 +538,15 @@ def main(argv: list[str]) -> int:
         lines.append(text)
         sys.stdout.write(text + "\n")
 
+    say.lines = lines  # type: ignore[attr-defined]
+    if args.text_child:
+        mode, dump, rules, output = args.text_child
+        text_child(Path(dump), Path(rules), Path(output), mode)
+        return 0
+    if args.text:
+        if args.rows == 1_000_000:
+            args.rows = 300_000
+        return 0 if main_text(args, say) else 1
     if args.child:
         dump, rules, output = args.child
         child(dump, rules, output, trace=args.trace)

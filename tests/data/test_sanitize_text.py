@@ -69,6 +69,8 @@ PLANTED = [
     "ships to 12 main street, 12345 Springfield",  # address as a token sequence
     "Roberta Stone asked for a refund",  # first and last name
     "Ring 555.123.4567 after 5",  # the other user's phone, dotted
+    "parcel for 7 oak road: leave it",  # the other user's address
+    "deliver to 12 Main Street (side door)",  # the street line of a two-line address
 ]
 
 
@@ -91,7 +93,7 @@ def test_planted_originals_are_found_inside_text(make_rules: MakeRules, tmp_path
     with pytest.raises(LeakError) as info:
         raise_for_leaks(leaks, where="safe.sql")
     message = str(info.value)
-    assert "7 original values survived" in message
+    assert f"{len(PLANTED)} original values survived" in message
     for secret in ("Anna", "anna.meyer", "1234567", "Main", "Roberta", "Stone"):
         assert secret not in message
 
@@ -109,7 +111,8 @@ def test_each_planted_value_on_its_own(make_rules: MakeRules, tmp_path: Path) ->
     [
         "anna will call",  # lower case: a word, not the name
         "Annabel called",  # a longer word
-        "the order 12 ships to Springfield",  # part of the address only
+        "the order 12 ships to Springfield",  # a word of the address only
+        "12 Main",  # less than a line of the address
         "reference 301234",  # digits that are only part of a phone number
         "call 1234567",  # the subscriber number without the area code
         "anna.meyer@corp.example.org is someone else",  # a longer address

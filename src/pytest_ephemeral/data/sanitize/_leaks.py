@@ -61,7 +61,7 @@ from ._text import (
     PLAIN,
     detect,
     digit_runs,
-    original_key,
+    original_keys,
     sentence_start,
     spans,
     tokens,
@@ -342,9 +342,10 @@ class OriginalIndex:
         self._whole += table.count - before
         h = hash(value) & _FILTER_MASK
         self._filter[h >> 3] |= 1 << (h & 7)
-        key = original_key(value)
-        if key is None:
-            return
+        for key in original_keys(value):
+            self._add_key(ident, key)
+
+    def _add_key(self, ident: int, key: str) -> None:
         self._texts.add(self._hash("\0" + key), ident)
         self._mark(key)
         kind = key[0]

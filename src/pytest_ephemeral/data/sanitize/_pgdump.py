@@ -260,6 +260,11 @@ _E_ESCAPE: Final = re.compile(
 
 Token = tuple[str, int, int]
 
+# One row of plain literals: 'text' (standard strings), NULL, numbers, booleans.
+_LIT: Final = r"(?:'(?:[^']|'')*'|NULL|null|true|false|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+_ROW_FAST: Final = re.compile(rf"\(\s*({_LIT}(?:\s*,\s*{_LIT})*)\s*\)\s*;[ \t]*\r?\n?")
+_LITERAL: Final = re.compile(r"'(?:[^']|'')*'|[^\s,']+")
+
 
 def _e_unescape(match: re.Match[str]) -> str:
     if match.group() == "''":
@@ -301,6 +306,7 @@ class _PgDump:
         self.ddl: list[str] | None = None
         self.tables: dict[str, tuple[str, ...]] = {}
         self.plans: dict[tuple[str, tuple[str, ...] | None], TablePlan] = {}
+        self.column_lists: dict[str, tuple[str, ...]] = {}
 
     def where(self, line: int | None = None) -> str:
         return f"{self.source}:{self.lineno if line is None else line}"
@@ -566,6 +572,19 @@ class _PgDump:
 
     def insert(self, it: Iterator[str], first: str) -> Generator[str, None, str | None]:
         start = self.lineno
+        if (
+            not self.backslash_quotes
+            and not self.quiet
+            and first.count("'") % 2 == 0
+            and "$" not in first
+            and "--" not in first
+            and "/*" not in first
+        ):
+            fast = self.fast_insert(first, start)
+            if fast is not None:
+                if fast and not self.quiet:
+                    yield fast
+                return None
         parts = [first]
         state, end, _opened = _scan(first, 0, _OUT, self.backslash_quotes)
         opened = start
@@ -595,6 +614,67 @@ class _PgDump:
         if out and not self.quiet:
             yield out
         return remainder
+
+    def column_list(self, text: str) -> tuple[str, ...]:
+        found = self.column_lists.get(text)
+        if found is None:
+            if len(self.column_lists) > 1000:
+                self.column_lists.clear()
+            found = self.column_lists[text] = _columns(text)
+        return found
+
+    def fast_insert(self, line: str, start: int) -> str | None:
+        """A one-line, one-row INSERT with plain literals (what pg_dump --inserts
+        writes), rewritten without the tokenizer; ``None``: take the slow path."""
+        lead = len(line) - len(line.lstrip())
+        match = _INSERT_RE.match(line, lead)
+        if match is None:
+            return None
+        row = _ROW_FAST.fullmatch(line, match.end())
+        if row is None:
+            return None
+        table = _name(match.group("name"))
+        cols_text = match.group("cols")
+        columns = self.column_list(cols_text) if cols_text is not None else None
+        if columns is None:
+            columns = self.known_columns(table)
+            if columns is None:
+                return None
+        plan = self.plan(table, columns, self.where(start), complete=cols_text is None)
+        if self.quiet:
+            return line
+        literals = [m.span() for m in _LITERAL.finditer(line, row.start(1), row.end(1))]
+        if len(literals) != len(columns):
+            return None  # the slow path says what is wrong
+        self.sink.count(table, 1, plan.drop)
+        if plan.drop:
+            return ""
+        if not plan.items:
+            return line
+        pieces: list[str] = []
+        pos = 0
+        for item in plan.items:
+            begin, end = literals[item.index]
+            text = line[begin:end]
+            quoted = text[0] == "'"
+            if quoted:
+                original: str | None = text[1:-1].replace("''", "'")
+            elif text.upper() == "NULL":
+                original = None
+            else:
+                original = text
+            try:
+                new = item.value(original)
+            except ValueProblem as exc:
+                raise DataError(
+                    f"{self.source}:{start}: table {table}, column {item.column}: {exc}; "
+                    "fix the rule for that column or the data"
+                ) from None
+            pieces.append(line[pos:begin])
+            pieces.append(self.encode_literal(new, quoted))
+            pos = end
+        pieces.append(line[pos:])
+        return "".join(pieces)
 
     def tokens(self, statement: str, pos: int) -> list[Token]:
         regex = _TOKEN_OLD if self.backslash_quotes else _TOKEN_STD

@@ -40,6 +40,7 @@ __all__ = [
     "detect",
     "digit_runs",
     "original_key",
+    "original_keys",
     "sentence_start",
     "spans",
     "tokens",
@@ -120,6 +121,24 @@ def original_key(value: str) -> str | None:
         return ("^" if low in COMMON_WORDS else "=") + low
     key = " ".join(t.lower() for t in toks[:MAX_SEQUENCE])
     return "~" + key if len(key) >= 4 else None
+
+
+_PARTS: Final = re.compile(r"\s*(?:\r?\n|, |; )\s*")
+
+
+def original_keys(value: str) -> list[str]:
+    """:func:`original_key`, plus the keys of the lines (or comma-separated
+    parts) of an original made of several, each of two tokens or more: the
+    street line of an address is found without its city."""
+    key = original_key(value)
+    keys = [] if key is None else [key]
+    if "\n" in value or ", " in value or "; " in value:
+        for part in _PARTS.split(value)[:4]:
+            if part and part != value:
+                found = original_key(part)
+                if found is not None and found not in keys and found[0] in "~#@":
+                    keys.append(found)
+    return keys
 
 
 def digit_runs(text: str) -> Iterator[str]:
