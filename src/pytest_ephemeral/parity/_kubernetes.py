@@ -159,6 +159,17 @@ class _Index:
         self.by_kind: dict[str, list[KubeObject]] = {}
         for obj in objects:
             self.by_kind.setdefault(obj.kind, []).append(obj)
+        # Services with a selector, read once: (service, namespace, selector items)
+        self.selecting: list[tuple[KubeObject, str | None, tuple[tuple[Any, Any], ...]]] = []
+        for svc in self.by_kind.get("Service", []):
+            selector = _get(svc.data, "spec", "selector")
+            if isinstance(selector, Mapping) and selector:
+                self.selecting.append((svc, svc.namespace, tuple(selector.items())))
+        self.scalers: dict[tuple[object, object], KubeObject] = {}
+        for hpa in self.by_kind.get("HorizontalPodAutoscaler", []):
+            target = _get(hpa.data, "spec", "scaleTargetRef")
+            if isinstance(target, Mapping):
+                self.scalers.setdefault((target.get("kind"), target.get("name")), hpa)
 
     def find(self, kind: str, name: str, namespace: str | None) -> KubeObject | None:
         same = [o for o in self.by_kind.get(kind, []) if o.name == name]
@@ -227,13 +238,11 @@ def _workload(
             if item.get("name"):
                 named_ports[str(item["name"])] = item["containerPort"]
     labels = _map(template, "metadata", "labels")
-    for svc in index.by_kind.get("Service", []):
-        selector = _get(svc.data, "spec", "selector")
-        if not isinstance(selector, Mapping) or not selector:
+    namespace = obj.namespace
+    for svc, svc_namespace, selector in index.selecting:
+        if svc_namespace != namespace and svc_namespace and namespace:
             continue
-        if svc.namespace != obj.namespace and svc.namespace and obj.namespace:
-            continue
-        if not all(labels.get(k) == v for k, v in selector.items()):
+        if not all(labels.get(k) == v for k, v in selector):
             continue
         for item in _list(svc, _get(svc.data, "spec", "ports"), "spec.ports"):
             if not isinstance(item, Mapping):
@@ -286,17 +295,12 @@ def _replicas(obj: KubeObject, index: _Index) -> str:
     else:
         replicas = _get(obj.data, "spec", "replicas")
         count = replicas if isinstance(replicas, int) else 1
-    for hpa in index.by_kind.get("HorizontalPodAutoscaler", []):
-        target = _get(hpa.data, "spec", "scaleTargetRef")
-        if (
-            isinstance(target, Mapping)
-            and target.get("kind") == obj.kind
-            and target.get("name") == obj.name
-        ):
-            low = _get(hpa.data, "spec", "minReplicas")
-            high = _get(hpa.data, "spec", "maxReplicas")
-            low = low if isinstance(low, int) else 1
-            return f"{low}..{high} (HorizontalPodAutoscaler {hpa.name})"
+    hpa = index.scalers.get((obj.kind, obj.name))
+    if hpa is not None:
+        low = _get(hpa.data, "spec", "minReplicas")
+        high = _get(hpa.data, "spec", "maxReplicas")
+        low = low if isinstance(low, int) else 1
+        return f"{low}..{high} (HorizontalPodAutoscaler {hpa.name})"
     return str(count)
 
 

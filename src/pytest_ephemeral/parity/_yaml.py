@@ -52,7 +52,8 @@ def documents(path: Path) -> Iterator[Document]:
     except OSError as exc:
         raise ParityError(f"{shown}: cannot be read: {exc.strerror}") from None
     lines = text.splitlines()
-    loader = yaml.SafeLoader(text)
+    # libyaml's parser when PyYAML has it: about 10x faster on a large helm output
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     number = 0
     previous_end = 0
     try:
@@ -63,8 +64,7 @@ def documents(path: Path) -> Iterator[Document]:
             start = node.start_mark.line if node is not None else previous_end
             source = None
             for index in range(previous_end, min(start + 1, len(lines))):
-                match = _SOURCE.match(lines[index])
-                if match:
+                if lines[index].startswith("#") and (match := _SOURCE.match(lines[index])):
                     source = match.group(1)
             yield Document(path, number, start + 1, data, source)
             if node is not None:
