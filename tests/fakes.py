@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pytest_ephemeral.errors import EngineUnavailableError, ImageNotFoundError
 from pytest_ephemeral.runtime.backend import (
     ContainerRequest,
     ContainerState,
+    EngineCapacity,
     ExecResult,
     PortKey,
     Resource,
@@ -30,12 +32,19 @@ class FakeContainer:
 
 
 class FakeBackend:
-    """Records every call in ``calls``; ``images`` is what is "on the engine"."""
+    """Records every call in ``calls``; ``images`` is what is "on the engine",
+    ``registry`` what a pull can fetch."""
 
     name = "fake"
 
-    def __init__(self, images: Sequence[str] = ("img",)) -> None:
+    def __init__(
+        self, images: Sequence[str] = ("img",), *, address: str = "fake://", cpus: int = 2
+    ) -> None:
+        self._address = address
+        self.cpus = cpus
         self.images = set(images)
+        self.created: dict[str, float] = {}  # image -> when it was made or pulled (epoch)
+        self.registry: dict[str, str] = {}  # what pull_image can fetch: image -> digest
         self.containers: dict[str, FakeContainer] = {}
         self.others: dict[str, Resource] = {}
         self.calls: list[str] = []
@@ -48,7 +57,7 @@ class FakeBackend:
 
     @property
     def address(self) -> str:
-        return "fake://"
+        return self._address
 
     @property
     def publish_host(self) -> str:
@@ -63,6 +72,11 @@ class FakeBackend:
     def version(self) -> str:
         return "0"
 
+    def capacity(self) -> EngineCapacity:
+        self._check("capacity")
+        running = sum(1 for c in self.containers.values() if c.status == "running")
+        return EngineCapacity(cpus=self.cpus, memory=1 << 30, running=running)
+
     def image_exists(self, image: str) -> bool:
         self._check(f"image_exists {image}")
         return image in self.images
@@ -70,8 +84,37 @@ class FakeBackend:
     def image_healthcheck(self, image: str) -> tuple[str, ...] | None:
         return None
 
-    def build_image(self, context: str, dockerfile: str, tag: str, *args: object) -> None:
+    def image_created(self, image: str) -> float | None:
+        self._check(f"image_created {image}")
+        return self.created.get(image, 0.0) if image in self.images else None
+
+    def pull_image(self, image: str, progress: Callable[[str], None] | None = None) -> None:
+        """ "Pulls" from ``registry``: images there (name -> digest) can be pulled."""
+        self._check(f"pull {image}")
+        if image not in self.registry and image.split("@")[-1] not in self.registry.values():
+            raise ImageNotFoundError(f"image {image!r}: the fake registry has no such image")
+        if progress is not None:
+            progress(f"pulled {image}")
+        self.images.add(image)
+        self.created[image] = time.time()
+
+    def registry_digest(self, image: str) -> str:
+        self._check(f"registry_digest {image}")
+        if image not in self.registry:
+            raise ImageNotFoundError(f"image {image!r}: the fake registry has no such image")
+        return self.registry[image]
+
+    def build_image(
+        self,
+        context: str,
+        dockerfile: str,
+        tag: str,
+        *args: object,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self._check(f"build {tag}")
+        if progress is not None:
+            progress("step 1/1: FROM fake")
         self.images.add(tag)
 
     def create_network(self, name: str, labels: Mapping[str, str]) -> str:

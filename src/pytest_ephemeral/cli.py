@@ -141,6 +141,7 @@ _DELEGATED_HELP: dict[str, tuple[str, str]] = {
     "replay": (".replay.cli:replay_main", "replay a capture against a target and compare"),
     "parity": (".parity.cli:main", "compare the spec with production manifests"),
     "render": (".backends.kubernetes.cli:main", "write an environment as Kubernetes manifests"),
+    "lock": (".lifecycle.lock:main", "record each image's digest in ephemeral.lock; --check"),
     "audit": (".lifecycle.audit:main", "show the audit trail of environments, or --verify it"),
 }
 _DELEGATED = {name: module for name, (module, _text) in _DELEGATED_HELP.items()}
@@ -199,9 +200,23 @@ def _settings(args: argparse.Namespace, *, ttl: float = 8 * 3600.0) -> Settings:
 
 
 def _backend() -> Backend:
+    return _backends()[0]
+
+
+def _backends() -> list[Backend]:
+    """The engines ``eph`` looks at: ``EPH_HOSTS`` (comma-separated URLs or
+    context names, as ``--eph-hosts``), else the default engine."""
     from .backends import make_backend
 
-    return make_backend(os.environ.get("EPH_BACKEND", "docker"))
+    name = os.environ.get("EPH_BACKEND", "docker")
+    hosts = [h.strip() for h in os.environ.get("EPH_HOSTS", "").split(",") if h.strip()]
+    return [make_backend(name, h) for h in hosts] or [make_backend(name)]
+
+
+def _unreachable(lines: list[str]) -> int:
+    for line in lines:
+        _err(f"{line} (its environments are not listed, and not counted as removed)")
+    return EXIT_ENGINE if lines else EXIT_OK
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -290,9 +305,13 @@ def _expiry(expires_in: int | None) -> str:
 def cmd_ls(args: argparse.Namespace) -> int:
     from .lifecycle import control
 
-    backend = _backend()
+    backends = _backends()
+    placed, unreachable = control.environments_on(backends)
+    if unreachable and not placed and len(backends) == 1:
+        raise EngineUnavailableError(unreachable[0])
     rows: list[dict[str, Any]] = []
-    for rec in control.environments(backend):
+    for where in placed:
+        rec = where.record
         containers = rec.containers
         running = sum(1 for c in containers if c.status == "running")
         alive = rec.owner.alive() if rec.owner else None
@@ -307,6 +326,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "id": rec.id,
+                "engine": where.backend.address,
                 "name": rec.name,
                 "services": f"{running}/{len(containers)} running",
                 "kept": rec.kept,
@@ -319,11 +339,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
         )
     if args.json:
         print(json.dumps(rows, indent=2))
-        return EXIT_OK
+        return _unreachable(unreachable)
     if not rows:
         print("no environments")
-        return EXIT_OK
+        return _unreachable(unreachable)
     cols = ["id", "name", "services", "kept", "expires", "owner", "age"]
+    several = len(backends) > 1
+    if several:
+        cols.append("engine")
     table = [
         [
             r["id"],
@@ -333,6 +356,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             _expiry(r["expires_in"]),
             r["owner"],
             r["age"],
+            *([r["engine"]] if several else []),
         ]
         for r in rows
     ]
@@ -343,26 +367,35 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in table:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
-    return EXIT_OK
+    return _unreachable(unreachable)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     from .lifecycle import control
 
-    backend = _backend()
+    backends = _backends()
     if not args.ids and not args.all:
         raise _Usage("down: name environment ids (see `eph ls`), or --all")
     if args.ids and args.all:
         raise _Usage("down: give ids or --all, not both")
+    unreachable: list[str] = []
     if args.all:
-        targets, held = control.removable(backend)
-        for rec in held:
-            owner = rec.owner.pid if rec.owner is not None else "?"
-            print(f"eph: skipping {rec.id}: held by a live run (pid {owner})", file=sys.stderr)
-    else:
-        targets = [control.find(backend, i) for i in args.ids]  # all known before removing any
+        placed, unreachable = control.environments_on(backends)
+        if unreachable and not placed and len(backends) == 1:
+            raise EngineUnavailableError(unreachable[0])
+        targets = []
+        for where in placed:
+            rec = where.record
+            if not rec.kept and rec.owner is not None and rec.owner.alive() is not False:
+                owner = rec.owner.pid
+                print(f"eph: skipping {rec.id}: held by a live run (pid {owner})", file=sys.stderr)
+                continue
+            targets.append(where)
+    else:  # all known before removing any
+        targets = [control.find_on(backends, i) for i in args.ids]
     status = EXIT_OK
-    for removed in control.down(backend, targets):
+    for where in targets:
+        (removed,) = control.down(where.backend, [where.record])
         for err in removed.errors:
             _err(f"{removed.env_id}: {err}")
         if removed.errors:
@@ -372,14 +405,14 @@ def cmd_down(args: argparse.Namespace) -> int:
             print(f"removed {removed.env_id} ({removed.resources} resources)")
     if not targets:
         print("nothing to remove")
-    return status
+    return _unreachable(unreachable) or status
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from .lifecycle import control
 
-    backend = _backend()
-    rec = control.find(backend, args.id)
+    where = control.find_on(_backends(), args.id)
+    backend, rec = where.backend, where.record
     texts = control.logs(backend, rec, args.service, args.tail)
     for name, text in texts.items():
         if len(texts) == 1:
@@ -393,8 +426,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_exec(args: argparse.Namespace) -> int:
     from .lifecycle import control
 
-    backend = _backend()
-    rec = control.find(backend, args.id)
+    where = control.find_on(_backends(), args.id)
+    backend, rec = where.backend, where.record
     container = control.service_of(rec, args.service)
     cmd = list(args.cmd)
     if cmd[:1] == ["--"]:
@@ -418,12 +451,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     from .lifecycle import control
 
-    removed = control.prune(_backend())
+    backends = _backends()
+    removed, unreachable = control.prune_on(backends)
+    if unreachable and len(backends) == 1:
+        raise EngineUnavailableError(unreachable[0])
     for env_id, why in removed.items():
         print(f"removed {env_id}: {why}")
     if not removed:
         print("nothing to prune")
-    return EXIT_OK
+    return _unreachable(unreachable)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

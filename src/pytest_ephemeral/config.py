@@ -17,6 +17,8 @@ KeepMode = Literal["never", "failed", "always"]
 LogsMode = Literal["failed", "all", "none"]
 KEEP_MODES = ("failed", "always", "never")
 LOGS_MODES = ("failed", "all", "none")
+#: --eph-pull / ini eph_pull (unset: each service's own pull_policy)
+PULL_MODES = ("missing", "always", "never")
 DEFAULT_TTL = 8 * 3600.0  # a working day
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*)+$")
@@ -88,6 +90,8 @@ class Settings:
     host_ip: str = "127.0.0.1"
     profiles: tuple[str, ...] = ()
     backend: str = "docker"  # --eph-backend
+    hosts: tuple[str, ...] = ()  # --eph-hosts: a pool of engines (URLs or context names)
+    pull: str | None = None  # --eph-pull: missing | always | never (None: each service's policy)
     audit_file: str | None = None  # ini eph_audit_file (resolved); None: EPH_AUDIT_FILE, default
 
     @property

@@ -112,6 +112,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--eph-profile", action="append", default=[], metavar="NAME", help="enable a spec profile"
     )
     group.addoption(
+        "--eph-hosts",
+        action="append",
+        default=[],
+        metavar="URL,URL...",
+        help="a pool of engines (unix://, tcp://, ssh:// URLs or context names): each new "
+        "environment goes whole to the one with the most room",
+    )
+    group.addoption(
         "--eph-backend",
         metavar="NAME",
         help="the engine environments run on: docker (default), or one a plugin adds",
@@ -133,10 +141,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("eph_max_starts", "environments starting at once on this host")
     parser.addini("eph_backend", "the engine environments run on (default docker)")
     parser.addini(
-        "eph_audit_file",
-        "the audit trail's file, relative to the ini file (default: EPH_AUDIT_FILE, else "
-        "the user's state dir); off: none",
+        "eph_hosts", "a pool of engines, one URL or context name per line", type="linelist"
     )
+    group.addoption(
+        "--eph-pull",
+        metavar="missing|always|never",
+        help="pull images when missing (Compose's default), always, or never, whatever "
+        "each service's pull_policy says (default: each service's pull_policy)",
+    )
+    parser.addini("eph_pull", "missing | always | never: overrides every pull_policy")
     group.addoption(
         "--eph-export-at",
         metavar="lazy|start",
@@ -145,12 +158,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "environment is started then, for suites that read variables at import time)",
     )
     parser.addini("eph_export_at", "lazy | start: when the exports are set (default lazy)")
+    parser.addini(
+        "eph_audit_file",
+        "the audit trail's file, relative to the ini file (default: EPH_AUDIT_FILE, else "
+        "the user's state dir); off: none",
+    )
 
 
 def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
     if value not in choices:
         raise pytest.UsageError(f"{what}: {value!r} is not one of: {', '.join(choices)}")
     return value
+
+
+def _pull_choice(value: str | None) -> str | None:
+    from .config import PULL_MODES
+
+    return None if value is None else _choice(str(value), PULL_MODES, "--eph-pull")
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -189,6 +213,8 @@ def read_settings(config: pytest.Config) -> Settings:
             max_starts=int(starts_text or 0),
             profiles=tuple(config.getoption("eph_profile")),
             backend=str(opt("eph_backend", "eph_backend") or "docker"),
+            hosts=_hosts(config.getoption("eph_hosts"), config.getini("eph_hosts")),
+            pull=_pull_choice(opt("eph_pull", "eph_pull")),
             audit_file=_ini_path(config, "eph_audit_file"),
         )
     except SettingsError as exc:
@@ -221,6 +247,16 @@ def _ini_path(config: pytest.Config, name: str) -> str | None:
         base = config.inipath.parent if config.inipath is not None else Path(config.rootpath)
         path = base / path
     return str(path)
+
+
+def _hosts(option: list[str], ini: list[str]) -> tuple[str, ...]:
+    """``--eph-hosts`` (comma-separated, repeatable) wins over ini ``eph_hosts``;
+    ``EPH_HOSTS`` (comma-separated) is the fallback, as for ``eph``."""
+    given = option or ini or [os.environ.get("EPH_HOSTS", "")]
+    hosts = tuple(h.strip() for item in given for h in item.split(",") if h.strip())
+    if len(set(hosts)) != len(hosts):
+        raise pytest.UsageError(f"--eph-hosts: an engine is named twice: {', '.join(hosts)}")
+    return hosts
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from pytest_ephemeral import ServiceStartError
 from pytest_ephemeral.config import Settings
-from pytest_ephemeral.errors import EngineUnavailableError
+from pytest_ephemeral.errors import EngineUnavailableError, EnvironmentNotFoundError
 from pytest_ephemeral.lifecycle import control
 from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.lifecycle.manager import Manager
@@ -122,3 +122,50 @@ def test_an_unreachable_engine_is_not_counted_as_removed(
     with pytest.raises(EngineUnavailableError):
         backend.down = True
         control.environments(backend)
+
+
+def _pool(root: Path, backends: list[FakeBackend]) -> Manager:
+    manager = _manager(root, backends[0], hosts=tuple(b.address for b in backends))
+    manager._pool = list(backends)  # type: ignore[assignment]
+    return manager
+
+
+def test_a_pool_of_engines_spreads_environments_by_room(
+    spec_dir: Callable[[str], Path], tmp_path: Path
+) -> None:
+    small, big = (
+        FakeBackend(address="fake://small", cpus=2),
+        FakeBackend(address="fake://big", cpus=8),
+    )
+    root = spec_dir(SPEC)
+    (root / "other.yaml").write_text(SPEC.replace("db:", "db2:"), encoding="utf-8")
+    (root / "third.yaml").write_text(SPEC.replace("db:", "db3:"), encoding="utf-8")
+    manager = _pool(root, [small, big])
+    first = manager.environment()
+    second = manager.environment("other.yaml")
+    third = manager.environment("third.yaml")
+    # the big engine takes the first ones; each environment lives whole on one engine
+    assert first.backend is big
+    for env in (first, second, third):
+        assert {r.labels[L.ENV] for r in env.backend.list_resources({L.ENV: env.id})} == {env.id}
+    assert small.resources() > 0 and big.resources() > 0  # spread over both
+    placed, unreachable = control.environments_on([small, big])
+    assert {p.record.id for p in placed} == {first.id, second.id, third.id} and not unreachable
+    manager.close(failed=False)
+    assert small.resources() == big.resources() == 0
+
+
+def test_an_engine_of_the_pool_that_stops_answering_is_named_and_skipped(
+    spec_dir: Callable[[str], Path],
+) -> None:
+    up, gone = FakeBackend(address="fake://up"), FakeBackend(address="fake://gone", cpus=64)
+    gone.down = True
+    manager = _pool(spec_dir(SPEC), [up, gone])
+    env = manager.environment()
+    assert env.backend is up
+    placed, unreachable = control.environments_on([up, gone])
+    assert [p.record.id for p in placed] == [env.id]
+    assert unreachable == ["cannot reach the fake engine"]
+    with pytest.raises(EnvironmentNotFoundError, match="unreachable"):
+        control.find_on([up, gone], "nothing-like-this")
+    manager.close(failed=False)

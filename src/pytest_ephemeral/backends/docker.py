@@ -9,47 +9,109 @@ implicit re-inspection, safe to share between threads.
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import re
+import shutil
 import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.utils.build
 import requests.exceptions
+import urllib3.exceptions
 
-from ..errors import EngineUnavailableError, EphemeralError, ImageNotFoundError, PortTakenError
+from ..errors import (
+    EngineUnavailableError,
+    EphemeralError,
+    ImageNotFoundError,
+    PortTakenError,
+    RegistryError,
+)
 from ..runtime.backend import (
     ContainerEvent,
     ContainerRequest,
     ContainerState,
+    EngineCapacity,
     ExecResult,
     PortKey,
     Resource,
 )
+from ..runtime.images import context_files
 from ..runtime.streams import EventWatch, LogFollower
+from . import _pull
+from ._engines import EngineConfigError, EngineEndpoint, find_engine
+from ._version import NegotiatingAPIClient
 
 __all__ = ["DockerBackend", "default_address"]
 
 T = TypeVar("T")
+# pulls: connecting to the engine; the longest silence of the engine while a
+# pull runs (it reports progress several times a second while downloading);
+# waiting for another process's pull of the same image
+PULL_CONNECT_TIMEOUT = 10.0
+PULL_STALL_TIMEOUT = 120.0
+PULL_LOCK_TIMEOUT = 1800.0
+# a build step as the engine reports it (Docker's "Step 2/5 : RUN ...", Podman's "STEP 2/5: ...")
+_STEP = re.compile(r"^\s*(?:Step|STEP)\s+(\d+)/(\d+)\s*:\s*(.*)$")
 _FROM = re.compile(r"^(\s*FROM\s+)(--platform=\S+\s+)?(\S+)(.*)$", re.IGNORECASE)
 
 
 def default_address() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    """The URL of the engine found the way the docker CLI finds it
+    (:func:`~pytest_ephemeral.backends._engines.find_engine`)."""
+    return find_engine().url
+
+
+# the OS's reason inside the SDK's and urllib3's wrappings: "[Errno 111] Connection refused"
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 
 
 def _unreachable(address: str, exc: BaseException) -> EngineUnavailableError:
+    text = str(exc)
+    found = _ERRNO.search(text)
+    cause = found.group(0).strip() if found else (text.splitlines()[0] if text else "")
+    if address.startswith("unix://"):
+        fix = "start the engine, or choose another with DOCKER_HOST or DOCKER_CONTEXT"
+    else:
+        fix = (
+            "the engine there is down or not reachable from this machine: start it, "
+            "or choose another with DOCKER_HOST or DOCKER_CONTEXT"
+        )
     return EngineUnavailableError(
-        f"cannot reach the Docker engine at {address}: {exc.__class__.__name__}: "
-        f"{str(exc).splitlines()[0] if str(exc) else ''} "
-        "(start dockerd, or set DOCKER_HOST to a reachable engine)"
+        f"cannot reach the Docker engine at {address}: {exc.__class__.__name__}: {cause} ({fix})"
     )
+
+
+def _client_options(endpoint: EngineEndpoint) -> dict[str, Any]:
+    """TLS and ssh settings of the SDK client for ``endpoint``."""
+    options: dict[str, Any] = {}
+    tls = endpoint.tls
+    if tls is not None:
+        import docker.tls
+
+        options["tls"] = docker.tls.TLSConfig(
+            client_cert=(tls.cert, tls.key) if tls.cert and tls.key else None,
+            ca_cert=tls.ca,
+            verify=tls.verify,
+        )
+    if endpoint.scheme == "ssh":
+        # the OpenSSH client when there is one (the user's ssh config, agent and
+        # known hosts, as the docker CLI uses them); else the SDK's paramiko
+        if shutil.which("ssh"):
+            options["use_ssh_client"] = True
+        elif importlib.util.find_spec("paramiko") is None:
+            raise EngineConfigError(
+                f"{endpoint.describe()}: an ssh:// engine needs the OpenSSH client "
+                "(`ssh` on PATH) or paramiko (pip install paramiko)"
+            )
+    return options
 
 
 # Docker's container events that change what an inspect says about readiness
@@ -118,24 +180,41 @@ class DockerBackend:
     name = "docker"
 
     def __init__(self, base_url: str | None = None, timeout: int = 120) -> None:
-        self._address = base_url or default_address()
-        self._publish_host = "127.0.0.1"
+        # where the engine is, how it was found, where its ports are reached;
+        # bad input (a malformed DOCKER_HOST, an unknown context, TLS files
+        # missing) is an EngineConfigError here, before any request
+        self.endpoint = find_engine(base_url)
+        self._address = self.endpoint.url
+        self._publish_host = self.endpoint.publish_host
+        self._bind_ip = self.endpoint.bind_ip
+        options = _client_options(self.endpoint)
         try:
-            # a fixed API version: no round trip at construction (an unreachable
-            # engine is reported by the first real call, as one clear error)
-            version = os.environ.get("DOCKER_API_VERSION") or "1.41"
-            # streams (events, followed logs) each hold a connection while a
+            # the API version is negotiated from the engine's /version answer at
+            # the first request (no round trip at construction: an unreachable
+            # engine is reported by the first real call, as one clear error);
+            # DOCKER_API_VERSION wins (backends/_version.py).
+            # Streams (events, followed logs) each hold a connection while a
             # start runs, beside the requests of every service's thread
-            self._client = docker.DockerClient(
-                base_url=self._address, timeout=timeout, version=version, max_pool_size=64
+            self._client = self._api = NegotiatingAPIClient(
+                base_url=self._address,
+                timeout=timeout,
+                max_pool_size=64,
+                address=self._address,
+                **options,
             )
-            self._api = self._client.api
             if self._address.startswith("unix://"):
                 # a local socket needs no proxy: skip requests' scan of the
                 # environment for proxy settings on every call
                 self._api.trust_env = False
+            elif self.endpoint.tls is not None:
+                # the CA of the engine's TLS material, not REQUESTS_CA_BUNDLE's
+                # (requests lets that variable override a session's CA); the
+                # proxy settings of the environment still apply
+                https = "https://" + self._address.partition("://")[2]
+                self._api.proxies.update(requests.utils.get_environ_proxies(https))
+                self._api.trust_env = False
         except docker.errors.DockerException as exc:
-            raise _unreachable(self._address, exc) from None
+            raise _unreachable(self.endpoint.describe(), exc) from None
 
     # -- helpers -----------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T]) -> T:
@@ -153,10 +232,28 @@ class DockerBackend:
 
     @property
     def publish_host(self) -> str:
+        """Where this machine reaches published ports: 127.0.0.1, or the address
+        a remote (tcp, ssh) engine was reached by."""
         return self._publish_host
 
+    def _host_ip(self, asked: str) -> str:
+        """The ``HostIp`` of a published port: a loopback address asked for
+        (the default) is the engine's own loopback, unreachable from here when
+        the engine is remote, so it becomes the remote engine's bind address."""
+        if self._bind_ip != "127.0.0.1" and asked in ("127.0.0.1", "::1", "localhost"):
+            return self._bind_ip
+        return asked
+
+    def capacity(self) -> EngineCapacity:
+        info = self._call("docker info", self._api.info)
+        return EngineCapacity(
+            cpus=int(info.get("NCPU") or 1),
+            memory=int(info.get("MemTotal") or 0),
+            running=int(info.get("ContainersRunning") or 0),
+        )
+
     def version(self) -> str:
-        info = self._call("docker version", self._api.version)
+        info = self._call("docker version", self._api.engine_answer)
         return str(info.get("Version", "?"))
 
     # -- images ------------------------------------------------------------
@@ -178,6 +275,102 @@ class DockerBackend:
             return None
         return tuple(str(t) for t in test)
 
+    def image_created(self, image: str) -> float | None:
+        """When the engine's copy of ``image`` was made or last refreshed
+        (epoch seconds: the latest of its creation, its last tagging and this
+        machine's last pull of it), None when the engine does not have it."""
+        try:
+            info = self._api.inspect_image(image)
+        except docker.errors.NotFound:
+            return None
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise _unreachable(self._address, exc) from None
+        except docker.errors.APIError as exc:
+            raise EphemeralError(f"inspect image {image}: {exc.explanation}") from None
+        times = [
+            _epoch(info.get("Created")),
+            _epoch((info.get("Metadata") or {}).get("LastTagTime")),
+            _pull.last_pull(self._address, image),
+        ]
+        known = [t for t in times if t]
+        return max(known) if known else None
+
+    def pull_image(self, image: str, progress: Callable[[str], None] | None = None) -> None:
+        """Pull ``image`` (credentials from the Docker configuration), once per
+        image across this machine's processes, with progress lines. Raises
+        ImageNotFoundError (no such repository, tag or digest) or RegistryError
+        (unreachable, authentication refused), each one line."""
+        with _pull.pull_lock(self._address, image, PULL_LOCK_TIMEOUT, progress) as turn:
+            if turn.waited_for_other and self.image_exists(image):
+                if progress is not None:
+                    progress(f"{image}: pulled meanwhile by another process")
+                return
+            self._pull(image, progress)
+            turn.record()
+
+    def _pull(self, image: str, progress: Callable[[str], None] | None) -> None:
+        ref = _pull.parse_image(image)
+        credentials = _pull.credentials_for(ref.registry)
+        api = self._api
+        watch = _pull.PullProgress(image, progress)
+        if progress is not None:
+            progress(f"pulling {image} from {ref.registry} ...")
+
+        def run() -> None:
+            response = api._post(
+                api._url("/images/create"),
+                params={"fromImage": ref.name, "tag": ref.reference},
+                headers={"X-Registry-Auth": _pull.auth_header(credentials)},
+                stream=True,
+                timeout=(PULL_CONNECT_TIMEOUT, PULL_STALL_TIMEOUT),
+            )
+            api._raise_for_status(response)
+            for message in api._stream_helper(response, decode=True):
+                if isinstance(message, dict):
+                    if message.get("error"):
+                        raise _pull.classify_failure(
+                            image,
+                            str(message.get("error")),
+                            with_credentials=credentials is not None,
+                        )
+                    watch.feed(message)
+
+        try:
+            run()
+        except docker.errors.APIError as exc:
+            text = exc.explanation if isinstance(exc.explanation, str) else str(exc)
+            raise _pull.classify_failure(
+                image, text, with_credentials=credentials is not None
+            ) from None
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            if "timed out" in str(exc).lower():
+                raise _stalled(image) from None
+            raise _unreachable(self._address, exc) from None
+        except (requests.exceptions.Timeout, TimeoutError, urllib3.exceptions.ReadTimeoutError):
+            raise _stalled(image) from None
+        except urllib3.exceptions.ProtocolError as exc:
+            raise _unreachable(self._address, exc) from None
+        watch.finish()
+
+    def registry_digest(self, image: str) -> str:
+        """The digest the registry holds for ``image``'s tag (``sha256:...``),
+        asked of the registry through the engine; nothing is pulled."""
+        ref = _pull.parse_image(image)
+        credentials = _pull.credentials_for(ref.registry)
+        try:
+            info = self._api.inspect_distribution(image, auth_config=credentials or {})
+        except docker.errors.APIError as exc:
+            text = exc.explanation if isinstance(exc.explanation, str) else str(exc)
+            raise _pull.classify_failure(
+                image, text, with_credentials=credentials is not None
+            ) from None
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise _unreachable(self._address, exc) from None
+        digest = str((info.get("Descriptor") or {}).get("digest") or "")
+        if not digest.startswith("sha256:"):
+            raise RegistryError(f"image {image!r}: registry {ref.registry} gave no digest for it")
+        return digest
+
     def build_image(
         self,
         context: str,
@@ -187,13 +380,16 @@ class DockerBackend:
         target: str | None,
         labels: Mapping[str, str],
         base_map: Mapping[str, str],
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         root = Path(context)
         source = (root / dockerfile).read_text(encoding="utf-8")
         rewritten = "\n".join(_map_from_line(line, base_map) for line in source.splitlines())
-        exclude = _dockerignore(root)
         name = ".eph-Dockerfile"
-        archive = docker.utils.tar(str(root), exclude=exclude, dockerfile=(name, rewritten))
+        # the files the build-cache digest covers too (runtime/images.py: .dockerignore)
+        archive = docker.utils.build.create_archive(
+            str(root), files=context_files(root, dockerfile), extra_files=[(name, rewritten)]
+        )
         log: list[str] = []
 
         def run() -> None:
@@ -211,7 +407,13 @@ class DockerBackend:
             )
             for chunk in stream:
                 if "stream" in chunk:
-                    log.extend(str(chunk["stream"]).rstrip("\n").splitlines())
+                    lines = str(chunk["stream"]).rstrip("\n").splitlines()
+                    log.extend(lines)
+                    if progress is not None:
+                        for line in lines:
+                            step = _STEP.match(line)
+                            if step:
+                                progress(f"step {step[1]}/{step[2]}: {step[3].strip()[:120]}")
                 if "error" in chunk:
                     tail = "\n".join(log[-50:])
                     raise EphemeralError(
@@ -243,7 +445,10 @@ class DockerBackend:
             "NetworkMode": request.network,
             "PortBindings": {
                 f"{p.container_port}/{p.protocol}": [
-                    {"HostIp": p.host_ip, "HostPort": str(p.host_port) if p.host_port else ""}
+                    {
+                        "HostIp": self._host_ip(p.host_ip),
+                        "HostPort": str(p.host_port) if p.host_port else "",
+                    }
                 ]
                 for p in request.ports
             },
@@ -588,6 +793,30 @@ def _engine_options(host_config: dict[str, Any], request: ContainerRequest) -> d
     return {"platform": o.platform} if o.platform else {}
 
 
+def _epoch(text: object) -> float | None:
+    """Docker's RFC 3339 time (nanoseconds, ``Z``) as epoch seconds; None for
+    none or the zero time."""
+    if not text or not isinstance(text, str) or text.startswith("0001-"):
+        return None
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", text)
+    if not m:
+        return None
+    fraction = (m[2] or ".0")[:7]
+    zone = "+00:00" if m[3] in (None, "Z") else m[3]
+    try:
+        return datetime.fromisoformat(f"{m[1]}{fraction}{zone}").timestamp()
+    except ValueError:
+        return None
+
+
+def _stalled(image: str) -> RegistryError:
+    return RegistryError(
+        f"image {image!r}: the engine reported no progress for {PULL_STALL_TIMEOUT:g}s while "
+        "pulling it (a registry that accepts connections but does not answer?); check the "
+        "registry, or map the image to a reachable mirror with --eph-image-map FROM=TO"
+    )
+
+
 def _map_from_line(line: str, base_map: Mapping[str, str]) -> str:
     m = _FROM.match(line)
     if not m or not base_map:
@@ -597,14 +826,3 @@ def _map_from_line(line: str, base_map: Mapping[str, str]) -> str:
     if mapped is None:
         return line
     return f"{m.group(1)}{m.group(2) or ''}{mapped}{m.group(4)}"
-
-
-def _dockerignore(root: Path) -> list[str]:
-    path = root / ".dockerignore"
-    if not path.is_file():
-        return []
-    return [
-        line.strip()
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.strip().startswith("#")
-    ]

@@ -3,7 +3,7 @@ environments found by labels, removed through :mod:`.removal` only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,20 @@ from .removal import remove_environment
 if TYPE_CHECKING:
     from ..runtime.backend import Backend, ExecResult, Resource
 
-__all__ = ["Removed", "down", "environments", "exec_in", "find", "logs", "prune", "service_of"]
+__all__ = [
+    "Placed",
+    "Removed",
+    "down",
+    "environments",
+    "environments_on",
+    "exec_in",
+    "find",
+    "find_on",
+    "logs",
+    "prune",
+    "prune_on",
+    "service_of",
+]
 
 
 def environments(backend: Backend) -> list[EnvRecord]:
@@ -104,3 +117,57 @@ def exec_in(backend: Backend, rec: EnvRecord, service: str, cmd: list[str]) -> E
     container = service_of(rec, service)
     audit_exec(rec, service, cmd, interactive=False)
     return backend.exec(container.id, cmd)
+
+
+# -- several engines (--eph-hosts / EPH_HOSTS) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """An environment and the engine it lives on."""
+
+    backend: Backend
+    record: EnvRecord
+
+
+def environments_on(backends: Sequence[Backend]) -> tuple[list[Placed], list[str]]:
+    """Every environment of every engine, and one line per engine that does
+    not answer (its environments are neither listed nor counted as removed)."""
+    from ..errors import EngineUnavailableError
+
+    placed: list[Placed] = []
+    unreachable: list[str] = []
+    for backend in backends:
+        try:
+            placed += [Placed(backend, rec) for rec in environments(backend)]
+        except EngineUnavailableError as exc:
+            unreachable.append(str(exc))
+    return placed, unreachable
+
+
+def find_on(backends: Sequence[Backend], env_id: str) -> Placed:
+    if len(backends) == 1:
+        return Placed(backends[0], find(backends[0], env_id))
+    placed, unreachable = environments_on(backends)
+    exact = [p for p in placed if p.record.id == env_id]
+    matches = exact or [p for p in placed if p.record.id.startswith(env_id)]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(sorted(p.record.id for p in placed)) or "none"
+    hint = "several match; give more of the id" if matches else f"known: {known}; see `eph ls`"
+    if unreachable and not matches:
+        hint += "; not asked (unreachable): " + "; ".join(unreachable)
+    raise EnvironmentNotFoundError(f"no environment {env_id!r} on the engines ({hint})")
+
+
+def prune_on(backends: Sequence[Backend]) -> tuple[dict[str, str], list[str]]:
+    from ..errors import EngineUnavailableError
+
+    removed: dict[str, str] = {}
+    unreachable: list[str] = []
+    for backend in backends:
+        try:
+            removed.update(prune(backend))
+        except EngineUnavailableError as exc:
+            unreachable.append(str(exc))
+    return removed, unreachable

@@ -69,6 +69,8 @@ class Manager:
         self._early_cancel = threading.Event()
         # env id -> what reusing a kept environment did to its data (reset_reused)
         self.reset_notes: dict[str, tuple[str, ...]] = {}
+        self._pool: list[Backend] | None = None
+        self._placed: dict[str, int] = {}  # engine address -> environments placed there
         # told about every loaded spec that has warnings (the plugin shows them)
         self.on_spec_warnings: Callable[[Spec], None] | None = None
         if settings.audit_file:  # ini eph_audit_file: this process's trail
@@ -85,8 +87,58 @@ class Manager:
             else:
                 from ..backends import make_backend
 
-                self._backend = make_backend(self.settings.backend)
+                self._backend = make_backend(self.settings.backend, self._hosts()[0])
         return self._backend
+
+    def _hosts(self) -> tuple[str | None, ...]:
+        return tuple(self.settings.hosts) or (None,)
+
+    @property
+    def backends(self) -> list[Backend]:
+        """One backend per engine of ``--eph-hosts`` (the first is :attr:`backend`),
+        or just :attr:`backend`."""
+        if self._pool is None:
+            first = self.backend
+            hosts = self._hosts()
+            if len(hosts) == 1:
+                self._pool = [first]
+            else:
+                from ..backends import make_backend
+
+                self._pool = [first] + [
+                    make_backend(self.settings.backend, host) for host in hosts[1:]
+                ]
+        return self._pool
+
+    def _pick(self) -> Backend:
+        """The engine with the most room for a new environment: the most CPUs
+        per running container (this process's own placements counted at once,
+        before the engine reports them). An engine that does not answer is
+        skipped, with one line; none answering is an error naming them."""
+        from ..errors import EngineUnavailableError
+
+        pool = self.backends
+        if len(pool) == 1:
+            return pool[0]
+        best: tuple[float, int] | None = None
+        chosen: Backend | None = None
+        failures: list[str] = []
+        for i, backend in enumerate(pool):
+            try:
+                cap = backend.capacity()
+            except EngineUnavailableError as exc:
+                failures.append(str(exc))
+                continue
+            running = cap.running + 3 * self._placed.get(backend.address, 0)
+            score = (cap.cpus / (1 + running), -i)
+            if best is None or score > best:
+                best, chosen = score, backend
+        if chosen is None:
+            raise EngineUnavailableError("no engine of --eph-hosts answers: " + "; ".join(failures))
+        for failure in failures:
+            self._say(f"skipping an engine: {failure}")
+        self._placed[chosen.address] = self._placed.get(chosen.address, 0) + 1
+        return chosen
 
     def warm_up(self) -> threading.Thread:
         """Import the engine and make the Docker client in the background (no
@@ -180,15 +232,16 @@ class Manager:
     def _sweep(self) -> None:
         from .inventory import sweep
 
-        with contextlib.suppress(EphemeralError):
-            self.sweep_report = sweep(self.backend)
+        for backend in self.backends:
+            with contextlib.suppress(EphemeralError):
+                self.sweep_report.update(sweep(backend))
 
     def _watch(self, owner: L.Owner) -> None:
         """A reaper for ``owner``'s resources (once per owner and process)."""
         from .reaper import spawn_reaper
 
-        backend = self.backend
-        spawn_reaper(owner, backend=backend.name, address=backend.address)
+        for backend in self.backends:
+            spawn_reaper(owner, backend=backend.name, address=backend.address)
 
     def labels_for(
         self,
@@ -211,10 +264,14 @@ class Manager:
             expires=expires,
         )
 
-    def _new(self, spec: Spec, env_id: str, labels: dict[str, str]) -> Environment:
+    def _new(
+        self, spec: Spec, env_id: str, labels: dict[str, str], backend: Backend | None = None
+    ) -> Environment:
+        """A new Environment, whole on one engine: ``backend``, else the one
+        of ``--eph-hosts`` with the most room."""
         from ..runtime.environment import Environment
 
-        env = Environment(env_id, spec, self.backend, labels)
+        env = Environment(env_id, spec, backend or self._pick(), labels)
         env.selector = {L.ENV: env_id}
         return env
 
@@ -232,10 +289,11 @@ class Manager:
             worker=self.worker,
             shared=env.shared,
             kept=env.kept,
-            backend=self.backend.name,
+            backend=env.backend.name,
+            engine=env.backend.address,
         )
         try:
-            start_environment(env, self.engine_options(cancel=cancel))
+            start_environment(env, self.engine_options(cancel=cancel, spec=env.spec))
         except BaseException as exc:
             teardown(env, why=f"the start failed: {type(exc).__name__}")
             raise
@@ -361,7 +419,7 @@ class Manager:
             self._watch(controller)  # the controller may be killed before it cleans up
             labels = self.labels_for(spec, env_id, owner=controller)
             labels[L.SHARED] = "true"
-            env = self._new(spec, env_id, labels)
+            env = self._new(spec, env_id, labels, backend)  # shared: on the first engine
             env.shared = True
             self.environments[spec.path.resolve()] = env
             if not quiet:  # the early start runs beside xdist's own output
@@ -399,12 +457,18 @@ class Manager:
                     path.unlink()
         return kept
 
-    def engine_options(self, *, cancel: threading.Event | None = None) -> EngineOptions:
+    def engine_options(
+        self, *, cancel: threading.Event | None = None, spec: Spec | None = None
+    ) -> EngineOptions:
         from ..runtime.engine import EngineOptions
         from ..runtime.slots import start_slot
+        from .lock import locked_digests
 
         s = self.settings
         return EngineOptions(
+            progress=self._say,  # pulls and build steps, beside "starting ..."
+            pull=s.pull,
+            image_digests=locked_digests(spec) if spec is not None else {},
             default_timeout=s.timeout,
             image_map=dict(s.image_map),
             host_ip=s.host_ip,
@@ -415,14 +479,16 @@ class Manager:
             build_labels={f"{L.PREFIX}.build": "true"},
         )
 
-    def _attach(self, spec: Spec, record: EnvRecord) -> Environment | None:
+    def _attach(
+        self, spec: Spec, record: EnvRecord, backend: Backend | None = None
+    ) -> Environment | None:
         from ..runtime.engine import attach_environment
 
         containers = record.services()
         labels = dict(containers[next(iter(containers))].labels) if containers else {}
         labels.pop(L.SERVICE, None)
         env = attach_environment(
-            self.backend,
+            backend or self.backend,
             spec,
             record.id,
             containers,
@@ -443,17 +509,18 @@ class Manager:
     def _reuse(self, spec: Spec) -> Environment | None:
         from .inventory import inventory
 
-        for rec in inventory(self.backend).values():
-            if not rec.kept or rec.spec_hash != spec.hash:
-                continue
-            env = self._attach(spec, rec)
-            if env is not None:
-                env.reused = True
-                env.kept = True
-                self.audit("reused", env, spec_hash=spec.hash, created_by_run=rec.run)
-                return env
-            # kept but broken (a container gone or stopped): remove, recreate
-            remove_environment(self.backend, rec.id, rec.resources)
+        for backend in self.backends:
+            for rec in inventory(backend).values():
+                if not rec.kept or rec.spec_hash != spec.hash:
+                    continue
+                env = self._attach(spec, rec, backend)
+                if env is not None:
+                    env.reused = True
+                    env.kept = True
+                    self.audit("reused", env, spec_hash=spec.hash, created_by_run=rec.run)
+                    return env
+                # kept but broken (a container gone or stopped): remove, recreate
+                remove_environment(backend, rec.id, rec.resources)
         return None
 
     # -- the end -------------------------------------------------------------------

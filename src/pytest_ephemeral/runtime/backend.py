@@ -11,7 +11,7 @@ Unit tests implement it with an in-memory fake (``tests/fakes.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
@@ -26,6 +26,7 @@ __all__ = [
     "ContainerEvent",
     "ContainerRequest",
     "ContainerState",
+    "EngineCapacity",
     "ExecResult",
     "FileEntry",
     "Mount",
@@ -54,6 +55,15 @@ class PortBinding:
     protocol: str = "tcp"
     host_ip: str = "127.0.0.1"
     host_port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCapacity:
+    """How much room an engine has, for placing a new environment."""
+
+    cpus: int
+    memory: int  # bytes
+    running: int  # containers running now
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +181,34 @@ class Backend(Protocol):
 
     def version(self) -> str: ...
 
+    def capacity(self) -> EngineCapacity:
+        """CPUs, memory and running containers, for ``--eph-hosts`` placement."""
+        ...
+
     def image_exists(self, image: str) -> bool: ...
 
     def image_healthcheck(self, image: str) -> tuple[str, ...] | None: ...
+
+    def image_created(self, image: str) -> float | None:
+        """When the engine's copy of ``image`` was made or last refreshed
+        (epoch seconds), None when the engine lacks it: the age that the
+        ``daily`` / ``weekly`` / ``every_`` pull policies compare."""
+        ...
+
+    def pull_image(self, image: str, progress: Callable[[str], None] | None = None) -> None:
+        """Fetch ``image`` from its registry, with the credentials the engine's
+        client configuration holds, once at a time per image across this
+        machine's processes; progress lines through ``progress``. Raises
+        :class:`~pytest_ephemeral.errors.ImageNotFoundError` (no such image or
+        tag) or :class:`~pytest_ephemeral.errors.RegistryError` (unreachable,
+        authentication refused), each one line naming the image, the
+        registry, the cause and the fix."""
+        ...
+
+    def registry_digest(self, image: str) -> str:
+        """The digest (``sha256:...``) the registry holds now for ``image``'s
+        tag, without pulling it (``eph lock``)."""
+        ...
 
     def build_image(
         self,
@@ -184,7 +219,13 @@ class Backend(Protocol):
         target: str | None,
         labels: Mapping[str, str],
         base_map: Mapping[str, str],
-    ) -> None: ...
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Build ``tag`` from the context (``.dockerignore`` applied as
+        :func:`~pytest_ephemeral.runtime.images.context_files` does), ``FROM``
+        images mapped through ``base_map``; each step as a progress line
+        ("step 2/5: RUN ...")."""
+        ...
 
     def create_network(self, name: str, labels: Mapping[str, str]) -> str: ...
 
