@@ -12,6 +12,7 @@ __all__ = [
     "EphemeralError",
     "ImageNotFoundError",
     "PortTakenError",
+    "RegistryError",
     "ServiceStartError",
     "SpecError",
 ]
@@ -97,6 +98,10 @@ class PortTakenError(EphemeralError):
 
 class ImageNotFoundError(EphemeralError):
     """An image is neither on the engine nor obtainable (pull refused or impossible)."""
+
+
+class RegistryError(EphemeralError):
+    """A registry could not be reached, refused the credentials, or failed a pull."""
 
 
 class EnvironmentNotFoundError(EphemeralError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import tempfile
 import threading
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EphemeralError, PortTakenError, ServiceStartError
-from ..spec.model import ServiceSpec, Spec, WaitSpec
+from ..spec.model import BuildSpec, ServiceSpec, Spec, WaitSpec
 from .backend import (
     Backend,
     ContainerRequest,
@@ -28,6 +27,7 @@ from .backend import (
     port_key,
 )
 from .environment import Environment, Service, ServiceTimes
+from .images import context_files, dockerfile_bases, image_with_digest, should_pull
 from .streams import RECHECK, EventWatch, LogFollower
 from .waits import Probe
 
@@ -58,6 +58,12 @@ class EngineOptions:
     # (the lifecycle owns label names; the engine only applies them)
     service_label: str = ""
     build_labels: Mapping[str, str] = field(default_factory=dict)
+    # progress lines while a start runs (pulls, build steps); engine-neutral text
+    progress: Callable[[str], None] | None = None
+    # --eph-pull: overrides every service's pull_policy (None: each service's own)
+    pull: str | None = None
+    # image name in the spec -> digest (sha256:...) from the spec's lock file
+    image_digests: Mapping[str, str] = field(default_factory=dict)
 
 
 class StartCancelled(EphemeralError):
@@ -72,15 +78,25 @@ def map_image(image: str, image_map: Mapping[str, str]) -> str:
     return image_map.get(image, image)
 
 
-def context_digest(context: Path, dockerfile: str) -> str:
-    """A digest of a build context's files (paths, sizes, contents)."""
-    h = hashlib.sha256(dockerfile.encode())
-    for root, dirs, files in os.walk(context):
-        dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__", ".venv"))
-        for name in sorted(files):
-            path = Path(root) / name
-            h.update(str(path.relative_to(context)).encode())
-            with contextlib.suppress(OSError):
+# folders whose changes never bust the build cache (they are still sent)
+_DIGEST_SKIPS = frozenset((".git", "__pycache__", ".venv"))
+
+
+def context_digest(context: Path, recipe: str, dockerfile: str | None = None) -> str:
+    """A digest of a build context: the ``recipe`` (Dockerfile name, args,
+    target) and every file that is sent (``.dockerignore`` applied, as for
+    the context itself: :func:`~pytest_ephemeral.runtime.images.context_files`),
+    by path and content (a symbolic link by its target)."""
+    h = hashlib.sha256(recipe.encode())
+    for rel in context_files(context, dockerfile):
+        if _DIGEST_SKIPS.intersection(rel.split("/")):
+            continue
+        path = context / rel
+        h.update(b"\0" + rel.encode() + b"\0")
+        with contextlib.suppress(OSError):
+            if path.is_symlink():
+                h.update(b"->" + str(path.readlink()).encode())
+            elif path.is_file():
                 h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -213,49 +229,116 @@ class _Start:
         except BaseException as exc:
             self._fail(exc)
 
-    def _image(self, name: str, svc: ServiceSpec) -> str:
+    def _say(self, text: str) -> None:
+        if self.opts.progress is not None:
+            with contextlib.suppress(Exception):  # progress is never worth a failure
+                self.opts.progress(text)
+
+    def _policy(self, svc: ServiceSpec) -> tuple[str, float | None]:
+        """The service's pull policy and period; ``--eph-pull`` wins."""
+        if self.opts.pull is not None:
+            return self.opts.pull, None
+        return svc.pull_policy, svc.pull_refresh
+
+    def _ensure(
+        self, name: str, image: str, policy: str, refresh: float | None, given: str
+    ) -> None:
+        """Make sure the engine has ``image`` as ``policy`` says: pull it when
+        missing (or always, or when older than the period), or refuse."""
         backend = self.backend
+        exists = backend.image_exists(image)
+        created = None
+        if exists and policy in ("daily", "weekly", "every"):
+            created = backend.image_created(image)
+        if policy == "build" and not exists:
+            policy = "never"  # an image-only service whose image is to be built elsewhere
+        mapped = f" (mapped from {given!r})" if image != given else ""
+        if not should_pull(policy, refresh, exists, created, time.time()):
+            if exists:
+                return
+            raise ServiceStartError(
+                name,
+                f"image {image!r}{mapped} is not on the engine and pull_policy is {policy} "
+                "(the spec's pull_policy or --eph-pull); pull or build it first, "
+                "allow pulls with --eph-pull missing, or map it to a local image with "
+                "--eph-image-map FROM=TO",
+                env_id=self.env.id,
+            )
+        with self.lock:  # one pull per image within this start (the backend: across processes)
+            lock = self.built.setdefault(f"pull {image}", threading.Lock())
+        with lock:
+            if f"pulled {image}" in self.built:
+                return
+            try:
+                backend.pull_image(image, self.opts.progress)
+            except EphemeralError as exc:
+                raise ServiceStartError(name, f"{exc}{mapped}", env_id=self.env.id) from None
+            self.built[f"pulled {image}"] = lock
+
+    def _image(self, name: str, svc: ServiceSpec) -> str:
+        policy, refresh = self._policy(svc)
         if svc.build is not None:
-            b = svc.build
-            recipe = f"{b.dockerfile}|{sorted(b.args.items())}|{b.target}"
-            digest = context_digest(b.context, recipe)
-            tag = f"eph-build/{_safe(self.spec.name)}-{_safe(name)}:{digest}"
-            with self.lock:
-                lock = self.built.setdefault(tag, threading.Lock())
-            with lock:
-                if not backend.image_exists(tag):
-                    try:
-                        backend.build_image(
-                            str(b.context),
-                            b.dockerfile,
-                            tag,
-                            b.args,
-                            b.target,
-                            self.opts.build_labels,
-                            self.opts.image_map,
-                        )
-                    except EphemeralError as exc:
-                        text = str(exc)
-                        first, _, rest = text.partition("\n")
-                        raise ServiceStartError(
-                            name,
-                            f"build failed: {first}",
-                            env_id=self.env.id,
-                            log_tail=rest.splitlines()[-LOG_TAIL:],
-                        ) from None
-            return tag
+            return self._build(name, svc.build, policy)
         if svc.image is None:  # the loader guarantees image or build
             raise ServiceStartError(name, "neither image nor build given", env_id=self.env.id)
         image = map_image(svc.image, self.opts.image_map)
-        if not backend.image_exists(image):
-            mapped = f" (mapped from {svc.image!r})" if image != svc.image else ""
-            raise ServiceStartError(
-                name,
-                f"image {image!r}{mapped} is not on the Docker engine and cannot be pulled here; "
-                "build it, or map it to a local image with --eph-image-map FROM=TO",
-                env_id=self.env.id,
-            )
+        digest = self.opts.image_digests.get(svc.image)
+        if digest:  # the lock file pins it
+            image = image_with_digest(image, digest)
+        self._ensure(name, image, policy, refresh, svc.image)
         return image
+
+    def _build(self, name: str, b: BuildSpec, policy: str) -> str:
+        backend = self.backend
+        recipe = f"{b.dockerfile}|{sorted(b.args.items())}|{b.target}"
+        digest = context_digest(b.context, recipe, b.dockerfile)
+        tag = f"eph-build/{_safe(self.spec.name)}-{_safe(name)}:{digest}"
+        with self.lock:
+            lock = self.built.setdefault(tag, threading.Lock())
+        with lock:
+            if policy != "build" and backend.image_exists(tag):
+                return tag
+            # the images it builds on, pulled as the policy says (the image map first)
+            base_policy = policy if policy in ("always", "never") else "missing"
+            try:
+                text = (b.context / b.dockerfile).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ServiceStartError(
+                    name, f"cannot read {b.context / b.dockerfile}: {exc}", env_id=self.env.id
+                ) from None
+            base_map = dict(self.opts.image_map)
+            for base in dockerfile_bases(text, b.args):
+                mapped = map_image(base, self.opts.image_map)
+                pinned = self.opts.image_digests.get(base)
+                if pinned:  # the lock file pins it
+                    mapped = base_map[base] = image_with_digest(mapped, pinned)
+                self._ensure(name, mapped, base_policy, None, base)
+            self._say(f"building {name} ({b.context}) ...")
+
+            def step(line: str) -> None:
+                self._say(f"building {name}: {line}")
+
+            try:
+                backend.build_image(
+                    str(b.context),
+                    b.dockerfile,
+                    tag,
+                    b.args,
+                    b.target,
+                    self.opts.build_labels,
+                    base_map,
+                    progress=step if self.opts.progress is not None else None,
+                )
+            except EphemeralError as exc:
+                text = str(exc)
+                first, _, rest = text.partition("\n")
+                raise ServiceStartError(
+                    name,
+                    f"build failed: {first}",
+                    env_id=self.env.id,
+                    log_tail=rest.splitlines()[-LOG_TAIL:],
+                ) from None
+        return tag
 
     def _request(
         self, name: str, svc: ServiceSpec, image: str, files: tuple[FileEntry, ...], replica: int
