@@ -428,3 +428,12 @@ def test_healthcheck_without_a_test_keeps_the_images(project: Project) -> None:
     assert svc.healthcheck == HealthcheckSpec((), interval=2.0, retries=5)
     spec = project.load(service("image: x\nhealthcheck: {interval: 2s}"))
     assert "healthcheck  the image's own test" in render_topology(spec)
+
+
+def test_warning_keys_read_as_written(project: Project) -> None:
+    spec = project.load(
+        'version: "3.8"\nnetworks: {n: {driver: bridge}}\n'
+        + service("image: x\nports: [{target: 80, mode: host}]\nnetworks: [n]")
+    )
+    assert [d.key for d in spec.diagnostics] == ["version", "networks.driver", "ports.mode"]
+    assert {d.category for d in spec.diagnostics} == {"ignored"}

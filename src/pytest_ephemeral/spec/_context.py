@@ -90,6 +90,16 @@ _SHAPES: dict[Shape, str] = {
 }
 
 
+_PREFIXES = {"top": "", "service": "", "network": "networks", "volume": "volumes"}
+_PREFIXES |= {"secret": "secrets", "config": "configs"}
+
+
+def _topic(scope: str, name: str) -> str:
+    """The key a warning is about, as a person writes it (``ports.mode``, ``version``)."""
+    prefix = _PREFIXES.get(scope, scope.removeprefix("service."))
+    return f"{prefix}.{name}" if prefix else name
+
+
 class Context:
     """One load of one spec: where it is, what environment it sees, what it warned."""
 
@@ -234,7 +244,7 @@ class Context:
                     here,
                     "remove it to silence this warning",
                     category="ignored",
-                    topic=f"{scope}.{name}" if scope != "service" else name,
+                    topic=_topic(scope, name),
                 )
             else:
                 kept[name] = entry

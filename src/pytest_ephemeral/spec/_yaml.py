@@ -144,12 +144,18 @@ class _Converter:
     def __init__(self, display: str, source: Source | None = None) -> None:
         self._display = display
         self._source = source
+        self._lines: dict[int, int] = {}
         self._count = 0
         self._active: set[int] = set()
 
     def _line(self, mark: yaml.Mark) -> int:
-        number = mark.line + 1
-        return number if self._source is None else Line(number, self._source)
+        number: int = mark.line + 1
+        if self._source is None:
+            return number
+        line = self._lines.get(number)
+        if line is None:  # one Line per line number: aliases repeat them a lot
+            line = self._lines[number] = Line(number, self._source)
+        return line
 
     def _error(self, message: str, line: int, path: str, fix: str) -> SpecError:
         return SpecError(message, file=self._display, line=line, key=path or None, fix=fix)
