@@ -229,3 +229,19 @@ parity:
 )
 def test_parity_errors(project: Project, parity: str, fragment: str) -> None:
     assert fragment in str(project.error(TOPOLOGY + f"parity: {parity}\n"))
+
+
+def test_export_of_an_inactive_service_is_left_out(project: Project) -> None:
+    text = TOPOLOGY + "  mail: {image: x, profiles: [debug], ports: ['8025']}\n"
+    text += "exports: {MAIL: '{mail.port[8025]}', DB: '{db.host}'}\n"
+    spec = project.load(text)
+    assert dict(spec.exports) == {"DB": "{db.host}"}
+    assert "export MAIL is left out: 'mail' is not started" in spec.warnings[0]
+    assert dict(project.load(text, profiles=["debug"]).exports) == {
+        "MAIL": "{mail.port[8025]}",
+        "DB": "{db.host}",
+    }
+    err = project.error(
+        TOPOLOGY + "  mail: {image: x, profiles: [debug]}\nexports: {A: '{mail.port[1]}'}\n"
+    )
+    assert "'mail' publishes no port" in str(err)  # checked whatever the profiles

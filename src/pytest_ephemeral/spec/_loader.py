@@ -113,18 +113,18 @@ def load_spec(
     check_graph(ctx, drafts)
     drafts = _link_aliases(drafts)
     active = active_services(ctx, drafts, profiles)
+    everything = drafts_services(drafts)
     exports = check_exports(
         ctx,
         parse_exports(ctx, plugin["exports"].value, plugin["exports"].key)
         if "exports" in plugin
         else {},
+        everything,
         active,
     )
     parity: ParitySpec | None = None
     if "parity" in plugin:
-        parity = parse_parity(
-            ctx, plugin["parity"].value, plugin["parity"].key, drafts_services(drafts)
-        )
+        parity = parse_parity(ctx, plugin["parity"].value, plugin["parity"].key, everything)
     diagnostics = ctx.diagnostics()
     spec = Spec(
         name=name,

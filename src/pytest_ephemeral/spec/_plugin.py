@@ -4,7 +4,7 @@ services, and the top-level ``exports:`` and ``parity:`` (DESIGN §10, §12)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
 from ._context import Context
@@ -207,24 +207,43 @@ def parse_exports(ctx: Context, node: Node, key: str) -> dict[str, tuple[str, in
 
 
 def check_exports(
-    ctx: Context, exports: Mapping[str, tuple[str, int, str]], services: Mapping[str, ServiceSpec]
+    ctx: Context,
+    exports: Mapping[str, tuple[str, int, str]],
+    services: Mapping[str, ServiceSpec],
+    active: Collection[str] | None = None,
 ) -> Mapping[str, str]:
-    """Every ``{svc.field}`` of every template names a service of the spec, a known
-    field, and (for ``port[N]``) a port the service publishes."""
-    for template, line, here in exports.values():
+    """Every ``{svc.field}`` of every template names a service of the spec (whatever
+    the profiles), a known field, and (for ``port[N]``) a port the service publishes.
+    An export that names a service outside the ``active`` profiles is left out,
+    with a warning."""
+    kept: dict[str, str] = {}
+    for name, (template, line, here) in exports.items():
         if not _FIELD.search(template) and ("{" in template or "}" in template):
             raise ctx.error(f"unbalanced braces in {template!r}", line, here, _EXPORT_FIX)
-        for match in _FIELD.finditer(template):
-            _check_field(ctx, match.group(1), services, line, here)
+        names = [
+            _check_field(ctx, m.group(1), services, line, here) for m in _FIELD.finditer(template)
+        ]
         rest = _FIELD.sub("", template)
         if "{" in rest or "}" in rest:
             raise ctx.error(f"unbalanced braces in {template!r}", line, here, _EXPORT_FIX)
-    return frozen_map({name: value[0] for name, value in exports.items()})
+        inactive = [n for n in names if active is not None and n not in active]
+        if inactive:
+            ctx.warn(
+                f"export {name} is left out: {inactive[0]!r} is not started (its profiles "
+                "are not active)",
+                line,
+                here,
+                f"activate a profile of {inactive[0]!r}",
+            )
+            continue
+        kept[name] = template
+    return frozen_map(kept)
 
 
 def _check_field(
     ctx: Context, text: str, services: Mapping[str, ServiceSpec], line: int, here: str
-) -> None:
+) -> str:
+    """The service ``{svc.field}`` names, once checked."""
     match = _FIELD_FORM.fullmatch(text.strip())
     fields = ", ".join(f"{{svc.{f}}}" for f in EXPORT_FIELDS).replace("{svc.port}", "{svc.port[N]}")
     if match is None:
@@ -267,6 +286,7 @@ def _check_field(
         raise ctx.error(
             f"'{{{text}}}': only port takes [N]", line, here, f"write {{{name}.{field}}}"
         )
+    return name
 
 
 def _published(service: ServiceSpec) -> list[int]:
