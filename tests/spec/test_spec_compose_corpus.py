@@ -56,6 +56,7 @@ EXPECTED: dict[str, tuple[int, str] | None] = {
         11,
         "services.homeassistant.network_mode: Compose key 'network_mode' is not supported here",
     ),
+    "29-offline-stack.yaml": None,
 }
 
 
@@ -114,3 +115,20 @@ def test_what_the_corpus_resolves_to() -> None:
     assert extended.services["scheduler"].environment["LOG_LEVEL"] == "debug"
     assert extended.services["api"].build is not None
     assert extended.services["api"].build.context == CORPUS / "app"
+
+
+def test_the_offline_stack_for_a_real_start() -> None:
+    spec = load_spec(CORPUS / "29-offline-stack.yaml", environ={})
+    db, check = spec.services["db"], spec.services["check"]
+    assert db.aliases == ("stack-db", "database")
+    assert db.resources.memory == 256 * 2**20 and db.resources.pids == 200
+    assert db.engine.shm_size == 128 * 2**20 and db.engine.ulimits["nofile"] == (20000, 20000)
+    assert [d.service for d in check.depends_on] == ["db", "cache"]
+    (config,) = check.configs
+    assert (config.target, config.content) == ("/etc/app.conf", "greeting=hello\n")
+    assert check.secrets[0].file == CORPUS / "secrets" / "db_password.txt"
+    assert {s.image for s in spec.services.values()} == {
+        "postgres:16-alpine",
+        "redis:7-alpine",
+        "python:3.12-slim",
+    }
