@@ -25,7 +25,7 @@ def _manager(root: Path, backend: FakeBackend, lines: list[str], **settings: obj
         backend_factory=lambda: backend,
         progress=lines.append,
     )
-    manager._prepare_guards = lambda: None  # type: ignore[method-assign]  # no reaper, no sweep
+    manager._prepare_guards = lambda *a, **k: None  # type: ignore[method-assign]  # no reaper
     return manager
 
 
@@ -172,3 +172,29 @@ def test_build_with_never_and_a_missing_base(tmp_path: Path) -> None:
     with pytest.raises(ServiceStartError) as err:
         _start(tmp_path, FakeBackend(images=()))
     assert "'base:1' is not on the engine and pull_policy is never" in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["option", "ini"])
+def test_a_bad_eph_pull_is_a_usage_error_listing_the_choices(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    if where == "ini":
+        pytester.makeini("[pytest]\neph_pull = sometimes\n")
+        result = pytester.runpytest()
+    else:
+        result = pytester.runpytest("--eph-pull", "sometimes")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--eph-pull: 'sometimes' is not one of: missing, always, never*"])
+
+
+def test_eph_pull_is_read_into_the_settings(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\neph_pull = always\n")
+    pytester.makeconftest(
+        "def pytest_sessionstart(session):\n"
+        "    from pytest_ephemeral.plugin import settings_key\n"
+        "    print('PULL', session.config.stash[settings_key].pull)\n"
+    )
+    pytester.makepyfile("def test_x():\n    pass\n")
+    assert "PULL always" in pytester.runpytest("-s").stdout.str()
+    assert "PULL never" in pytester.runpytest("-s", "--eph-pull", "never").stdout.str()
