@@ -176,3 +176,32 @@ def test_malformed_input_is_one_line_exit_2_no_traceback(
     assert err.startswith(f"eph sanitize: error: {source}:{where}: ")
     assert what in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_check_with_the_originals_collected_in_a_second_process(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    from pytest_ephemeral.data.sanitize import cli
+
+    monkeypatch.setattr(cli, "PARALLEL_BYTES", 1)  # any input counts as large
+    monkeypatch.setenv("EPH_SANITIZE_JOBS", jobs)
+    assert cli._parallel(workdir / "prod.sql") is (jobs == "2")
+    out = workdir / "safe.sql"
+    assert run(workdir, "--output", str(out), "--check") == 0
+    assert "leak check passed" in capsys.readouterr().out
+    # An e-mail pasted into the kept note, in capitals and inside a sentence.
+    (workdir / "prod.sql").write_text(
+        DUMP.replace("deliver to the back door", "mail ANNA@corp.example first")
+    )
+    leaky = workdir / "leaky.sql"
+    assert run(workdir, "--output", str(leaky), "--check") == 1
+    err = capsys.readouterr().err
+    assert "1 original value of public.users.email found in public.orders.note" in err
+    assert "anna@" not in err.lower() and not leaky.exists()
+    # A bad rule in the helper process is one line too.
+    (workdir / "prod.sql").write_text(
+        DUMP.replace("COPY public.users (id, email)", "COPY public.users (id, mail)")
+    )
+    assert run(workdir, "--output", str(leaky), "--check") == 2
+    assert capsys.readouterr().err.count("\n") == 1

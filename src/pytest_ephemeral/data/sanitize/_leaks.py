@@ -43,7 +43,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from pytest_ephemeral.errors import DataError
 
@@ -230,12 +230,14 @@ class OriginalIndex:
         "_values",
         "_whole",
         "_words",
+        "in_text",
         "rules",
         "sources",
     )
 
-    def __init__(self, rules: Rules, *, key: bytes | None = None) -> None:
+    def __init__(self, rules: Rules, *, key: bytes | None = None, in_text: bool = True) -> None:
         self.rules = rules
+        self.in_text = in_text
         self.sources: list[str] = []
         self._ids: dict[str, int] = {}
         self._key = key[:64] if key else secrets.token_bytes(32)
@@ -342,8 +344,9 @@ class OriginalIndex:
         self._whole += table.count - before
         h = hash(value) & _FILTER_MASK
         self._filter[h >> 3] |= 1 << (h & 7)
-        for key in original_keys(value):
-            self._add_key(ident, key)
+        if self.in_text:
+            for key in original_keys(value):
+                self._add_key(ident, key)
 
     def _add_key(self, ident: int, key: str) -> None:
         self._texts.add(self._hash("\0" + key), ident)
@@ -360,6 +363,43 @@ class OriginalIndex:
             if length not in self._lengths:
                 self._lengths.append(length)
                 self._lengths.sort()
+
+    def export(self) -> tuple[object, ...]:
+        """The index's state (hashes only) to rebuild it in another process."""
+        table = self._values
+        return (
+            self._key,
+            list(self.sources),
+            table.keys.tobytes(),
+            table.tags.tobytes(),
+            table.mask,
+            table.count,
+            self._whole,
+            bytes(self._filter),
+            list(self._lengths),
+            (self._words, self._digits, self._emails, self.in_text),
+        )
+
+    @classmethod
+    def restore(cls, rules: Rules, state: tuple[object, ...]) -> OriginalIndex:
+        """The index :meth:`export` gave the state of (with ``rules`` loaded here)."""
+        key, sources, keys, tags, mask, count, whole, bits, lengths, flags = cast(
+            "tuple[bytes, list[str], bytes, bytes, int, int, int, bytes, list[int], "
+            "tuple[bool, bool, bool, bool]]",
+            state,
+        )
+        index = cls(rules, key=key, in_text=flags[3])
+        index.sources = list(sources)
+        index._ids = {source: min(i, 0xFFFF) for i, source in enumerate(index.sources)}
+        table = index._values
+        table.keys = array("Q", keys)
+        table.tags = array("H", tags)
+        table.mask, table.count = mask, count
+        index._whole = whole
+        index._filter = bytearray(bits)
+        index._lengths = list(lengths)
+        index._words, index._digits, index._emails = flags[:3]
+        return index
 
     def _maybe(self, text: str) -> bool:
         h = hash(text) & _FILTER_MASK
@@ -496,7 +536,7 @@ class _Hits:
         key = (table, column)
         searched = index.searches(table, column)
         detecting = self.detects(table, column)
-        find = index.sources_in if self.in_text else index.source_of
+        find = index.sources_in if self.in_text and index.in_text else index.source_of
         per_source = self.found.setdefault(key, {})
         per_kind = self.kinds.setdefault(key, {})
         counts = self.counts
@@ -633,13 +673,15 @@ def collect_originals(
     fmt: Format = "auto",
     table: str | None = None,
     salt: bytes | None = None,
+    in_text: bool = True,
 ) -> OriginalIndex:
     """Hash the original values of the sanitized columns of ``input``.
 
     With ``salt``, the index's hash key is derived from it (the same in every
-    process); without, it is random.
+    process); without, it is random. Without ``in_text``, only whole values
+    are kept (the index cannot find originals inside texts).
     """
-    index = OriginalIndex(rules, key=_index_key(salt))
+    index = OriginalIndex(rules, key=_index_key(salt), in_text=in_text)
     _scan_file(Path(input), index.collects, lambda t, c: index.adder(f"{t}.{c}"), fmt, table)
     return index
 
@@ -685,12 +727,16 @@ def check_leaks_files(
     table: str | None = None,
     in_text: bool = True,
     detect: bool = True,
+    originals: OriginalIndex | None = None,
 ) -> list[Leak]:
     """Check that no original value of a sanitized column of ``original``
     appears anywhere in ``sanitized`` (any table, any column), whole or (with
     ``in_text``) inside longer values; with ``detect``, also report values of
-    kept columns that look like personal data."""
-    index = collect_originals(original, rules, fmt=fmt, table=table, salt=salt)
+    kept columns that look like personal data. ``originals``: the index of
+    ``original`` if already collected (see :func:`collect_originals`)."""
+    index = originals
+    if index is None:
+        index = collect_originals(original, rules, fmt=fmt, table=table, salt=salt, in_text=in_text)
     hits = _Hits(index, in_text=in_text, detect=detect)
     _scan_file(Path(sanitized), hits.choose, hits.looker, fmt, table)
     return hits.leaks()

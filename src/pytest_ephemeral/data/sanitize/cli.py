@@ -12,10 +12,12 @@ Errors are one line on stderr.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import secrets
 import sys
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import NoReturn, get_args
 
@@ -23,8 +25,14 @@ from pytest_ephemeral.errors import DataError
 
 from ._engine import sanitize_file
 from ._io import Format, detect_format, table_from_path
-from ._leaks import LeakError, check_leaks_files, raise_for_leaks
-from ._rules import load_rules
+from ._leaks import (
+    LeakError,
+    OriginalIndex,
+    check_leaks_files,
+    collect_originals,
+    raise_for_leaks,
+)
+from ._rules import Rules, load_rules
 from ._salt import resolve_salt
 
 __all__ = ["main"]
@@ -127,6 +135,74 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_BAD_INPUT
 
 
+#: Inputs at least this large are sanitized while another process collects the
+#: originals for the leak check (when there are two cores or more).
+PARALLEL_BYTES = 32 * 1024 * 1024
+
+
+def _parallel(path: Path) -> bool:
+    """Whether to collect the originals in a second process (``EPH_SANITIZE_JOBS=1``: never)."""
+    try:
+        large = path.stat().st_size >= PARALLEL_BYTES
+    except OSError:
+        return False
+    return large and (os.cpu_count() or 1) >= 2 and os.environ.get("EPH_SANITIZE_JOBS") != "1"
+
+
+class _Helper:
+    """A forked process that collects the originals while this one sanitizes."""
+
+    def __init__(
+        self, rules_path: Path, input_path: Path, salt: bytes, fmt: Format, table: str | None
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_collect,
+            args=(send, rules_path, input_path, salt, fmt, table),
+            name="eph-sanitize-originals",
+            daemon=True,
+        )
+        self._process.start()
+        send.close()
+
+    def result(self, rules: Rules) -> OriginalIndex:
+        try:
+            status, payload = self._receive.recv()
+        except EOFError:
+            raise DataError("the process collecting the originals ended without a result") from None
+        if status != "ok":
+            raise DataError(str(payload))
+        return OriginalIndex.restore(rules, payload)
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._receive.close()
+
+
+def _collect(
+    send: Connection,
+    rules_path: Path,
+    input_path: Path,
+    salt: bytes,
+    fmt: Format,
+    table: str | None,
+) -> None:
+    """In the helper process: send the originals of ``input_path`` (exported state)."""
+    try:
+        rules = load_rules(rules_path)
+        index = collect_originals(input_path, rules, fmt=fmt, table=table, salt=salt)
+        send.send(("ok", index.export()))
+    except DataError as exc:
+        send.send(("error", str(exc)))
+    except BaseException as exc:  # reported by the parent as one line
+        send.send(("error", f"collecting the originals failed: {type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
 def _suggest(args: argparse.Namespace) -> int:
     from ._io import atomic_output
     from ._suggest import suggest_rules
@@ -170,8 +246,18 @@ def _run(args: argparse.Namespace) -> int:
     gz = ".gz" if output.name.lower().endswith(".gz") else ""
     draft = output.with_name(f".{output.name}.{secrets.token_hex(6)}.draft{gz}")
     try:
-        report = sanitize_file(input_path, draft, rules, salt=salt, fmt=fmt, table=table)
-        leaks = check_leaks_files(input_path, draft, rules, salt, fmt=fmt, table=table)
+        helper = (
+            _Helper(args.rules, input_path, salt, fmt, table) if _parallel(input_path) else None
+        )
+        try:
+            report = sanitize_file(input_path, draft, rules, salt=salt, fmt=fmt, table=table)
+            index = helper.result(rules) if helper is not None else None
+        finally:
+            if helper is not None:
+                helper.stop()
+        leaks = check_leaks_files(
+            input_path, draft, rules, salt, fmt=fmt, table=table, originals=index
+        )
         raise_for_leaks(leaks, where=f"{output} (not written)")
         draft.replace(output)
     finally:
