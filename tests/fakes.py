@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pytest_ephemeral.errors import EngineUnavailableError, ImageNotFoundError
+from pytest_ephemeral.errors import EngineUnavailableError, EphemeralError, ImageNotFoundError
 from pytest_ephemeral.runtime.backend import (
     ContainerRequest,
     ContainerState,
     EngineCapacity,
     ExecResult,
+    ModuleHandle,
+    ModuleRequest,
     PortKey,
     Resource,
 )
@@ -166,6 +168,9 @@ class FakeBackend:
     def exec(self, container_id: str, cmd: Sequence[str], *, user: str | None = None) -> ExecResult:
         self._check(f"exec {list(cmd)}")
         return ExecResult(0, "")
+
+    def start_module(self, request: ModuleRequest, created: Callable[[str], None]) -> ModuleHandle:
+        raise EphemeralError("the fake backend cannot run testcontainers modules")
 
     def copy_to(self, container_id: str, dest_dir: str, files: Mapping[str, str]) -> None:
         self._check(f"copy_to {dest_dir}")

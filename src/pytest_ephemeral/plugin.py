@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Generator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -91,6 +91,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="never attach to a kept environment, whatever ini eph_reuse says",
     )
     group.addoption(
+        "--eph-pool",
+        action="store_true",
+        default=None,
+        help="claim a ready environment of the same spec from the warm pool (eph pool up); "
+        "without one running, a cold start",
+    )
+    group.addoption(
+        "--no-eph-pool",
+        dest="eph_pool",
+        action="store_false",
+        help="never claim from the warm pool, whatever ini eph_pool says",
+    )
+    group.addoption(
         "--eph-logs",
         metavar="failed|all|none",
         help="attach service logs to reports (default failed)",
@@ -134,6 +147,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("eph_shared", "one environment for all xdist workers", type="bool", default=False)
     parser.addini(
         "eph_reuse", "attach to a kept environment of the same spec", type="bool", default=False
+    )
+    parser.addini(
+        "eph_pool", "claim environments from the warm pool (eph pool up)", type="bool", default=False
     )
     parser.addini("eph_logs", "failed | all | none (default failed)")
     parser.addini("eph_timeout", "default readiness timeout in seconds (default 60)")
@@ -209,6 +225,7 @@ def read_settings(config: pytest.Config) -> Settings:
             ttl=parse_duration(str(ttl_text), "--eph-ttl") if ttl_text else DEFAULT_TTL,
             reuse=bool(opt("eph_reuse", "eph_reuse")),
             shared=bool(opt("eph_shared", "eph_shared")),
+            pool=bool(opt("eph_pool", "eph_pool")),
             logs=logs,  # type: ignore[arg-type]
             max_starts=int(starts_text or 0),
             profiles=tuple(config.getoption("eph_profile")),
@@ -489,32 +506,41 @@ def _finish(config: pytest.Config, manager: Manager, *, failed: bool) -> None:
         summaries.append(summary)
 
 
+T = TypeVar("T")
+
+
+def _or_fail(run: Callable[[], T]) -> T:
+    """``run()``, or the test fails with the error's own message, once: the
+    failure is raised outside the ``except`` block, so pytest does not show it
+    a second time as "During handling of the above exception..."."""
+    from .errors import EphemeralError
+
+    try:
+        return run()
+    except EphemeralError as exc:
+        message = str(exc)
+    pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def eph(_eph_manager: Manager, request: pytest.FixtureRequest) -> Environment:
     """The environment of the default spec: one per xdist worker (or one for the
     whole run with ``--eph-shared``), created on first use; its exports are then
     set in ``os.environ``."""
-    from .errors import EphemeralError
-
-    try:
+    def get() -> Environment:
         env = _eph_manager.environment()
         _export(request.config, env)
-    except EphemeralError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    return env
+        return env
+
+    return _or_fail(get)
 
 
 @pytest.fixture(scope="session")
 def eph_factory(_eph_manager: Manager) -> Callable[[str | os.PathLike[str]], Environment]:
     """``eph_factory("path/to/spec.yaml")``: the environment of another spec,
     created once per worker and removed at the end like ``eph``."""
-    from .errors import EphemeralError
-
     def factory(path: str | os.PathLike[str]) -> Environment:
-        try:
-            return _eph_manager.environment(path)
-        except EphemeralError as exc:
-            pytest.fail(str(exc), pytrace=False)
+        return _or_fail(lambda: _eph_manager.environment(path))
 
     return factory
 
@@ -525,12 +551,8 @@ def eph_fresh(eph: Environment) -> Environment:
     the test (PostgreSQL from a template database, Redis from its snapshot;
     see the seed-and-reset how-to)."""
     from .data.snapshot import reset_environment
-    from .errors import EphemeralError
 
-    try:
-        reset_environment(eph)
-    except EphemeralError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    _or_fail(lambda: reset_environment(eph))
     return eph
 
 

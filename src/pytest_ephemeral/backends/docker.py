@@ -40,6 +40,8 @@ from ..runtime.backend import (
     ContainerState,
     EngineCapacity,
     ExecResult,
+    ModuleHandle,
+    ModuleRequest,
     PortKey,
     Resource,
 )
@@ -650,6 +652,16 @@ class DockerBackend:
             )
 
         return self._call(f"exec {list(cmd)!r}", run)
+
+    def start_module(self, request: ModuleRequest, created: Callable[[str], None]) -> ModuleHandle:
+        if not self._address.startswith("unix://"):
+            raise EphemeralError(
+                f"testcontainers services run on the local engine only (this backend is at "
+                f"{self._address}); give the service an image instead"
+            )
+        from .testcontainers import start_module
+
+        return start_module(request, created)
 
     def copy_to(self, container_id: str, dest_dir: str, files: Mapping[str, str]) -> None:
         with tempfile.TemporaryFile() as archive:

@@ -29,6 +29,8 @@ __all__ = [
     "EngineCapacity",
     "ExecResult",
     "FileEntry",
+    "ModuleHandle",
+    "ModuleRequest",
     "Mount",
     "PortBinding",
     "PortKey",
@@ -127,6 +129,30 @@ class ContainerRequest:
     # Compose's engine options (runtime, ulimits, sysctls, cap_add, ...): the
     # backend passes each one it can, and says which it cannot
     options: EngineOptions = field(default_factory=EngineOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRequest:
+    """A service a third-party module starts itself (a testcontainers-python
+    class ``target``, ``"module:Class"``), with its own configuration and wait
+    logic, joined to the environment as any service: on ``network`` under
+    ``aliases``, carrying ``labels``, published on ``host_ip``."""
+
+    target: str
+    image: str | None
+    args: Mapping[str, object]
+    name: str
+    network: str
+    aliases: tuple[str, ...]
+    labels: Mapping[str, str]
+    environment: Mapping[str, str] = field(default_factory=dict)
+    host_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleHandle:
+    container_id: str
+    module: object  # the started module object (``env["svc"].container``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +270,13 @@ class Backend(Protocol):
     def exec(
         self, container_id: str, cmd: Sequence[str], *, user: str | None = None
     ) -> ExecResult: ...
+
+    def start_module(self, request: ModuleRequest, created: Callable[[str], None]) -> ModuleHandle:
+        """Start a module's service and wait as the module waits; ``created``
+        is told the container id as soon as it exists (teardown finds it).
+        A backend that cannot run such modules raises an EphemeralError
+        naming itself."""
+        ...
 
     def copy_to(self, container_id: str, dest_dir: str, files: Mapping[str, str]) -> None:
         """Copy host files into ``dest_dir`` of the container: ``{name in

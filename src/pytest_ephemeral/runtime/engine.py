@@ -4,6 +4,7 @@ readiness, teardown. One path for every front door (pytest, ``eph``)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import re
 import tempfile
@@ -13,20 +14,23 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import EphemeralError, PortTakenError, ServiceStartError
 from ..spec.model import BuildSpec, ServiceSpec, Spec, WaitSpec
+from ..spec.model import EngineOptions as SpecEngineOptions
 from .backend import (
     Backend,
     ContainerRequest,
     ContainerState,
     FileEntry,
+    ModuleRequest,
     Mount,
     PortBinding,
     Resource,
     port_key,
 )
-from .environment import Environment, Service, ServiceTimes
+from .environment import Connection, Environment, Service, ServiceTimes
 from .images import context_files, dockerfile_bases, image_with_digest, should_pull
 from .streams import RECHECK, EventWatch, LogFollower
 from .waits import Probe
@@ -344,13 +348,7 @@ class _Start:
         self, name: str, svc: ServiceSpec, image: str, files: tuple[FileEntry, ...], replica: int
     ) -> ContainerRequest:
         env = self.env
-        extra = tuple(svc.aliases)  # container_name, links
-        if svc.networks:
-            nets = [
-                (self.networks[n], (name, *aliases, *extra)) for n, aliases in svc.networks.items()
-            ]
-        else:
-            nets = [(self.default_network, (name, *extra))]
+        nets = self._networks_of(name, svc)
         mounts = tuple(
             Mount(
                 kind=m.type,
@@ -371,7 +369,7 @@ class _Start:
             extra_networks=dict(nets[1:]),
             command=svc.command,
             entrypoint=svc.entrypoint,
-            environment=svc.environment,
+            environment=self._external_fields(name, svc.environment),
             ports=tuple(
                 PortBinding(
                     p.container_port, p.protocol, p.host_ip or self.opts.host_ip, p.host_port
@@ -390,8 +388,74 @@ class _Start:
             hostname=svc.engine.hostname or name,
             files=files,
             resources=svc.resources,
-            options=svc.engine,
+            options=self._external_hosts(svc.engine),
         )
+
+    def _external_service(self, name: str, svc: ServiceSpec) -> None:
+        """A server the team keeps: no container. The seeder (the data layer)
+        claims the environment's part of it, which makes it ready."""
+        times = self.env.timeline.setdefault(name, ServiceTimes())
+        self._dependencies(name, svc)
+        if self.abort.is_set():
+            raise _Aborted
+        service = Service(name, svc, self.backend, "", self.backend.publish_host, {})
+        self.started[name].set()
+        if self.opts.seeder is not None:
+            self.opts.seeder(self.env, service)
+        with self.lock:
+            self.env.services[name] = service
+        times.ready = self.now()
+        if svc.seed:
+            times.seeded = times.ready
+        self.ready[name].set()
+
+    def _external_hosts(self, options: SpecEngineOptions) -> SpecEngineOptions:
+        """Containers reach an external server on this machine's loopback by its
+        service name, which points at the engine's host (``host-gateway``);
+        the server must listen there too (see the hybrid how-to)."""
+        names = tuple(
+            (n, "host-gateway")
+            for n, s in self.spec.services.items()
+            if s.external is not None and _loopback(s.external.url)
+        )
+        if not names:
+            return options
+        return dataclasses.replace(options, extra_hosts=(*names, *options.extra_hosts))
+
+    def _external_fields(self, name: str, environment: Mapping[str, str]) -> Mapping[str, str]:
+        """``{db.url}``, ``{db.host}``, ``{db.port}``, ``{db.user}``, ``{db.password}``,
+        ``{db.database}``, ``{db.prefix}`` of an external service in environment
+        values, as a container reaches it (its isolated part exists only now)."""
+        externals = {n for n, s in self.spec.services.items() if s.external is not None}
+        if not externals or not any("{" in v for v in environment.values()):
+            return environment
+
+        def field(m: re.Match[str]) -> str:
+            ext, what = m["svc"], m["field"]
+            service = self.env.services.get(ext)
+            if service is None or service.connection is None:
+                raise ServiceStartError(
+                    name,
+                    f"its environment uses {{{ext}.{what}}}, but {ext!r} is not ready before it "
+                    f"starts; add depends_on: [{ext}] to services.{name}",
+                    env_id=self.env.id,
+                )
+            return _inside(service.connection, ext, what)
+
+        pattern = re.compile(
+            r"\{(?P<svc>" + "|".join(map(re.escape, sorted(externals))) + r")\."
+            r"(?P<field>url|host|port|user|password|database|prefix)\}"
+        )
+        return {k: pattern.sub(field, v) for k, v in environment.items()}
+
+    def _networks_of(self, name: str, svc: ServiceSpec) -> list[tuple[str, tuple[str, ...]]]:
+        """(network, aliases) of every network ``svc`` joins, its first one first."""
+        extra = tuple(svc.aliases)  # container_name, links
+        if svc.networks:
+            return [
+                (self.networks[n], (name, *aliases, *extra)) for n, aliases in svc.networks.items()
+            ]
+        return [(self.default_network, (name, *extra))]
 
     def _files(self, svc: ServiceSpec, tmp: Path) -> tuple[FileEntry, ...]:
         """Secrets and configs as files to copy in (content written to ``tmp``)."""
@@ -452,6 +516,12 @@ class _Start:
 
     def _service_inner(self, name: str) -> None:
         svc = self.spec.services[name]
+        if svc.testcontainers is not None:
+            self._module_service(name, svc)
+            return
+        if svc.external is not None:
+            self._external_service(name, svc)
+            return
         times = self.env.timeline.setdefault(name, ServiceTimes())
         timeout = svc.wait_timeout or self.opts.default_timeout
         image = self._image(name, svc)
@@ -459,22 +529,7 @@ class _Start:
         image_test = None
         if not svc.waits and svc.healthcheck is None:
             image_test = self.backend.image_healthcheck(image)
-        for dep in svc.depends_on:
-            if dep.condition == "service_started":
-                event, what = self.started[dep.service], f"{dep.service!r} to start"
-            else:
-                event, what = (
-                    self.ready[dep.service],
-                    f"{dep.service!r} to be "
-                    + (
-                        "healthy"
-                        if dep.condition == "service_healthy"
-                        else "completed successfully"
-                    ),
-                )
-            # the dependency's own timeout bounds this wait
-            dep_timeout = self.spec.services[dep.service].wait_timeout or self.opts.default_timeout
-            self._wait_event(event, time.monotonic() + dep_timeout + 600, what, name)
+        self._dependencies(name, svc)
         if self.abort.is_set():
             raise _Aborted
         self._host_paths(svc)
@@ -501,6 +556,80 @@ class _Start:
             self.opts.seeder(self.env, service)
             if svc.seed:
                 times.seeded = self.now()
+        self.ready[name].set()
+
+    def _dependencies(self, name: str, svc: ServiceSpec) -> None:
+        """Wait until every ``depends_on`` condition of ``svc`` holds."""
+        for dep in svc.depends_on:
+            if dep.condition == "service_started":
+                event, what = self.started[dep.service], f"{dep.service!r} to start"
+            else:
+                event, what = (
+                    self.ready[dep.service],
+                    f"{dep.service!r} to be "
+                    + (
+                        "healthy"
+                        if dep.condition == "service_healthy"
+                        else "completed successfully"
+                    ),
+                )
+            # the dependency's own timeout bounds this wait
+            dep_timeout = self.spec.services[dep.service].wait_timeout or self.opts.default_timeout
+            self._wait_event(event, time.monotonic() + dep_timeout + 600, what, name)
+
+    def _module_service(self, name: str, svc: ServiceSpec) -> None:
+        """A service a testcontainers module starts, with its own configuration
+        and wait logic, on this environment's network, with its labels."""
+        assert svc.testcontainers is not None
+        times = self.env.timeline.setdefault(name, ServiceTimes())
+        self._dependencies(name, svc)
+        if self.abort.is_set():
+            raise _Aborted
+        tc = svc.testcontainers
+        request = ModuleRequest(
+            target=tc.target,
+            image=map_image(tc.image, self.opts.image_map) if tc.image else None,
+            args=tc.args,
+            name=f"{self.env.id}-{name}",
+            network=self._networks_of(name, svc)[0][0],
+            aliases=self._networks_of(name, svc)[0][1],
+            labels=self.labels(
+                **({self.opts.service_label: name} if self.opts.service_label else {})
+            ),
+            environment=svc.environment,
+            host_ip=self.opts.host_ip,
+        )
+        times.image = self.now()
+        try:
+            handle = self.backend.start_module(
+                request,
+                lambda cid: self.env.record(
+                    Resource("container", cid, request.name, request.labels)
+                ),
+            )
+        except EphemeralError as exc:
+            raise ServiceStartError(name, str(exc), env_id=self.env.id) from None
+        times.created = times.started = self.now()
+        self.started[name].set()
+        waits = _effective_waits(svc, None, name in self.needs_completion)
+        state = self._await_ready(
+            name,
+            svc,
+            handle.container_id,
+            waits,
+            svc.wait_timeout or self.opts.default_timeout,
+            "",
+            None,
+        )
+        service = Service(
+            name, svc, self.backend, handle.container_id, self.backend.publish_host, state.ports
+        )
+        service.container = handle.module
+        with self.lock:
+            self.env.services[name] = service
+        times.ready = self.now()
+        if self.opts.seeder is not None:
+            self.opts.seeder(self.env, service)
         self.ready[name].set()
 
     def _tail(self, cid: str) -> list[str]:
@@ -603,6 +732,37 @@ class _Start:
             # then), backing off to 250 ms; the period counts the check itself
             period = 0.05 if cycle - started < 5 else 0.25
             time.sleep(max(0.0, period - (time.monotonic() - cycle)))
+
+
+def _loopback(url: str) -> bool:
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _inside(connection: Connection, name: str, what: str) -> str:
+    """A field of an external service's connection as containers see it: a
+    loopback host becomes the service's name (mapped to the engine's host)."""
+    parts = urlsplit(connection.url)
+    host = parts.hostname or ""
+    inside = name if _loopback(connection.url) else host
+    if what == "url":
+        if inside == host:
+            return connection.url
+        netloc = parts.netloc.rsplit("@", 1)
+        hostport = netloc[-1].replace(f"[{host}]" if ":" in host else host, inside, 1)
+        return urlunsplit(parts._replace(netloc="@".join([*netloc[:-1], hostport])))
+    values = {
+        "host": inside,
+        "port": str(parts.port or ""),
+        "user": connection.user or "",
+        "password": connection.password or "",
+        "database": connection.database or "",
+        "prefix": connection.prefix or "",
+    }
+    return values[what]
 
 
 def start_environment(env: Environment, opts: EngineOptions) -> Environment:
