@@ -221,6 +221,7 @@ class OriginalIndex:
         "_digits",
         "_emails",
         "_filter",
+        "_firsts",
         "_ids",
         "_key",
         "_lengths",
@@ -248,6 +249,9 @@ class OriginalIndex:
         self._whole = 0
         self._filter = bytearray(_FILTER_BITS // 8)
         self._lengths: list[int] = []
+        # Python hashes of the tokens that start a word key: a text none of whose
+        # tokens is in here is dismissed at C speed. Dropped if it grows too big.
+        self._firsts: set[int] | None = set()
         self._words = self._digits = self._emails = False
 
     def __len__(self) -> int:
@@ -358,14 +362,22 @@ class OriginalIndex:
             self._emails = True
         else:
             self._words = True
-            self._mark(key[1:].partition(" ")[0])
+            first = key[1:].partition(" ")[0]
+            self._mark(first)
+            firsts = self._firsts
+            if firsts is not None:
+                firsts.add(hash(first))
+                if len(firsts) > _MAX_FIRSTS:
+                    self._firsts = None
             length = key.count(" ") + 1
             if length not in self._lengths:
                 self._lengths.append(length)
                 self._lengths.sort()
 
     def export(self) -> tuple[object, ...]:
-        """The index's state (hashes only) to rebuild it in another process."""
+        """The index's state (hashes only) to rebuild it in another process:
+        one forked from the same parent, since the filter is indexed by
+        Python's string hashes, which are randomised per process family."""
         table = self._values
         return (
             self._key,
@@ -378,14 +390,15 @@ class OriginalIndex:
             bytes(self._filter),
             list(self._lengths),
             (self._words, self._digits, self._emails, self.in_text),
+            None if self._firsts is None else list(self._firsts),
         )
 
     @classmethod
     def restore(cls, rules: Rules, state: tuple[object, ...]) -> OriginalIndex:
         """The index :meth:`export` gave the state of (with ``rules`` loaded here)."""
-        key, sources, keys, tags, mask, count, whole, bits, lengths, flags = cast(
+        key, sources, keys, tags, mask, count, whole, bits, lengths, flags, firsts = cast(
             "tuple[bytes, list[str], bytes, bytes, int, int, int, bytes, list[int], "
-            "tuple[bool, bool, bool, bool]]",
+            "tuple[bool, bool, bool, bool], list[int] | None]",
             state,
         )
         index = cls(rules, key=key, in_text=flags[3])
@@ -398,6 +411,7 @@ class OriginalIndex:
         index._whole = whole
         index._filter = bytearray(bits)
         index._lengths = list(lengths)
+        index._firsts = None if firsts is None else set(firsts)
         index._words, index._digits, index._emails = flags[:3]
         return index
 
@@ -466,6 +480,9 @@ class OriginalIndex:
         if not self._words or _LETTER.search(text) is None:
             return
         lows = [t.lower() for t in tokens(text)]
+        firsts = self._firsts
+        if firsts is not None and firsts.isdisjoint(map(hash, lows)):
+            return
         bits = self._filter
         lengths = self._lengths
         single = lengths[0] == 1
@@ -500,6 +517,8 @@ class OriginalIndex:
 
 
 _CHUNK: Final = 1 << 16
+#: At most this many distinct first tokens are kept in the fast set (about 60 MB).
+_MAX_FIRSTS: Final = 1_000_000
 #: Values remembered as just added or just found clean (then forgotten at once).
 _RECENT: Final = 8192
 _OVERLAP: Final = MAX_SEQUENCE * 80
