@@ -4,16 +4,16 @@ options (``runtime``, ``ulimits``, ``pids_limit``, ...), ``post_start``, ``links
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import cast
 
 from ._context import Context
 from ._keys import NAME_PATTERN
-from ._nodes import Entry, Map, Node, Scalar, Seq, describe, index, sub
+from ._nodes import Entry, Map, Node, Scalar, Seq, describe, index, source_of, sub
 from ._units import DURATION_FORMS, SIZE_FORMS, parse_duration, parse_size
 from ._waits import parse_command
 from .model import EngineOptions, Hook, PullPolicy, ResourceSpec, SecretMount, frozen_map
@@ -200,8 +200,6 @@ def parse_declared_secrets(ctx: Context, root: Map, section: str) -> dict[str, S
 
 
 def _environ_of(ctx: Context, line: int) -> Mapping[str, str]:
-    from ._nodes import source_of
-
     source = source_of(line)
     return source.environ if source is not None else ctx.environ
 
@@ -391,8 +389,6 @@ def _blkio(ctx: Context, entry: Entry) -> int | None:
 
 
 def _ulimits(ctx: Context, node: Node, key: str) -> Mapping[str, tuple[int, int]]:
-    from types import MappingProxyType
-
     block = ctx.mapping(node, key, "write ulimits: {nofile: {soft: 20000, hard: 40000}}")
     result: dict[str, tuple[int, int]] = {}
     for name, item in block.entries.items():
@@ -554,8 +550,3 @@ def _period(text: str) -> float:
     days = sum(int(n) * (7 if unit == "w" else 1) for n, unit in _WEEKS.findall(text))
     rest = _WEEKS.sub("", text)
     return days * 86400.0 + (parse_duration(rest) if rest else 0.0)
-
-
-def host_path_of(text: str, base: Path) -> Path:
-    """``text`` (a bind source) as an absolute host path."""
-    return Path(os.path.normpath(base / Path(text).expanduser()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from ._context import Context
@@ -179,8 +180,6 @@ def _plain(ctx: Context, node: Node, key: str) -> object:
 
 
 def _freeze(values: dict[str, object]) -> Mapping[str, object]:
-    from types import MappingProxyType
-
     return MappingProxyType(values)
 
 
