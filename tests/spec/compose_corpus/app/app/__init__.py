@@ -1,0 +1,1 @@
+"""A stand-in application for the Compose corpus's `build: ./app` services."""
