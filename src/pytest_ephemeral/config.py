@@ -85,6 +85,7 @@ class Settings:
     ttl: float = DEFAULT_TTL
     reuse: bool = False
     shared: bool = False
+    pool: bool = False  # --eph-pool: claim a ready environment from the warm pool (eph pool up)
     logs: LogsMode = "failed"
     max_starts: int = 0  # 0: automatic
     host_ip: str = "127.0.0.1"

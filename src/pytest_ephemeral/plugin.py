@@ -149,7 +149,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "eph_reuse", "attach to a kept environment of the same spec", type="bool", default=False
     )
     parser.addini(
-        "eph_pool", "claim environments from the warm pool (eph pool up)", type="bool", default=False
+        "eph_pool",
+        "claim environments from the warm pool (eph pool up)",
+        type="bool",
+        default=False,
     )
     parser.addini("eph_logs", "failed | all | none (default failed)")
     parser.addini("eph_timeout", "default readiness timeout in seconds (default 60)")

@@ -12,10 +12,14 @@ from functools import cache
 from pathlib import Path
 
 __all__ = [
+    "CLAIM",
+    "CLAIMANT",
     "ENV",
     "EXPIRES",
     "KEPT",
     "OWNER",
+    "POOL",
+    "POOL_STATE",
     "PREFIX",
     "RUN",
     "SERVICE",
@@ -40,6 +44,16 @@ CREATED = f"{PREFIX}.created"
 WORKER = f"{PREFIX}.worker"
 SHARED = f"{PREFIX}.shared"
 MARKER = f"{PREFIX}.marker"  # the volume that records "kept" after creation
+# the warm pool (lifecycle/pool.py): members carry POOL (the pool's key, from the
+# spec's path); their state is told by marker volumes, as container labels cannot
+# change: POOL_STATE is "starting" on the resources made at creation, "ready" on
+# the keeper's ready marker, "claimed" on a claimant's claim marker (which also
+# carries CLAIM, the claim's token, and CLAIMANT, the claimant's Owner), "discard"
+# on the marker that asks the keeper to remove and replace the environment
+POOL = f"{PREFIX}.pool"
+POOL_STATE = f"{PREFIX}.pool-state"
+CLAIM = f"{PREFIX}.claim"
+CLAIMANT = f"{PREFIX}.claimant"
 
 _NAME_SAFE = re.compile(r"[^a-z0-9_.-]+")
 

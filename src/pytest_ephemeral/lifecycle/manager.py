@@ -71,6 +71,8 @@ class Manager:
         self.reset_notes: dict[str, tuple[str, ...]] = {}
         self._pool: list[Backend] | None = None
         self._placed: dict[str, int] = {}  # engine address -> environments placed there
+        # env id -> claim token: the environments claimed from the warm pool (lifecycle/pool.py)
+        self.pooled: dict[str, str] = {}
         # told about every loaded spec that has warnings (the plugin shows them)
         self.on_spec_warnings: Callable[[Spec], None] | None = None
         if settings.audit_file:  # ini eph_audit_file: this process's trail
@@ -207,7 +209,31 @@ class Manager:
             spec = self.load(spec_path)
             if self.settings.shared and self.controller is not None:
                 return self._shared(spec)
+            if self.settings.pool:  # --eph-pool: a ready one from the warm pool, if any
+                from .pool import claim
+
+                env = claim(self, spec)  # None: none ready, a cold start (a notice was said)
+                if env is not None:
+                    self.environments[spec.path.resolve()] = env
+                    return env
             return self._create(spec)
+
+    def start_unlisted(
+        self,
+        spec: Spec,
+        env_id: str,
+        labels: dict[str, str],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Environment:
+        """A new environment of ``spec`` that this manager does not hold (the
+        warm pool's keeper starts several of one spec and hands them out):
+        guards, labels (``labels`` added to the usual ones), start and seeds as
+        for any other; on failure what exists is removed. The caller removes it."""
+        self._prepare_guards()
+        env = self._new(spec, env_id, {**self.labels_for(spec, env_id), **labels})
+        self._start(env, cancel=cancel)
+        return env
 
     def _env_id(self, spec: Spec) -> str:
         base = f"{L.safe_name(spec.name)}-{self.run_id[:8]}-{L.safe_name(self.worker)}"
@@ -557,6 +583,12 @@ class Manager:
             envs = list(self.environments.values())
             self.environments.clear()
         for env in envs:
+            if env.id in self.pooled:  # claimed from the warm pool: back to it, or removed
+                from .pool import give_back
+
+                if give_back(self, env, keep=keep):
+                    kept.append(env)
+                continue
             if env.closed or env.shared:
                 release(env)
                 if env.shared and env.reused:

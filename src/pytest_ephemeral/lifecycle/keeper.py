@@ -1,0 +1,302 @@
+"""The warm pool's keeper: a detached process (``eph pool up`` starts it, in a
+session of its own, not its child) that keeps ``size`` environments of one
+spec in its pool (:mod:`.pool`), each created through :class:`Manager` as any
+other (labels, guards, seeds; its reaper removes them if the keeper dies).
+
+Every ``POLL`` seconds it looks at its pool on the engine and:
+
+- removes what must go: handed back for replacement (``discard``), claimed by
+  a process that is gone, of another version of the spec (stale), started by
+  a keeper that is gone, left half-started; a ready one is claimed first, so
+  it is never removed under a claimant that just took it;
+- starts what is missing, in the background, each start holding one of
+  ``--max-starts`` slots (``runtime/slots.py``) like any other start;
+- re-reads the spec when its file changes.
+
+It stops on SIGTERM (``eph pool down``) or at its TTL, removing its pool.
+One keeper per pool: a lock file (``pool.lock_path``); a second one says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EngineUnavailableError, EphemeralError
+from . import labels as L
+from . import pool as P
+
+if TYPE_CHECKING:
+    from ..spec.model import Spec
+    from .manager import Manager
+
+__all__ = ["Keeper", "main"]
+
+POLL = 0.5
+
+
+def _log(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} keeper[{os.getpid()}]: {text}", flush=True)
+
+
+class Keeper:
+    def __init__(self, config: dict[str, Any], manager: Manager) -> None:
+        self.key = str(config["key"])
+        self.path = Path(str(config["spec"]))
+        self.size = int(config["size"])
+        self.expires = time.time() + float(config["ttl"])
+        self.manager = manager
+        self.backend = manager.backend
+        self.stop = threading.Event()
+        self.starting: dict[str, threading.Thread] = {}
+        self.failures = 0
+        self.next_start = 0.0
+        self._mtime: tuple[int, int] | None = None
+        self.spec: Spec | None = None
+        self.spec_error = ""
+        self._lock = threading.Lock()
+        self._engine_down = False
+
+    # -- the spec ----------------------------------------------------------------------
+    def reload(self) -> None:
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = (0, 0)
+        if stamp == self._mtime:
+            return
+        self._mtime = stamp
+        old = self.spec.hash if self.spec is not None else None
+        try:
+            self.spec = self.manager.load(self.path)
+            self.spec_error = ""
+        except EphemeralError as exc:
+            self.spec, self.spec_error = None, str(exc)
+            _log(f"the spec has errors, nothing is started until it is fixed: {exc}")
+            return
+        if old is not None and old != self.spec.hash:
+            _log(f"the spec changed (hash {old[:12]} -> {self.spec.hash[:12]}): replacing")
+        self.failures, self.next_start = 0, 0.0
+
+    # -- one round ----------------------------------------------------------------------
+    def judge(self, m: P.Member) -> tuple[str | None, bool]:
+        """(why ``m`` must be removed or None, whether it counts toward the size)."""
+        me = self.manager.owner
+        current = self.spec.hash if self.spec is not None else None
+        if m.state == "kept":
+            return None, False  # out of the pool (a claimant's --eph-keep)
+        if m.state == "discard":
+            return "handed back for replacement", False
+        if m.state == "claimed":
+            if m.claimant is not None and m.claimant.alive() is False:
+                return f"its claimant (pid {m.claimant.pid}) is gone", False
+            return None, m.spec_hash == current
+        if m.keeper != me:
+            if m.keeper is not None and m.keeper.alive() is not False:
+                return None, False  # not ours, and its keeper lives (another host)
+            return "its keeper is gone", False
+        if m.state == "starting":
+            return "left half-started", False  # not one of ours being started
+        if m.spec_hash != current:
+            return f"stale (spec hash {m.spec_hash[:12]}, the spec's is now {current})", False
+        return None, True
+
+    def round(self) -> None:
+        self.reload()
+        try:
+            found = P.members(self.backend, self.key)
+        except EngineUnavailableError as exc:
+            if not self._engine_down:
+                _log(f"the engine does not answer ({exc}); trying again every 5s")
+            self._engine_down = True
+            self.stop.wait(5)
+            return
+        if self._engine_down:
+            _log("the engine answers again")
+            self._engine_down = False
+        live = 0
+        with self._lock:
+            starting = set(self.starting)
+        for m in found:
+            if m.id in starting:
+                continue
+            why, counts = self.judge(m)
+            if why is None:
+                live += counts
+                continue
+            self.remove(m, why)
+        need = self.size - live - len(starting)
+        if need > 0 and self.spec is not None and time.monotonic() >= self.next_start:
+            for _ in range(need):
+                self.start_one(self.spec)
+
+    def remove(self, m: P.Member, why: str) -> None:
+        if m.state == "ready" and not P.claim_member(self.backend, m, self.manager.owner):
+            return  # a claimant took it just now: it is theirs until they give it back
+        errors = P.remove_members(self.backend, [m], why)
+        _log(f"removed {m.id}: {why}" + (f" ({'; '.join(errors)})" if errors else ""))
+
+    def start_one(self, spec: Spec) -> None:
+        env_id = f"{L.safe_name(spec.name)[:24]}-pool-{uuid.uuid4().hex[:8]}"
+        thread = threading.Thread(
+            target=self._start, args=(spec, env_id), name=f"start-{env_id}", daemon=True
+        )
+        with self._lock:
+            self.starting[env_id] = thread
+        thread.start()
+
+    def _start(self, spec: Spec, env_id: str) -> None:
+        from .removal import release, remove_environment
+
+        started = time.monotonic()
+        try:
+            labels = {L.POOL: self.key, L.POOL_STATE: "starting"}
+            env = self.manager.start_unlisted(spec, env_id, labels, cancel=self.stop)
+            self.backend.create_volume(
+                env_id + P.READY,
+                {
+                    L.ENV: env_id,
+                    L.POOL: self.key,
+                    L.POOL_STATE: "ready",
+                    L.SPEC_HASH: spec.hash,
+                    L.OWNER: str(self.manager.owner),
+                    L.RUN: self.manager.run_id,
+                    L.MARKER: "pool-ready",
+                },
+            )
+            release(env)
+            self.failures = 0
+            _log(f"{env_id} ready in {time.monotonic() - started:.2f}s")
+        except BaseException as exc:  # one start: logged, retried later with a back-off
+            if not self.stop.is_set():
+                self.failures += 1
+                delay = min(60.0, 2.0**self.failures)
+                self.next_start = time.monotonic() + delay
+                _log(f"{env_id} did not start: {exc} (next try in {delay:.0f}s)")
+            with contextlib.suppress(EphemeralError):
+                remove_environment(self.backend, env_id, why="keeper: start failed")
+        finally:
+            with self._lock:
+                self.starting.pop(env_id, None)
+
+    # -- the whole life --------------------------------------------------------------
+    def run(self) -> int:
+        _log(f"keeping {self.size} environment(s) of {self.path} (pool {self.key})")
+        while not self.stop.is_set():
+            if time.time() >= self.expires:
+                _log("the pool's TTL is over")
+                break
+            try:
+                self.round()
+            except EphemeralError as exc:
+                _log(f"round failed: {exc}")
+            write_state(self)
+            self.stop.wait(POLL)
+        self.stop.set()
+        self.shutdown()
+        return 0
+
+    def shutdown(self) -> None:
+        with self._lock:
+            threads = list(self.starting.values())
+        for thread in threads:
+            thread.join(timeout=60)
+        with contextlib.suppress(EphemeralError):
+            found = P.members(self.backend, self.key)
+            mine = [m for m in found if m.state != "kept"]
+            errors = P.remove_members(self.backend, mine, "the pool is down")
+            _log(f"removed {len(mine)} environment(s)" + (f": {errors}" if errors else ""))
+
+
+def write_state(keeper: Keeper) -> None:
+    info = {
+        "pid": os.getpid(),
+        "owner": str(keeper.manager.owner),
+        "spec": str(keeper.path),
+        "spec_hash": keeper.spec.hash if keeper.spec is not None else "",
+        "spec_error": keeper.spec_error,
+        "size": keeper.size,
+        "expires": round(keeper.expires),
+        "address": keeper.backend.address,
+        "token": keeper_token,
+    }
+    path = P.state_path(keeper.key)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    text = json.dumps(info)
+    with contextlib.suppress(OSError):
+        if path.read_text(encoding="utf-8") == text:
+            return
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+keeper_token = ""
+
+
+def _stop(keeper: Keeper) -> Any:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _log(f"signal {signum}: stopping")
+        keeper.stop.set()
+
+    return handler
+
+
+def main(argv: list[str]) -> int:
+    global keeper_token
+    from ..config import Settings
+    from .manager import Manager
+
+    config: dict[str, Any] = json.loads(argv[0])
+    key = str(config["key"])
+    keeper_token = str(config.get("token", ""))
+    lock = open(P.lock_path(key), "a+")  # noqa: SIM115 - held for the keeper's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        info = P.keeper_info(key) or {}
+        text = (
+            f"the warm pool of {config['spec']} already has a keeper (pid "
+            f"{info.get('pid', '?')}); eph pool down -f {config['spec']} first to change it"
+        )
+        _log(text)
+        refused = P.pool_dir() / f"pytest-ephemeral-pool-{key}.{keeper_token}.refused"
+        refused.write_text(text, encoding="utf-8")
+        return 1
+    address = config.get("address") or None
+    settings = Settings(
+        rootdir=Path(str(config["rootdir"])),
+        spec=str(config["spec"]),
+        profiles=tuple(config.get("profiles", ())),
+        image_map=dict(config.get("image_map", {})),
+        timeout=float(config.get("timeout", 60.0)),
+        max_starts=int(config.get("max_starts", 0)),
+        backend=str(config.get("backend", "docker")),
+        hosts=(str(address),) if address else (),
+    )
+    manager = Manager(settings, worker="pool", progress=_log)
+    keeper = Keeper(config, manager)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _stop(keeper))
+    try:
+        keeper.reload()
+        write_state(keeper)
+        return keeper.run()
+    finally:
+        with contextlib.suppress(OSError):
+            P.state_path(key).unlink()  # before the lock goes: a new keeper writes its own
+        lock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
