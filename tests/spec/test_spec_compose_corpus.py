@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pytest_ephemeral.errors import SpecError
 from pytest_ephemeral.spec import load_spec, render_topology
@@ -132,3 +133,32 @@ def test_the_offline_stack_for_a_real_start() -> None:
         "redis:7-alpine",
         "python:3.12-slim",
     }
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus Compose's !reset and !override tags."""
+
+
+def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_ComposeLoader.add_constructor("!reset", _tagged)
+_ComposeLoader.add_constructor("!override", _tagged)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_file_is_valid_compose(name: str) -> None:
+    """Every file of the corpus is valid Compose (compose-spec's schema), so a
+    refusal above is a decision, never a file Compose would refuse anyway."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "data" / "compose-spec.json").read_text("utf-8"))
+    document = yaml.load((CORPUS / name).read_text("utf-8"), Loader=_ComposeLoader)
+    jsonschema.Draft7Validator(schema).validate(document)
