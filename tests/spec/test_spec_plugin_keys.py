@@ -245,3 +245,44 @@ def test_export_of_an_inactive_service_is_left_out(project: Project) -> None:
         TOPOLOGY + "  mail: {image: x, profiles: [debug]}\nexports: {A: '{mail.port[1]}'}\n"
     )
     assert "'mail' publishes no port" in str(err)  # checked whatever the profiles
+
+
+def test_render_shows_the_new_fields_without_secrets(project: Project) -> None:
+    from pytest_ephemeral.spec import render_topology
+
+    project.file("pw.txt", "x")
+    spec = project.load(
+        """\
+        secrets: {pw: {file: pw.txt}}
+        services:
+          db:
+            external: {url: "${PG_URL}"}
+          cache:
+            testcontainers: {class: "testcontainers.redis:RedisContainer", image: redis:7, args: {password: hunter2}}
+          api:
+            image: x
+            container_name: legacy
+            pull_policy: always
+            secrets: [pw]
+            deploy: {replicas: 2, resources: {reservations: {memory: 64m}}}
+            ulimits: {nofile: 1024}
+            ports: ["8000"]
+        exports: {API: "http://{api.host}:{api.port[8000]}"}
+        """,
+        environ=PG,
+    )
+    text = render_topology(spec)
+    for fragment in (
+        "exports   API=http://{api.host}:{api.port[8000]}",
+        "external        postgres postgresql://app:***@db.internal:5432/app",
+        "testcontainers  testcontainers.redis:RedisContainer  (image redis:7)",
+        "args            password=***",
+        "aliases         legacy",
+        "secrets         secret pw -> /run/secrets/pw",
+        "replicas        2",
+        "resources       memory reserved 64m",
+        "engine          ulimits=nofile:(1024, 1024)",
+        "pull_policy     always",
+    ):
+        assert fragment in text, (fragment, text)
+    assert "hunter2" not in text and ":pw@" not in text
