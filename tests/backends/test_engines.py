@@ -498,18 +498,16 @@ def test_remote_engine_dying_under_a_test_then_prune(
     pytester.makefile(".yaml", ephemeral=REMOTE_SPEC)
     pytester.makepyfile(DYING_TEST)
     try:
-        started = time.monotonic()
+        # no hang: the inner run is bounded (a timeout fails this test)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=240)
-        took = time.monotonic() - started
         result.assert_outcomes(failed=1)
         out = result.stdout.str()
-        # the test's error names the engine; no hang (the whole run ended well within the timeout)
+        # the test's error names the engine and why
         result.stdout.fnmatch_lines(
             [
                 f"E * cannot reach the Docker engine at {engine2}: *Connection refused*(the engine there is down*"
             ]
         )
-        assert took < 200, out
         env_id = re.search(r"ephemeral: starting (remote-\S+)", out)
         assert env_id, out
         # the reaper of the dead run finds the engine down too, and gives up
