@@ -374,7 +374,12 @@ def text_child(dump: Path, rules_path: Path, output: Path, mode: str) -> None:
         report = sanitize_file(dump, output, rules, salt=SALT, fmt="pgdump")
     cpu1 = time.process_time()
     result: dict[str, object] = {"rows": report.total_rows, "sanitize_cpu": cpu1 - cpu0}
-    if mode != "sanitize":
+    if mode == "baseline":  # an older checkout's API: whole values only
+        leaks = check_leaks_files(dump, output, rules, SALT, fmt="pgdump")
+        result["leaks"] = [
+            [leak.table, leak.column, leak.count, list(leak.sources), []] for leak in leaks
+        ]
+    elif mode != "sanitize":
         leaks = check_leaks_files(
             dump,
             output,
@@ -398,9 +403,14 @@ def text_child(dump: Path, rules_path: Path, output: Path, mode: str) -> None:
     print(json.dumps(result))
 
 
-def run_text_child(dump: Path, rules: Path, output: Path, mode: str) -> dict[str, Any]:
+def run_text_child(
+    dump: Path, rules: Path, output: Path, mode: str, src: Path | None = None
+) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--text-child", mode, str(dump), str(rules), str(output)]
-    done = subprocess.run(argv, check=True, capture_output=True, text=True, env=os.environ)
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    done = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -413,7 +423,8 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
         started = time.perf_counter()
         planted = generate_text(copy_dump, insert_dump, args.rows)
         total_planted = sum(planted.values())
-        say(f"command: python benchmarks/bench_sanitize.py --text --rows {args.rows}")
+        baseline_arg = f" --baseline {args.baseline}" if args.baseline else ""
+        say(f"command: python benchmarks/bench_sanitize.py --text --rows {args.rows}{baseline_arg}")
         say(
             f"generated {args.rows:,} rows (30 % users, 60 % orders with a free-text note, "
             f"10 % reviews of plain sentences): COPY {copy_dump.stat().st_size / 1e6:.0f} MB, "
@@ -428,6 +439,11 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
             for mode in ("sanitize", "whole", "text"):
                 results[(fmt, mode)] = run_text_child(dump, rules, work / "safe.sql", mode)
         parallel = run_text_child(copy_dump, rules, work / "safe.sql", "parallel")
+        baseline = None
+        if args.baseline is not None:
+            baseline = run_text_child(
+                copy_dump, rules, work / "safe.sql", "baseline", args.baseline
+            )
         say("")
         say(
             f"{'format':<7} {'run':<44} {'rows/CPU-s':>11} {'rows/s wall':>12} "
@@ -452,6 +468,14 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
             f"{parallel['rows'] / parallel['wall']:>12,.0f} {'':>10} "
             f"{max(parallel['rss_mb'], parallel['child_rss_mb']):>7.1f}MB"
         )
+        if baseline is not None:
+            check = baseline["cpu"] - baseline["sanitize_cpu"]
+            say(
+                f"COPY    {'  before (--baseline): sanitize + whole values':<44} "
+                f"{baseline['rows'] / baseline['cpu']:>11,.0f} "
+                f"{baseline['rows'] / baseline['wall']:>12,.0f} {check:>9.2f}s "
+                f"{baseline['rss_mb']:>7.1f}MB"
+            )
         say(
             "wall-clock gain of the second process: "
             f"{copy_text['wall'] / parallel['wall']:.2f}x (CPU of both processes counted in "
@@ -556,6 +580,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, help="also write the results into this Markdown file")
     parser.add_argument("--text", action="store_true", help="the free-text leak check instead")
     parser.add_argument("--text-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="--text: also time an older checkout's src/ directory (e.g. from git archive)",
+    )
     args = parser.parse_args(argv)
     lines: list[str] = []
 

@@ -363,3 +363,12 @@ def test_csv_text_that_is_not_utf8_names_the_column(tmp_path: Path, make_rules: 
     assert str(info.value).startswith(
         f"{original}:3: not valid UTF-8 (byte 0xef) in table tickets, column note;"
     )
+
+
+def test_a_live_value_too_large_to_tokenise_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_leaks, "MAX_TEXT_CHARS", 1 << 20)
+    index = OriginalIndex(Rules(path=Path("r.yaml"), default="keep"))
+    index.add("t.c", "anna.meyer@corp.example")
+    with pytest.raises(DataError) as info:
+        check_leaks(index, [("public.audit", "payload", "x " * (1 << 20))])
+    assert str(info.value).startswith("table public.audit, column payload: a value of 2 MiB")

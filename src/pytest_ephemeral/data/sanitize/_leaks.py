@@ -517,8 +517,8 @@ class OriginalIndex:
 
 
 _CHUNK: Final = 1 << 16
-#: At most this many distinct first tokens are kept in the fast set (about 60 MB).
-_MAX_FIRSTS: Final = 1_000_000
+#: At most this many distinct first tokens are kept in the fast set (about 15 MB).
+_MAX_FIRSTS: Final = 250_000
 #: Values remembered as just added or just found clean (then forgotten at once).
 _RECENT: Final = 8192
 _OVERLAP: Final = MAX_SEQUENCE * 80
@@ -732,7 +732,10 @@ def check_leaks(
         else:
             look = lookers[key] = hits.looker(table, column) if hits.choose(table, column) else None
         if look is not None and value is not None:
-            look(value if isinstance(value, str) else str(value))
+            try:
+                look(value if isinstance(value, str) else str(value))
+            except ValueProblem as exc:
+                raise DataError(f"table {table}, column {column}: {exc}") from None
     return hits.leaks()
 
 

@@ -133,7 +133,7 @@ def original_keys(value: str) -> list[str]:
     key = original_key(value)
     keys = [] if key is None else [key]
     if "\n" in value or ", " in value or "; " in value:
-        for part in _PARTS.split(value)[:4]:
+        for part in _PARTS.split(value[:4096], maxsplit=4)[:4]:
             if part and part != value:
                 found = original_key(part)
                 if found is not None and found not in keys and found[0] in "~#@":
