@@ -198,3 +198,52 @@ def test_eph_pull_is_read_into_the_settings(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x():\n    pass\n")
     assert "PULL always" in pytester.runpytest("-s").stdout.str()
     assert "PULL never" in pytester.runpytest("-s", "--eph-pull", "never").stdout.str()
+
+
+def _builds(backend: FakeBackend) -> list[str]:
+    return [c for c in backend.calls if c.startswith("build ")]
+
+
+def test_build_always_refreshes_the_bases_and_rebuilds(tmp_path: Path) -> None:
+    _spec(
+        tmp_path,
+        "services:\n  api: {build: ./api, pull_policy: always}\n",
+        **{"api/Dockerfile": "FROM base:1\n"},
+    )
+    backend = FakeBackend(images=("base:1",))
+    backend.registry["base:1"] = "sha256:aa"
+    _start(tmp_path, backend)
+    _start(tmp_path, backend)
+    assert _pulls(backend) == ["base:1", "base:1"]  # every start
+    assert len(_builds(backend)) == 2  # a refreshed base: built again (the tag is reused)
+
+
+def test_build_with_an_age_policy_rebuilds_only_when_a_base_was_refreshed(
+    tmp_path: Path,
+) -> None:
+    _spec(
+        tmp_path,
+        "services:\n  api: {build: ./api, pull_policy: daily}\n",
+        **{"api/Dockerfile": "FROM base:1\n"},
+    )
+    backend = FakeBackend(images=("base:1",))
+    backend.registry["base:1"] = "sha256:aa"
+    backend.created["base:1"] = time.time() - 3600  # an hour old: fresh
+    _start(tmp_path, backend)
+    _start(tmp_path, backend)
+    assert _pulls(backend) == [] and len(_builds(backend)) == 1  # built once, then cached
+    backend.created["base:1"] = time.time() - 2 * 86400  # two days old: refreshed
+    _start(tmp_path, backend)
+    assert _pulls(backend) == ["base:1"] and len(_builds(backend)) == 2
+
+
+def test_build_missing_policy_cached_tag_asks_nothing_else(tmp_path: Path) -> None:
+    _spec(tmp_path, "services:\n  api: {build: ./api}\n", **{"api/Dockerfile": "FROM base:1\n"})
+    backend = FakeBackend(images=("base:1",))
+    _start(tmp_path, backend)
+    first = [c for c in backend.calls if c.startswith(("image_exists", "pull", "build"))]
+    backend.calls.clear()
+    _start(tmp_path, backend)
+    again = [c for c in backend.calls if c.startswith(("image_exists", "pull", "build"))]
+    assert len(first) == 3  # the tag (absent), the base, the build
+    assert len(again) == 1 and again[0].startswith("image_exists eph-build/")  # the tag only

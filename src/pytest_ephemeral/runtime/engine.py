@@ -246,9 +246,10 @@ class _Start:
 
     def _ensure(
         self, name: str, image: str, policy: str, refresh: float | None, given: str
-    ) -> None:
+    ) -> bool:
         """Make sure the engine has ``image`` as ``policy`` says: pull it when
-        missing (or always, or when older than the period), or refuse."""
+        missing (or always, or when older than the period), or refuse.
+        Returns whether it was pulled."""
         backend = self.backend
         exists = backend.image_exists(image)
         created = None
@@ -259,7 +260,7 @@ class _Start:
         mapped = f" (mapped from {given!r})" if image != given else ""
         if not should_pull(policy, refresh, exists, created, time.time()):
             if exists:
-                return
+                return False
             raise ServiceStartError(
                 name,
                 f"image {image!r}{mapped} is not on the engine and pull_policy is {policy} "
@@ -272,17 +273,18 @@ class _Start:
             lock = self.built.setdefault(f"pull {image}", threading.Lock())
         with lock:
             if f"pulled {image}" in self.built:
-                return
+                return True
             try:
                 backend.pull_image(image, self.opts.progress)
             except EphemeralError as exc:
                 raise ServiceStartError(name, f"{exc}{mapped}", env_id=self.env.id) from None
             self.built[f"pulled {image}"] = lock
+        return True
 
     def _image(self, name: str, svc: ServiceSpec) -> str:
         policy, refresh = self._policy(svc)
         if svc.build is not None:
-            return self._build(name, svc.build, policy)
+            return self._build(name, svc.build, policy, refresh)
         if svc.image is None:  # the loader guarantees image or build
             raise ServiceStartError(name, "neither image nor build given", env_id=self.env.id)
         image = map_image(svc.image, self.opts.image_map)
@@ -292,7 +294,7 @@ class _Start:
         self._ensure(name, image, policy, refresh, svc.image)
         return image
 
-    def _build(self, name: str, b: BuildSpec, policy: str) -> str:
+    def _build(self, name: str, b: BuildSpec, policy: str, refresh: float | None) -> str:
         backend = self.backend
         recipe = f"{b.dockerfile}|{sorted(b.args.items())}|{b.target}"
         digest = context_digest(b.context, recipe, b.dockerfile)
@@ -300,10 +302,12 @@ class _Start:
         with self.lock:
             lock = self.built.setdefault(tag, threading.Lock())
         with lock:
-            if policy != "build" and backend.image_exists(tag):
+            # the hot path: built before, and the policy refreshes no base
+            if policy in ("missing", "never") and backend.image_exists(tag):
                 return tag
-            # the images it builds on, pulled as the policy says (the image map first)
-            base_policy = policy if policy in ("always", "never") else "missing"
+            # the images it builds on, pulled as the policy says (the image map first);
+            # a base refreshed means a new build (Docker's layer cache keeps it quick)
+            base_policy = "missing" if policy == "build" else policy
             try:
                 text = (b.context / b.dockerfile).read_text(encoding="utf-8")
             except OSError as exc:
@@ -311,12 +315,16 @@ class _Start:
                     name, f"cannot read {b.context / b.dockerfile}: {exc}", env_id=self.env.id
                 ) from None
             base_map = dict(self.opts.image_map)
+            pulled = False
             for base in dockerfile_bases(text, b.args):
                 mapped = map_image(base, self.opts.image_map)
                 pinned = self.opts.image_digests.get(base)
                 if pinned:  # the lock file pins it
                     mapped = base_map[base] = image_with_digest(mapped, pinned)
-                self._ensure(name, mapped, base_policy, None, base)
+                pulled = self._ensure(name, mapped, base_policy, refresh, base) or pulled
+            refreshed_only = policy not in ("build", "missing", "never") and not pulled
+            if refreshed_only and backend.image_exists(tag):  # bases fresh, built before
+                return tag
             self._say(f"building {name} ({b.context}) ...")
 
             def step(line: str) -> None:
