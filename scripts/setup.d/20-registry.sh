@@ -31,6 +31,12 @@ has_image() {  # PORT [CURL ARGS...]: the registry holds $IMAGE
     "http://127.0.0.1:${port}/v2/${IMAGE%%:*}/manifests/${IMAGE##*:}"
 }
 
+if ! command -v curl >/dev/null 2>&1; then
+  say "installing curl"
+  apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl >&2
+fi
+
 if answers 5000 && answers 5001 && has_image 5000 && has_image 5001 -u "$USER_NAME:$PASSWORD"; then
   say "registries up on 127.0.0.1:5000 and :5001 (basic auth), holding $IMAGE"
   exit 0
@@ -91,7 +97,8 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
   head -c 4000000 /dev/urandom >"$ctx/pad"
   printf 'FROM redis:7-alpine\nCOPY pad /eph-test-pad\nLABEL pytest-ephemeral.test=registry\n' \
     >"$ctx/Dockerfile"
-  docker build -q -t "$IMAGE" "$ctx" >/dev/null
+  docker build -q -t "$IMAGE" "$ctx" >/dev/null 2>"$ctx.err" || { cat "$ctx.err" >&2; exit 1; }
+  rm -f "$ctx.err"
   rm -rf "$ctx"
 fi
 
