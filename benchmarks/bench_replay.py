@@ -123,22 +123,41 @@ def write_har(path: Path, entries: int, rate: float, pad: int) -> None:
         fh.write("]}}\n")
 
 
-def run_replay(har: Path, url: str, *args: str) -> tuple[dict[str, Any], float]:
-    """The replay's --json document and its peak RSS in MB (``wait4`` of that child)."""
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[str, str, float, float]:
+    """Run ``cmd``; its stdout, stderr, CPU seconds (user + system) and peak RSS
+    in MB, from ``wait4`` of that child alone."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(
-            [*pin(0), *EPH, "replay", str(har), "--target", url, "--json", "--timeout", "5", *args],
-            stdout=out,
-            stderr=err,
-        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         _pid, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        text = out.read()
-        if not text.strip():
-            raise SystemExit(f"eph replay failed ({proc.returncode}): {err.read().strip()}")
-    return json.loads(text), usage.ru_maxrss / 1024
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode not in (0, 1):  # eph replay: 1 = a goal failed; fine here
+        raise SystemExit(f"{cmd[len(pin(0))]} failed ({proc.returncode}): {stderr.strip()}")
+    return stdout, stderr, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def run_replay(har: Path, url: str, *args: str) -> tuple[dict[str, Any], float, float]:
+    """The replay's --json document, its peak RSS in MB and its CPU seconds."""
+    out, err, cpu, rss = measured(
+        [
+            *pin(0),
+            *EPH,
+            "replay",
+            str(har),
+            "--target",
+            url,
+            "--json",
+            "--timeout",
+            "5",
+            "--include-unsafe",
+            *args,
+        ]
+    )
+    if not out.strip():
+        raise SystemExit(f"eph replay printed nothing: {err.strip()}")
+    return json.loads(out), rss, cpu
 
 
 def _seconds(value: str, unit: str) -> float:
@@ -147,26 +166,25 @@ def _seconds(value: str, unit: str) -> float:
 
 def run_hey(url: str, rate: float, seconds: float) -> dict[str, float]:
     q = max(rate / CONNECTIONS, 0.01)
-    out = subprocess.run(
-        [*pin(0), "hey", "-z", f"{seconds:g}s", "-c", str(CONNECTIONS), "-q", f"{q:.3f}", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out, _err, cpu, _rss = measured(
+        [*pin(0), "hey", "-z", f"{seconds:g}s", "-c", str(CONNECTIONS), "-q", f"{q:.3f}", url]
+    )
     res: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])}  # type: ignore[index]
     for pct in ("50", "99"):
-        m = re.search(rf"{pct}%% in ([\d.]+) secs".replace("%%", "%"), out)
+        m = re.search(rf"{pct}% in ([\d.]+) secs", out)
         res[f"p{pct}_ms"] = float(m[1]) * 1000 if m else float("nan")
+    answered = sum(int(n) for n in re.findall(r"\[\d{3}\]\s+(\d+) responses", out))
     errors = re.search(r"Error distribution:(.*)", out, re.S)
     res["errors"] = (
         float(sum(int(n) for n in re.findall(r"\[(\d+)\]", errors[1]))) if errors else 0.0
     )
+    res["cpu_us"] = cpu / max(answered, 1) * 1e6
     return res
 
 
 def run_wrk(url: str, rate: float, seconds: float, lua: Path) -> dict[str, float]:
     delay = CONNECTIONS * 1000.0 / rate
-    out = subprocess.run(
+    out, _err, cpu, _rss = measured(
         [
             *pin(0),
             "wrk",
@@ -178,15 +196,14 @@ def run_wrk(url: str, rate: float, seconds: float, lua: Path) -> dict[str, float
             str(lua),
             url,
         ],
-        capture_output=True,
-        text=True,
-        check=True,
         env={**os.environ, "EPH_DELAY_MS": f"{delay:.0f}"},
-    ).stdout
+    )
     res: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])}  # type: ignore[index]
     for pct in ("50", "99"):
         m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s|m)\b", out)
         res[f"p{pct}_ms"] = _seconds(m[1], m[2]) if m else float("nan")
+    done = re.search(r"(\d+) requests in", out)
+    res["cpu_us"] = cpu / max(int(done[1]) if done else 0, 1) * 1e6
     return res
 
 
@@ -207,6 +224,7 @@ def main() -> None:
     ap.add_argument("--title", default="Traffic replay: open loop against hey and wrk")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
+    facts = machine_facts()  # now: its load average is the one at the start
     for tool in ("wrk", "hey"):
         if subprocess.run(["which", tool], capture_output=True).returncode:
             raise SystemExit(f"{tool} is not installed: apt-get install -y wrk hey")
@@ -220,10 +238,16 @@ def main() -> None:
         small_mb = small.stat().st_size / 1e6
         # warm up the service and the page cache
         run_replay(small, url, "--rate", "200", "--limit", "200")
+        # what eph replay costs before it sends anything (interpreter, imports,
+        # the pre-flight connect): subtracted from its CPU per request
+        empty = tmpdir / "empty.har"
+        write_har(empty, 0, 1.0, 0)
+        startup_cpu = min(run_replay(empty, url)[2] for _ in range(3))
         ladder: list[dict[str, Any]] = []
         for rate in rates:
             n = int(rate * args.step)
-            doc, rss = run_replay(small, url, "--rate", f"{rate}", "--limit", str(n))
+            doc, rss, cpu = run_replay(small, url, "--rate", f"{rate}", "--limit", str(n))
+            doc["cpu_us"] = max(cpu - startup_cpu, 0.0) / max(doc["answered"], 1) * 1e6
             hey = run_hey(f"{url}/items/7", rate, args.step)
             wrk = run_wrk(url, rate, args.step, lua)
             row = {"rate": rate, "replay": doc, "rss": rss, "hey": hey, "wrk": wrk}
@@ -265,7 +289,7 @@ def main() -> None:
             big_mb = big.stat().st_size / 1e6
             took = time.monotonic() - t0
             print(f"wrote {big_mb:.0f} MB HAR ({args.requests} entries) in {took:.0f}s")
-            doc, big_rss = run_replay(big, url, "--rate", f"{big_rate}")
+            doc, big_rss, _cpu = run_replay(big, url, "--rate", f"{big_rate}")
             print(
                 f"big: sent {doc['sent']} answered {doc['answered']} lost {doc['lost']} errors "
                 f"{doc['errors']} lag p99 {fmt(doc['send_lag_p99_ms'])} ms rss {big_rss:.0f} MB",
@@ -276,7 +300,7 @@ def main() -> None:
     lines = [
         f"## {args.title}",
         "",
-        *machine_table(machine_facts()),
+        *machine_table(facts),
         "",
         f"Command: `{command_line()}`",
         "",
@@ -298,6 +322,24 @@ def main() -> None:
             f"{fmt(d['overall']['p50_ms'])} / {fmt(d['overall']['p99_ms'])} | {h['rps']:.0f} | "
             f"{fmt(h['p50_ms'])} / {fmt(h['p99_ms'])} | {w['rps']:.0f} | "
             f"{fmt(w['p50_ms'])} / {fmt(w['p99_ms'])} |"
+        )
+    lines += [
+        "",
+        "CPU per answered request (µs), from each process's own user + system time (`wait4`; for "
+        f"`eph replay` less its {startup_cpu:.2f} s start-up, measured on an empty HAR), and "
+        "the rate one core to itself would give at that cost:",
+        "",
+        "| rate /s | replay µs | hey µs | wrk µs | one core: replay /s | hey /s | wrk /s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ladder:
+        cpus = [r["replay"]["cpu_us"], r["hey"]["cpu_us"], r["wrk"]["cpu_us"]]
+        lines.append(
+            f"| {r['rate']:.0f} | "
+            + " | ".join(f"{c:.0f}" for c in cpus)
+            + " | "
+            + " | ".join(f"{1e6 / c:.0f}" if c > 0 else "-" for c in cpus)
+            + " |"
         )
     load_end = " ".join(f"{v:.2f}" for v in os.getloadavg())
     lines += ["", f"Load average at the end: {load_end}."]
