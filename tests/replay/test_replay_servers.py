@@ -127,13 +127,13 @@ def test_latency_from_scheduled_time(tmp_path: Path, v1: Server) -> None:
 
 
 def test_lost_and_5xx_counted(tmp_path: Path, v1: Server) -> None:
-    entries = [har_entry("GET", "http://x/slow?s=2") for _ in range(3)]
+    entries = [har_entry("GET", "http://x/slow?s=4") for _ in range(3)]
     entries += [har_entry("GET", "http://x/boom") for _ in range(4)]
     entries += [har_entry("GET", "http://x/health") for _ in range(5)]
     capture = write_har(tmp_path / "mixed.har", entries)
     result = replay(
         iter_capture(capture),
-        ReplayOptions(v1.url, rate=50, timeout=0.5, goals=(parse_goal("error_rate < 10%"),)),
+        ReplayOptions(v1.url, rate=50, timeout=1.5, goals=(parse_goal("error_rate < 10%"),)),
     )
     assert result.sent == 12 and result.lost == 3
     assert result.errors == {"timeout": 3, "5xx": 4}
