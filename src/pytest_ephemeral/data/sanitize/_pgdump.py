@@ -307,6 +307,9 @@ class _PgDump:
         self.tables: dict[str, tuple[str, ...]] = {}
         self.plans: dict[tuple[str, tuple[str, ...] | None], TablePlan] = {}
         self.column_lists: dict[str, tuple[str, ...]] = {}
+        self.names: dict[str, str] = {}
+        # Rows of one-line INSERTs, counted here and told to the sink in one go.
+        self.insert_rows: dict[tuple[str, bool], int] = {}
 
     def where(self, line: int | None = None) -> str:
         return f"{self.source}:{self.lineno if line is None else line}"
@@ -371,6 +374,7 @@ class _PgDump:
             out, pending = self.statement_line(line)
             if not self.quiet:
                 yield out
+        self.flush_counts()
         self.sink.finish()
 
     def statement_line(self, line: str) -> tuple[str, str | None]:
@@ -623,6 +627,11 @@ class _PgDump:
             found = self.column_lists[text] = _columns(text)
         return found
 
+    def flush_counts(self) -> None:
+        for (table, dropped), rows in self.insert_rows.items():
+            self.sink.count(table, rows, dropped)
+        self.insert_rows.clear()
+
     def fast_insert(self, line: str, start: int) -> str | None:
         """A one-line, one-row INSERT with plain literals (what pg_dump --inserts
         writes), rewritten without the tokenizer; ``None``: take the slow path."""
@@ -633,20 +642,28 @@ class _PgDump:
         row = _ROW_FAST.fullmatch(line, match.end())
         if row is None:
             return None
-        table = _name(match.group("name"))
+        raw_name = match.group("name")
+        table = self.names.get(raw_name)
+        if table is None:
+            if len(self.names) > 1000:
+                self.names.clear()
+            table = self.names[raw_name] = _name(raw_name)
         cols_text = match.group("cols")
         columns = self.column_list(cols_text) if cols_text is not None else None
         if columns is None:
             columns = self.known_columns(table)
             if columns is None:
                 return None
-        plan = self.plan(table, columns, self.where(start), complete=cols_text is None)
+        plan = self.plans.get((table, columns))
+        if plan is None:
+            plan = self.plan(table, columns, self.where(start), complete=cols_text is None)
         if self.quiet:
             return line
         literals = [m.span() for m in _LITERAL.finditer(line, row.start(1), row.end(1))]
         if len(literals) != len(columns):
             return None  # the slow path says what is wrong
-        self.sink.count(table, 1, plan.drop)
+        counted = (table, plan.drop)
+        self.insert_rows[counted] = self.insert_rows.get(counted, 0) + 1
         if plan.drop:
             return ""
         if not plan.items:
