@@ -523,9 +523,13 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
         same = results[("INSERT", "text")]["leaks"] == copy_text["leaks"]
         say(f"INSERT dump, same findings as COPY: {'yes' if same else 'NO'}")
         load = os.getloadavg()[0]
+        import timeit
+
+        loop = min(timeit.repeat("sum(range(1000))", number=200, repeat=5)) / 200 * 1e6
         say(
             f"load average {load:.1f} on {os.cpu_count()} CPUs (other engineers' processes "
-            "share the cores; rates per CPU-second are the comparable ones)"
+            "share the cores; rates per CPU-second are the comparable ones); "
+            f"calibration: sum(range(1000)) took {loop:.0f} us"
         )
         copy_rate = copy_text["rows"] / copy_text["cpu"]
         insert_rate = results[("INSERT", "text")]["rows"] / results[("INSERT", "text")]["cpu"]
