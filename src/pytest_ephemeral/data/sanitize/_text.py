@@ -12,7 +12,7 @@ one *key* that is searched for inside longer texts:
 * one word (``Anna``): the word; when the original starts with a capital,
   found only where the text writes it with a capital too, as names are
   (``"call Anna"``, not ``"anna"``), else in any case (``jdoe42``). A name
-  that is also a common English word (``Brown``, ``Rose``) is not found at
+  that is also a common English word (``Green``, ``White``) is not found at
   the start of a sentence either, where every word has a capital;
 * several words (``12 Main Street``, ``Anna Meyer``): the sequence of their
   tokens (at most :data:`MAX_SEQUENCE`), found as the same tokens in a row
