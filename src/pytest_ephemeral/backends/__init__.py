@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BUILTIN_BACKENDS", "UnknownBackendError", "make_backend"]
 
-BUILTIN_BACKENDS = ("docker",)
+BUILTIN_BACKENDS = ("docker", "swarm")
 
 
 class UnknownBackendError(EphemeralError):
@@ -31,6 +31,10 @@ def make_backend(name: str = "docker", address: str | None = None) -> Backend:
         from .docker import DockerBackend
 
         return DockerBackend(address)
+    if name == "swarm":
+        from .swarm import SwarmBackend
+
+        return SwarmBackend(address)
     raise UnknownBackendError(
         f"unknown backend {name!r} (built in: {', '.join(BUILTIN_BACKENDS)}; "
         "a plugin may add others through the pytest_eph_make_backend hook)"

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..data.external import Claim
     from ..runtime.backend import Backend, Resource
 from . import labels as L
 
-__all__ = ["EnvRecord", "inventory", "should_sweep"]
+__all__ = ["EnvRecord", "inventory", "judge_claim", "should_sweep", "sweep_externals"]
 
 
 @dataclass(slots=True)
@@ -32,7 +33,13 @@ class EnvRecord:
         return [r for r in self.resources if r.kind == "container"]
 
     def services(self) -> dict[str, Resource]:
-        return {r.labels.get(L.SERVICE, r.name): r for r in self.resources if r.kind == "container"}
+        """Service name -> its container (helpers a backend adds, such as the
+        Swarm backend's port forwarders, carry no service label: not services)."""
+        return {
+            r.labels[L.SERVICE]: r
+            for r in self.resources
+            if r.kind == "container" and L.SERVICE in r.labels
+        }
 
 
 def _float(text: str | None) -> float | None:
@@ -84,6 +91,36 @@ def should_sweep(rec: EnvRecord, now: float | None = None) -> str | None:
     if alive is False:
         return f"its owner (pid {rec.owner.pid}) is gone"
     return None
+
+
+def judge_claim(claim: Claim, now: float | None = None) -> str | None:
+    """Why a part of an external server may be dropped, or None: past its
+    expiry (from any machine), or its owner is gone (on the owner's machine)."""
+    now = time.time() if now is None else now
+    if claim.expires < now:
+        return "kept past its TTL" if claim.kept else "past its expiry"
+    owner = L.Owner.parse(claim.owner)
+    if claim.kept or owner is None:
+        return None
+    if owner.alive() is False:
+        return f"its owner (pid {owner.pid}) is gone"
+    return None
+
+
+def sweep_externals(
+    servers: Iterable[tuple[str, str, str]], now: float | None = None
+) -> dict[str, str]:
+    """Drop the parts of external servers that nobody holds (as :func:`sweep`
+    does on the engine); {part: reason}. Each is an audit event."""
+    from ..data.external import sweep as sweep_parts
+    from .audit import record
+
+    dropped, _errors = sweep_parts(servers, lambda claim: judge_claim(claim, now))
+    for found, why in dropped:
+        event = "expired" if "TTL" in why or "expiry" in why else "reaped"
+        env = found.claim.env if found.claim.env != "template" else ""
+        record(event, env=env, part=str(found), why=why, by="sweep")
+    return {str(found): why for found, why in dropped}
 
 
 def sweep(backend: Backend, now: float | None = None) -> dict[str, str]:

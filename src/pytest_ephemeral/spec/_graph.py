@@ -137,7 +137,14 @@ def active_services(
 def _warn_healthy(
     ctx: Context, target: str, draft: Draft, condition: str, line: int, key: str
 ) -> None:
-    if condition == "service_healthy" and draft.service.healthcheck is None:
+    svc = draft.service
+    if (
+        condition == "service_healthy"
+        and svc.healthcheck is None
+        and not svc.waits  # healthy means ready: its own wait: decides
+        and svc.testcontainers is None  # the module's own wait logic decides
+        and svc.external is None
+    ):
         ctx.warn(
             f"condition service_healthy, but {target!r} has no healthcheck in the spec: "
             "its image must define one",
