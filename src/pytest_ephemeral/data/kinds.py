@@ -54,6 +54,7 @@ class ServiceKind:
     steps: Mapping[str, str] = field(default_factory=dict)  # step kind -> runner
     snapshot: str | None = None  # (env, service, adopt) -> snapshot or None
     before_steps: str | None = None  # (service) -> None: wait until it takes data
+    external: str | None = None  # the driver of an external: server (data/external.py)
 
     def hook(self, which: str | None) -> Callable[..., Any] | None:
         if which is None:
@@ -78,6 +79,7 @@ KINDS: Final[tuple[ServiceKind, ...]] = (
         },
         snapshot=".postgres.snapshot:make_snapshot",
         before_steps=".postgres.seed:wait_for_postgres",
+        external=".postgres.external:DRIVER",
     ),
     ServiceKind(
         "redis",
@@ -87,6 +89,7 @@ KINDS: Final[tuple[ServiceKind, ...]] = (
         connection=".redis:connection",
         steps={"redis": ".redis.seed:run_redis"},
         snapshot=".redis.snapshot:make_snapshot",
+        external=".redis.external:DRIVER",
     ),
     ServiceKind("http", "HTTP", connection=".http:connection"),
 )
@@ -117,6 +120,8 @@ def kind_of(service: Service, *, probe: bool = True) -> ServiceKind | None:
     the tools the container carries (one exec, remembered per container; only
     with ``probe``). HTTP services are those with an ``http`` wait. None: a
     kind the data layer does not know."""
+    if service.spec.external is not None:  # the URL's scheme said
+        return _by_name[service.spec.external.kind]
     kind = image_kind(service.spec.image)
     if kind is not None:
         return kind
@@ -149,7 +154,10 @@ def _probe(service: Service) -> str:
 
 def connect(service: Service) -> Connection | None:
     """Set ``service.connection`` for a kind the registry knows (from the spec
-    and the published ports; no request to the service)."""
+    and the published ports; no request to the service). An external service's
+    connection is its part's, set when the part is claimed."""
+    if service.spec.external is not None:
+        return service.connection
     kind = kind_of(service, probe=False)
     hook = kind.hook(kind.connection) if kind is not None else None
     if hook is None:
@@ -185,7 +193,11 @@ def step_runner(step_kind: str) -> tuple[ServiceKind, Callable[..., None]] | Non
 
 def make_snapshot(env: Environment, service: Service, *, adopt: bool) -> object | None:
     """The kind's snapshot of ``service`` (None: the kind has none; the caller
-    falls back to seeding again)."""
+    falls back to seeding again). An external service's part is its own snapshot."""
+    if service.spec.external is not None:
+        from .external import part_of
+
+        return part_of(env, service)
     kind = kind_of(service)
     hook = kind.hook(kind.snapshot) if kind is not None else None
     return hook(env, service, adopt) if hook is not None else None

@@ -19,6 +19,7 @@ from .kinds import connect
 
 if TYPE_CHECKING:
     from ..runtime.environment import Environment, Service
+    from .external import Claim
 
 __all__ = ["Report", "prepare_service", "seed_service"]
 
@@ -26,23 +27,54 @@ __all__ = ["Report", "prepare_service", "seed_service"]
 Report = Callable[[str, dict[str, Any]], None]
 
 
-def prepare_service(env: Environment, service: Service, *, report: Report | None = None) -> None:
+def prepare_service(
+    env: Environment,
+    service: Service,
+    *,
+    report: Report | None = None,
+    claim: Claim | None = None,
+) -> None:
+    """Connection details, then the seed steps. An ``external:`` service first
+    gets its isolated part of the server, held under ``claim`` (the
+    lifecycle's ownership record: environment, owner, expiry)."""
+    if service.spec.external is not None:
+        if claim is None:
+            raise DataError(
+                f"service {service.name!r} is external and no ownership record was given "
+                "for its part (a bug: the lifecycle gives one)"
+            )
+        seed_service(env, service, report=report, claim=claim)
+        return
     connect(service)
     if service.spec.seed:
         seed_service(env, service, report=report)
 
 
-def seed_service(env: Environment, service: Service, *, report: Report | None = None) -> None:
-    """Run every seed step of ``service`` in order, then snapshot it for resets."""
+def seed_service(
+    env: Environment,
+    service: Service,
+    *,
+    report: Report | None = None,
+    claim: Claim | None = None,
+) -> None:
+    """Run every seed step of ``service`` in order, then snapshot it for resets
+    (an external service: claim its part, which seeds it and is its snapshot)."""
     from .seed import run_steps
     from .snapshot import snapshot_service
 
     try:
-        run_steps(env, service)
+        if claim is not None:
+            from .external import claim_part
+
+            claim_part(env, service, claim, report)
+        else:
+            run_steps(env, service)
     except DataError as exc:
         if report is not None:
             _report_failure(env, service, exc, report)
         raise
+    if not service.spec.seed:
+        return  # an external service without seed steps: nothing to report or reset to
     if report is not None:
         _report_seeded(env, service, report)
     try:

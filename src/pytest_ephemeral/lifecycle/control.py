@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import EnvironmentNotFoundError
+from ..errors import EnvironmentNotFoundError, EphemeralError
+from . import labels as L
 from .audit import record, redact_argv
 from .inventory import EnvRecord, inventory, sweep
 from .removal import remove_environment
@@ -79,16 +81,51 @@ def removable(backend: Backend) -> tuple[list[EnvRecord], list[EnvRecord]]:
 def down(backend: Backend, records: Iterable[EnvRecord]) -> list[Removed]:
     return [
         Removed(
-            rec.id, len(rec.resources), tuple(remove_environment(backend, rec.id, rec.resources))
+            rec.id,
+            len(rec.resources),
+            tuple(_drop_parts(rec) + remove_environment(backend, rec.id, rec.resources)),
         )
         for rec in records
     ]
 
 
+def _drop_parts(rec: EnvRecord) -> list[str]:
+    """The parts of external servers ``rec`` holds (its labels say it has some):
+    found through its spec, whose URLs come from this environment."""
+    if not any(r.labels.get(L.EXTERNAL) for r in rec.resources) or not rec.spec:
+        return []
+    from ..data.external import drop_env_parts, servers_of
+    from ..spec import load_spec
+
+    try:
+        servers = servers_of(load_spec(Path(rec.spec)))
+    except EphemeralError as exc:
+        return [f"its parts of external servers are left to the sweep ({exc})"]
+    return drop_env_parts(servers, rec.id)
+
+
+def _servers_here() -> list[tuple[str, str, str]]:
+    """The external servers of the spec in the current folder, if there is one."""
+    from ..data.external import servers_of
+    from ..spec import discover_spec, load_spec
+
+    try:
+        return servers_of(load_spec(discover_spec(Path.cwd(), None, None)))
+    except EphemeralError:
+        return []
+
+
 def prune(backend: Backend) -> dict[str, str]:
     """Remove environments whose owner is gone and that are not kept, and kept
-    ones past their TTL: {env id: why}."""
-    return sweep(backend)
+    ones past their TTL: {env id: why}; on the external servers of the spec
+    in the current folder, the parts such environments held."""
+    from .inventory import sweep_externals
+
+    removed = sweep(backend)
+    servers = _servers_here()
+    if servers:
+        removed.update(sweep_externals(servers))
+    return removed
 
 
 def logs(backend: Backend, rec: EnvRecord, service: str | None, tail: int | None) -> dict[str, str]:

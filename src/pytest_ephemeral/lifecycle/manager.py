@@ -22,6 +22,7 @@ from . import labels as L
 from .removal import release, remove_environment, teardown
 
 if TYPE_CHECKING:
+    from ..data.external import Claim
     from ..runtime.backend import Backend
     from ..runtime.engine import EngineOptions
     from ..runtime.environment import Environment, Service
@@ -75,6 +76,8 @@ class Manager:
         self.pooled: dict[str, str] = {}
         # told about every loaded spec that has warnings (the plugin shows them)
         self.on_spec_warnings: Callable[[Spec], None] | None = None
+        # external servers (url, kind, isolate) of the specs used here: swept too
+        self._servers: dict[tuple[str, str, str], None] = {}
         if settings.audit_file:  # ini eph_audit_file: this process's trail
             from .audit import configure
 
@@ -261,6 +264,29 @@ class Manager:
         for backend in self.backends:
             with contextlib.suppress(EphemeralError):
                 self.sweep_report.update(sweep(backend))
+        if self._servers:
+            from .inventory import sweep_externals
+
+            self.sweep_report.update(sweep_externals(self._servers))
+
+    def _watch_externals(self, spec: Spec, owner: L.Owner) -> None:
+        """The external servers ``spec`` names: swept with the engines, and
+        watched by a reaper of their own (which drops ``owner``'s parts);
+        registered before any part is claimed."""
+        from ..data.external import servers_of
+        from .reaper import spawn_reaper
+
+        servers = servers_of(spec)
+        if servers:
+            self._servers.update(dict.fromkeys(servers))
+            spawn_reaper(owner, backend="-", externals=servers)
+
+    def _claim(self, env: Environment) -> Claim:
+        """The ownership record of ``env``'s parts of external servers."""
+        from ..data.external import Claim
+
+        owner = env.labels.get(L.OWNER) or str(self.owner)
+        return Claim(env.id, owner, time.time() + self.settings.ttl, kept=env.kept)
 
     def _watch(self, owner: L.Owner) -> None:
         """A reaper for ``owner``'s resources (once per owner and process)."""
@@ -278,7 +304,7 @@ class Manager:
         expires: float | None = None,
         owner: L.Owner | None = None,
     ) -> dict[str, str]:
-        return L.env_labels(
+        labels = L.env_labels(
             env_id=env_id,
             run_id=self.run_id,
             owner=owner or self.owner,
@@ -289,6 +315,10 @@ class Manager:
             kept=kept,
             expires=expires,
         )
+        externals = [n for n, s in spec.services.items() if s.external is not None]
+        if externals:  # eph down finds the parts to drop through the spec
+            labels[L.EXTERNAL] = ",".join(externals)
+        return labels
 
     def _new(
         self, spec: Spec, env_id: str, labels: dict[str, str], backend: Backend | None = None
@@ -342,6 +372,7 @@ class Manager:
                 for line in self.reset_notes[env.id]:
                     self._say(f"  {line}")
                 return env
+        self._watch_externals(spec, self.owner)  # before the sweep starts: it sweeps them too
         self._prepare_guards()
         env_id = self._env_id(spec)
         expires = time.time() + self.settings.ttl if kept else None
@@ -441,6 +472,7 @@ class Manager:
                     self.environments[spec.path.resolve()] = env
                     return env
                 remove_environment(self.backend, env_id, record.resources)
+            self._watch_externals(spec, controller)
             self._prepare_guards()
             self._watch(controller)  # the controller may be killed before it cleans up
             labels = self.labels_for(spec, env_id, owner=controller)
@@ -499,7 +531,7 @@ class Manager:
             image_map=dict(s.image_map),
             host_ip=s.host_ip,
             slot=lambda: start_slot(s.effective_max_starts),
-            seeder=_seeder(self.audit),
+            seeder=_seeder(self.audit, self._claim),
             cancel=cancel,
             service_label=L.SERVICE,
             build_labels={f"{L.PREFIX}.build": "true"},
@@ -555,6 +587,10 @@ class Manager:
         expires = time.time() + self.settings.ttl
         self._mark_kept(env.id, self.labels_for(env.spec, env.id, kept=True, expires=expires))
         env.kept = True
+        from ..data.external import mark_parts
+
+        for error in mark_parts(env, expires, kept=True):  # on the external servers too
+            self._say(f"{env.id}: {error}")
 
     def _mark_kept(self, env_id: str, labels: dict[str, str]) -> None:
         """A marker resource that says, on the engine itself, that ``env_id``
@@ -624,7 +660,7 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _seeder(
-    audit: Callable[..., None],
+    audit: Callable[..., None], claim: Callable[[Environment], Claim]
 ) -> Callable[[Environment, Service], None]:
     """Called by the engine for every service once it is ready: its connection
     details (kinds the data layer knows), then its seed steps, if any; what
@@ -636,7 +672,8 @@ def _seeder(
         def report(event: str, details: dict[str, object]) -> None:
             audit(event, env, **details)
 
-        prepare_service(env, service, report=report)
+        held = claim(env) if service.spec.external is not None else None
+        prepare_service(env, service, report=report, claim=held)
 
     return prepare
 

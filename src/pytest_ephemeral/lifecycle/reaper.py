@@ -11,12 +11,14 @@ exits. When the owner cleaned up itself, there is nothing left to remove.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import labels as L
@@ -24,6 +26,7 @@ from . import labels as L
 __all__ = ["reap", "spawn_reaper"]
 
 POLL = 0.25
+EXTERNALS_ENV = "EPH_REAPER_EXTERNALS"
 
 
 # owners this process already started a reaper for: one reaper per owner is
@@ -38,13 +41,17 @@ def spawn_reaper(
     *,
     backend: str = "docker",
     address: str | None = None,
+    externals: Sequence[tuple[str, str, str]] = (),
 ) -> None:
     """Start the reaper for ``owner`` (once per owner and process), detached:
     in its own session (so a signal to pytest's process group does not reach
     it) and not our child (a short-lived shell starts it in the background and
     exits, so nothing is left for us to wait for). ``backend`` and ``address``
-    name the engine it cleans up on (the built-in backends)."""
-    key = f"{owner}|{backend}|{address}"
+    name the engine it cleans up on (the built-in backends); backend ``-``:
+    none, only the ``externals`` servers ``(url, kind, isolate)``, whose parts
+    held by ``owner`` it drops (the URLs travel in its environment, never on
+    its command line)."""
+    key = f"{owner}|{backend}|{address}|{sorted(externals)}"
     with _watched_lock:
         if key in _watched:
             return
@@ -55,6 +62,8 @@ def spawn_reaper(
 
     trail = audit_path()  # this process's trail (the ini's, in pytest) is the reaper's
     environ = {**os.environ, AUDIT_ENV: str(trail) if trail is not None else "off"}
+    if externals:
+        environ[EXTERNALS_ENV] = json.dumps([list(e) for e in externals])
     subprocess.run(
         [
             "/bin/sh",
@@ -103,6 +112,29 @@ def reap(
     return removed
 
 
+def reap_externals(owner: L.Owner, servers: list[tuple[str, str, str]], started: float) -> int:
+    """Drop the parts of external servers that ``owner`` held (not kept ones)."""
+    from ..data.external import reap as reap_parts
+    from .audit import record
+
+    try:
+        dropped, errors = reap_parts(servers, str(owner))
+    except Exception as exc:
+        print(f"reaper: dropping the external parts of {owner} failed: {exc}", flush=True)
+        return 1
+    for found, why in dropped:
+        record("reaped", env=found.claim.env, part=str(found), why=why, by="reaper")
+    for error in errors:
+        print(f"reaper: {error}", flush=True)
+    if dropped:
+        print(
+            f"reaper: dropped {len(dropped)} external part(s) of dead owner {owner} "
+            f"in {time.monotonic() - started:.2f}s",
+            flush=True,
+        )
+    return 1 if errors else 0
+
+
 def main(argv: list[str]) -> int:
     owner = L.Owner.parse(argv[0]) if argv else None
     if owner is None:
@@ -114,9 +146,12 @@ def main(argv: list[str]) -> int:
         return 2
     backend = argv[1] if len(argv) > 1 else "docker"
     address = argv[2] if len(argv) > 2 and argv[2] else None
+    externals = [tuple(e) for e in json.loads(os.environ.get(EXTERNALS_ENV) or "[]")]
     while owner.alive():
         time.sleep(POLL)
     started = time.monotonic()
+    if externals:
+        return reap_externals(owner, externals, started)
     try:
         n = reap(owner, backend=backend, address=address)
     except Exception as exc:

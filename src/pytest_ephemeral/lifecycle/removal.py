@@ -75,9 +75,12 @@ def release(env: Environment) -> None:
 def teardown(env: Environment, *, why: str = "") -> list[str]:
     """Remove every container, network and volume of ``env`` (``why``: for the
     audit trail, when it is not the normal end)."""
+    from ..data.external import drop_parts
+
+    errors = drop_parts(env)  # its parts of external servers, if any (never raises)
     release(env)  # before the servers go
     try:
-        return remove_environment(
+        return errors + remove_environment(
             env.backend, env.id, env.resources, **({"why": why} if why else {})
         )
     finally:

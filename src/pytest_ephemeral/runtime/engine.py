@@ -407,14 +407,15 @@ class _Start:
         if self.abort.is_set():
             raise _Aborted
         service = Service(name, svc, self.backend, "", self.backend.publish_host, {})
-        self.started[name].set()
+        times.created = self.now()
         if self.opts.seeder is not None:
             self.opts.seeder(self.env, service)
         with self.lock:
             self.env.services[name] = service
-        times.ready = self.now()
+        times.started = times.ready = self.now()
         if svc.seed:
             times.seeded = times.ready
+        self.started[name].set()  # "started" only once its part exists: others may use it
         self.ready[name].set()
 
     def _external_hosts(self, options: SpecEngineOptions) -> SpecEngineOptions:

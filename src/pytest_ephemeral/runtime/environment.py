@@ -35,6 +35,8 @@ class Connection:
     password: str | None = None
     database: str | None = None
     redacted_url: str = ""
+    # an external Redis with ``isolate: prefix``: the key prefix of the environment's part
+    prefix: str | None = None
 
 
 class Service:
