@@ -193,7 +193,21 @@ def test_exports_in_os_environ_at_start_and_lazily(
 
     name = f"exp-{uuid.uuid4().hex[:8]}"
     pytester.makefile(".yaml", ephemeral=SUITE_SPEC.format(name=name))
-    # a suite that reads its address at import time, and talks to the server
+    # a suite that reads its address at import time (and one that takes an option,
+    # set from the exports by the how-to's conftest), and talks to the server
+    pytester.makeconftest(
+        """
+        import os
+        import pytest
+
+        def pytest_addoption(parser):
+            parser.addoption("--redis-url")
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionstart(session):
+            session.config.option.redis_url = os.environ.get("REDIS_URL")
+        """
+    )
     pytester.makepyfile(
         test_import_time=textwrap.dedent(
             """
@@ -201,8 +215,9 @@ def test_exports_in_os_environ_at_start_and_lazily(
 
             URL = os.environ.get("REDIS_URL")  # read at import: needs eph_export_at = start
 
-            def test_redis_answers():
+            def test_redis_answers(request):
                 assert URL is not None and URL.startswith("redis://127.0.0.1:")
+                assert request.config.getoption("redis_url") == URL
                 with socket.create_connection(("127.0.0.1", int(os.environ["REDIS_PORT"]))) as s:
                     s.sendall(b"PING\\r\\n")
                     assert s.recv(7) == b"+PONG\\r\\n"
@@ -210,6 +225,7 @@ def test_exports_in_os_environ_at_start_and_lazily(
         )
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "eph_export_at=start")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1)
     # the default is lazy: nothing at import time, set when the environment is made
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
