@@ -33,6 +33,17 @@ class FakeContainer:
     logs: str = ""
 
 
+@dataclass
+class FakeExec:
+    """One exec as the engine asked for it."""
+
+    cmd: list[str]
+    user: str | None
+    workdir: str | None
+    environment: dict[str, str]
+    privileged: bool
+
+
 class FakeBackend:
     """Records every call in ``calls``; ``images`` is what is "on the engine",
     ``registry`` what a pull can fetch."""
@@ -50,6 +61,7 @@ class FakeBackend:
         self.containers: dict[str, FakeContainer] = {}
         self.others: dict[str, Resource] = {}
         self.calls: list[str] = []
+        self.execs: list[FakeExec] = []  # every exec with its settings
         self.started: list[str] = []  # service names, in start order
         self.exits: dict[str, int] = {}  # service name -> exit code at start
         self.down = False
@@ -165,8 +177,21 @@ class FakeBackend:
     ) -> str:
         return self.containers[container_id].logs if container_id in self.containers else ""
 
-    def exec(self, container_id: str, cmd: Sequence[str], *, user: str | None = None) -> ExecResult:
+    def exec(
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        privileged: bool = False,
+    ) -> ExecResult:
         self._check(f"exec {list(cmd)}")
+        with self._lock:
+            self.execs.append(
+                FakeExec(list(cmd), user, workdir, dict(environment or {}), privileged)
+            )
         return ExecResult(0, "")
 
     def start_module(self, request: ModuleRequest, created: Callable[[str], None]) -> ModuleHandle:

@@ -76,8 +76,22 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("prune", help="remove environments whose owner is gone, and expired kept ones")
 
-    val = sub.add_parser("validate", help="print the resolved topology, or the spec's errors")
-    val.add_argument("spec", nargs="?", metavar="SPEC")
+    val = sub.add_parser(
+        "validate",
+        help="print the resolved topology, or the spec's errors",
+        description="Load the spec (default: discovered in .) and print its resolved topology. "
+        "Several files are merged in order, as docker compose -f a -f b merges them.",
+    )
+    val.add_argument("spec", nargs="*", metavar="SPEC", help="spec files, merged in order")
+    val.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="one more spec file, after the positional ones (repeatable)",
+    )
     val.add_argument("--profile", action="append", default=[], metavar="NAME")
 
     run = sub.add_parser(
@@ -464,10 +478,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .spec import discover_spec, load_spec, render_topology
+    from .spec import discover_spec, load_spec, render_topology, resolve_spec_path
 
-    path = discover_spec(Path.cwd(), args.spec, None)
-    spec = load_spec(path, profiles=tuple(args.profile))
+    paths = []
+    for given in [*args.spec, *args.files]:  # several: merged in order, as compose -f a -f b
+        path = resolve_spec_path(given, Path.cwd())
+        if not path.exists():
+            raise SpecError(
+                f"spec file {given!r} not found: looked for {path}",
+                fix="fix the path; a relative path starts at the current folder",
+            )
+        paths.append(discover_spec(path) if path.is_dir() else path)
+    if not paths:
+        paths.append(discover_spec(Path.cwd()))
+    spec = load_spec(paths[0] if len(paths) == 1 else tuple(paths), profiles=tuple(args.profile))
     print(render_topology(spec))
     for warning in spec.warnings:
         print(f"warning: {warning}", file=sys.stderr)

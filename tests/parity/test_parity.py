@@ -485,3 +485,35 @@ def test_summary_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         f"parity: {counts[0]} unaccepted differences against helm/rendered.yaml "
         f"({counts[1]} accepted); `eph parity` lists them"
     )
+
+
+def test_spec_parity_accepts_every_service_and_production_only_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`parity:` read by the spec loader takes `service: "*"` and names only
+    production has (a CronJob); eph parity checks every name, with its line."""
+    extra = """
+parity:
+  against: [helm/rendered.yaml]
+  map: {db: shop-postgres, cache: shop-redis}
+  accept:
+    - {service: "*", field: image.tag, why: tests run the tags the team pins}
+    - {service: shop-cleanup, field: service, why: the nightly cleanup is not under test}
+"""
+    monkeypatch.chdir(spec_dir(tmp_path, extra))
+    status, out, err = run(["--json"], capsys)
+    assert status == 1 and err == "", err
+    diffs = by_key(json.loads(out)["differences"])
+    assert diffs["shop-cleanup", "service"]["accepted"] is True
+    assert diffs["shop-cleanup", "service"]["why"] == "the nightly cleanup is not under test"
+    assert diffs["db", "image.tag"]["accepted"] is True  # through "*"
+    # a name neither side has: one line naming the spec's line, exit 2
+    spec = tmp_path / "ephemeral.yaml"
+    spec.write_text(spec.read_text().replace("service: shop-cleanup", "service: shop-cleanpu"))
+    line = next(
+        n for n, text in enumerate(spec.read_text().splitlines(), 1) if "shop-cleanpu" in text
+    )
+    status, out, err = run([], capsys)
+    assert status == 2 and out == ""
+    assert f"ephemeral.yaml:{line}: parity.accept: service 'shop-cleanpu' is neither" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from pytest_ephemeral import Environment
-from pytest_ephemeral.lifecycle import labels as L
-from pytest_ephemeral.runtime.backend import ContainerState, ExecResult
 from pytest_ephemeral.backends.docker import DockerBackend
+from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.lifecycle.removal import teardown as teardown_environment
+from pytest_ephemeral.runtime.backend import ContainerState, ExecResult
 from pytest_ephemeral.runtime.engine import EngineOptions, start_environment
-from pytest_ephemeral.runtime.waits import EXEC_IDLE_PERIOD, _listening, listening_ports
-from pytest_ephemeral.spec import load_spec
+from pytest_ephemeral.runtime.waits import EXEC_IDLE_PERIOD, Probe, _listening, listening_ports
+from pytest_ephemeral.spec import HealthcheckSpec, WaitSpec, load_spec
 
 PY = "python:3.12-slim"
 
@@ -64,10 +64,10 @@ class CountingBackend(DockerBackend):
         self.execs: list[str] = []
         self._count_lock = threading.Lock()
 
-    def exec(self, container_id: str, cmd: Sequence[str], *, user: str | None = None) -> ExecResult:
+    def exec(self, container_id: str, cmd: Sequence[str], **settings: Any) -> ExecResult:
         with self._count_lock:
             self.execs.append(container_id)
-        return super().exec(container_id, cmd, user=user)
+        return super().exec(container_id, cmd, **settings)
 
 
 @pytest.mark.docker
@@ -118,3 +118,14 @@ def test_listening_ports_are_read_from_the_host(
         state = backend.state(env["web"].container_id)
         assert listening_ports(state) == {7000}
         assert len(backend.execs) == before  # read from the host, no exec
+
+
+def test_a_healthcheck_probe_without_a_test_runs_the_images() -> None:
+    image = ("CMD-SHELL", "pg_isready -U postgres")
+    settings_only = HealthcheckSpec(test=(), interval=1.0)
+    probe = Probe.of(WaitSpec("healthcheck"), settings_only, image)
+    assert probe.health_cmd == ("/bin/sh", "-c", "pg_isready -U postgres")
+    # the spec's own test wins; no test anywhere: nothing to run by hand
+    own = HealthcheckSpec(test=("CMD", "redis-cli", "ping"))
+    assert Probe.of(WaitSpec("healthcheck"), own, image).health_cmd == ("redis-cli", "ping")
+    assert Probe.of(WaitSpec("healthcheck"), settings_only, None).health_cmd is None

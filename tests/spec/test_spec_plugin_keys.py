@@ -216,12 +216,34 @@ parity:
     assert dict(parity.map) == {"db": "postgres-primary"}
 
 
+def test_parity_accepts_every_service_and_production_only_names(project: Project) -> None:
+    # "*" and names only production has (a sidecar, a CronJob) are eph parity's to check
+    spec = project.load(
+        TOPOLOGY
+        + """\
+parity:
+  accept:
+    - {service: "*", field: resources, why: production sizes differ}
+    - {service: log-shipper, field: presence, why: a production-only sidecar}
+"""
+    )
+    assert spec.parity is not None
+    assert spec.parity.accept == (
+        ParityAccept("*", "resources", "production sizes differ"),
+        ParityAccept("log-shipper", "presence", "a production-only sidecar"),
+    )
+
+
 @pytest.mark.parametrize(
     ("parity", "fragment"),
     [
         ("{against: [missing/]}", "parity source 'missing/' not found"),
         ("{accept: [{service: db, field: image}]}", "an accepted difference needs why"),
-        ("{accept: [{service: web, field: image, why: x}]}", "unknown service 'web'"),
+        ("{accept: [{service: '', field: image, why: x}]}", "an accepted difference needs service"),
+        (
+            "{accept: [{service: db, field: image, why: x, when: y}]}",
+            "parity.accept[0].when: unknown key",
+        ),
         ("{map: {web: x}}", "unknown service 'web'"),
         ("{againts: [x]}", "did you mean 'against'?"),
         ("[k8s]", "expected a mapping"),

@@ -640,10 +640,26 @@ class DockerBackend:
             return None
         return LogFollower(stream)
 
-    def exec(self, container_id: str, cmd: Sequence[str], *, user: str | None = None) -> ExecResult:
+    def exec(
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        privileged: bool = False,
+    ) -> ExecResult:
         def run() -> ExecResult:
             created = self._api.exec_create(
-                container_id, list(cmd), stdout=True, stderr=True, user=user or ""
+                container_id,
+                list(cmd),
+                stdout=True,
+                stderr=True,
+                user=user or "",
+                workdir=workdir or None,
+                environment=dict(environment) if environment else None,
+                privileged=privileged,
             )
             output = self._api.exec_start(created["Id"])
             code = self._api.exec_inspect(created["Id"]).get("ExitCode")

@@ -268,8 +268,20 @@ class Backend(Protocol):
     ) -> str: ...
 
     def exec(
-        self, container_id: str, cmd: Sequence[str], *, user: str | None = None
-    ) -> ExecResult: ...
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        privileged: bool = False,
+    ) -> ExecResult:
+        """Run ``cmd`` in the running container (as ``user``, in ``workdir``,
+        with ``environment`` added, with extended privileges when
+        ``privileged``: a Compose ``post_start`` hook's settings); the exit
+        status and the output (stdout and stderr)."""
+        ...
 
     def start_module(self, request: ModuleRequest, created: Callable[[str], None]) -> ModuleHandle:
         """Start a module's service and wait as the module waits; ``created``

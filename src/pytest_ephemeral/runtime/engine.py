@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import EphemeralError, PortTakenError, ServiceStartError
@@ -386,7 +387,8 @@ class _Start:
             ),
             expose=tuple(port_key(p) for p in svc.expose),
             mounts=mounts,
-            tmpfs=dict.fromkeys(svc.tmpfs, ""),
+            # "/tmp:size=64m": the path, then its mount options
+            tmpfs=dict(t.partition(":")[::2] for t in svc.tmpfs),
             healthcheck=svc.healthcheck,
             user=svc.user,
             working_dir=svc.working_dir,
@@ -513,7 +515,15 @@ class _Start:
 
     def _post_start(self, name: str, svc: ServiceSpec, cid: str) -> None:
         for hook in svc.post_start:
-            result = self.backend.exec(cid, hook.command, user=hook.user)
+            # the hook's own settings, only those given
+            settings: dict[str, Any] = {"user": hook.user}
+            if hook.working_dir:
+                settings["workdir"] = hook.working_dir
+            if hook.environment:
+                settings["environment"] = dict(hook.environment)
+            if hook.privileged:
+                settings["privileged"] = True
+            result = self.backend.exec(cid, hook.command, **settings)
             if result.exit_code != 0:
                 raise ServiceStartError(
                     name,
@@ -536,7 +546,9 @@ class _Start:
         image = self._image(name, svc)
         times.image = self.now()
         image_test = None
-        if not svc.waits and svc.healthcheck is None:
+        hc = svc.healthcheck
+        # no healthcheck, or one with settings but no test: the image's test counts
+        if not svc.waits and (hc is None or (not hc.test and not hc.disable)):
             image_test = self.backend.image_healthcheck(image)
         self._dependencies(name, svc)
         if self.abort.is_set():

@@ -133,9 +133,10 @@ class Probe:
         )
         cmd = None
         if wait.kind == "healthcheck":
+            # a healthcheck with settings but no test keeps the image's test
             test = (
                 healthcheck.test
-                if healthcheck is not None and not healthcheck.disable
+                if healthcheck is not None and not healthcheck.disable and healthcheck.test
                 else image_test
             )
             cmd = healthcheck_command(test) if test else None

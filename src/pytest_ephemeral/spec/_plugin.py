@@ -331,13 +331,8 @@ def parse_parity(
                     there,
                     "say which service, which field, and why the difference is fine",
                 )
-            if values["service"] not in services:
-                raise ctx.error(
-                    f"unknown service {values['service']!r} (known: {', '.join(services)})",
-                    item.line,
-                    sub(there, "service"),
-                    "fix the service name",
-                )
+            # "*" (every service) and production-only names (a sidecar, a CronJob)
+            # pass: eph parity checks every name against both sides, with lines
             accept.append(ParityAccept(values["service"], values["field"], values["why"]))
     mapping: dict[str, str] = {}
     if (opt := block.get("map")) is not None:
