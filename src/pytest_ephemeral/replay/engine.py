@@ -14,8 +14,8 @@ either answered or counted under one error kind (``timeout`` = lost,
 ``other``). How late the sender was (actual send minus scheduled time) is
 measured too: ``send_lag_p99_ms``.
 
-HTTP is aiohttp's client; latency histograms are HdrHistogram's (1 µs to
-60 s, 3 significant digits).
+HTTP is aiohttp's client (on uvloop's event loop when it is installed);
+latency histograms are HdrHistogram's (1 µs to 60 s, 3 significant digits).
 """
 
 from __future__ import annotations
