@@ -112,7 +112,8 @@ def run_command(
     kept_ids = {e.id for e in kept}
     for env_id in made:
         if env_id in kept_ids:
-            tell(f"kept {env_id} (the command failed); remove it with: eph down {env_id}")
+            why = "the command failed" if failed else f"--keep={settings.keep}"
+            tell(f"kept {env_id} ({why}); remove it with: eph down {env_id}")
         else:
             tell(f"removed {env_id}")
     return status if status is not None else 1
