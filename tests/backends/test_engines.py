@@ -314,7 +314,11 @@ def test_tls_files_missing_is_one_line_and_exit_2(docker_config: Path, certs: Pa
 
 
 def test_context_tls_material_from_the_context_store(
-    make_context: Any, docker_config: Path, certs: Path, tls_front: int
+    make_context: Any,
+    docker_config: Path,
+    certs: Path,
+    tls_front: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     c = certs / "client"
     make_context(
@@ -329,6 +333,16 @@ def test_context_tls_material_from_the_context_store(
         str(docker_config / "contexts" / "tls")
     )
     backend = DockerBackend()
+    try:
+        assert backend.version()
+    finally:
+        backend.close()
+    # the reaper (or --eph-hosts) names the engine by its URL, in a run whose
+    # own engine is another one: the context with that endpoint lends its TLS
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    by_url = find_engine(f"tcp://127.0.0.1:{tls_front}")
+    assert (by_url.context, by_url.tls) == ("eph-tls", endpoint.tls)
+    backend = DockerBackend(f"tcp://127.0.0.1:{tls_front}")
     try:
         assert backend.version()
     finally:

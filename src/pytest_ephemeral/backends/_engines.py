@@ -161,6 +161,9 @@ def find_engine(
                 found = None
             if found is not None and found.url == url:
                 return found  # the engine found here (the reaper's): keep its TLS material
+            named = _context_with_url(url, env)
+            if named is not None:  # a context's endpoint (--eph-hosts NAME, then the reaper)
+                return named
             return _endpoint(url, "given", _tls_from_env(url, env), env)
         return _context(text, f"context {text}", env)
     return _discover(env)
@@ -363,6 +366,26 @@ def _context(name: str, found_by: str, env: Mapping[str, str]) -> EngineEndpoint
         verify = not bool(endpoint.get("SkipTLSVerify"))
         tls = _tls_files(tls_dir, verify, f"TLS of Docker context {name!r}")
     return _endpoint(url, found_by, tls, env, context=name)
+
+
+def _context_with_url(url: str, env: Mapping[str, str]) -> EngineEndpoint | None:
+    """The context of the store whose docker endpoint is ``url`` (its TLS
+    material with it), or None."""
+    if not url.startswith("tcp://"):
+        return None  # only tcp endpoints carry TLS material
+    for meta_path in sorted((config_dir(env) / "contexts" / "meta").glob("*/meta.json")):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            host = str(meta["Endpoints"]["docker"]["Host"])
+            name = str(meta["Name"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        try:
+            if parse_engine_url(host, "") == url:
+                return _context(name, f"context {name}", env)
+        except EngineConfigError:
+            continue
+    return None
 
 
 def _is_socket(path: Path) -> bool:

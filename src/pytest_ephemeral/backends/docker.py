@@ -124,6 +124,7 @@ _EVENT_KINDS: dict[str, Any] = {
     "stop": "stopped",
     "pause": "stopped",
     "destroy": "removed",
+    "remove": "removed",  # Podman's name for it
     "health_status": "health",
 }
 
@@ -189,6 +190,7 @@ class DockerBackend:
         self._address = self.endpoint.url
         self._publish_host = self.endpoint.publish_host
         self._bind_ip = self.endpoint.bind_ip
+        self._kind: str | None = None  # "docker" or "podman", asked when first needed
         options = _client_options(self.endpoint)
         try:
             # the API version is negotiated from the engine's /version answer at
@@ -429,11 +431,66 @@ class DockerBackend:
 
     # -- resources ---------------------------------------------------------
     def create_network(self, name: str, labels: Mapping[str, str]) -> str:
-        res = self._call(
-            f"create network {name}",
-            lambda: self._api.create_network(name, driver="bridge", labels=dict(labels)),
-        )
-        return str(res["Id"])
+        def create() -> Any:
+            return self._api.create_network(name, driver="bridge", labels=dict(labels))
+
+        for attempt in range(6):
+            try:
+                res = self._call(f"create network {name}", create)
+                break
+            except EngineUnavailableError:
+                raise
+            except EphemeralError as exc:
+                # Podman (CNI) lists the host's interfaces to choose a free
+                # subnet; one that goes away meanwhile (any container's veth)
+                # fails the create: a race, not a refusal
+                if "no such network interface" not in str(exc) or attempt == 5:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        network_id = str(res["Id"])
+        if self.engine_kind == "podman":
+            self._podman_network_dns(name, network_id)
+        return network_id
+
+    @property
+    def engine_kind(self) -> str:
+        """``docker`` or ``podman``: Podman names itself in the ``Components``
+        of its ``/version`` answer (asked once per address, for the API version
+        anyway, so this costs no round trip of its own)."""
+        if self._kind is None:
+            answer = self._call("docker version", self._api.engine_answer)
+            components = answer.get("Components") or ()
+            podman = any(
+                isinstance(c, dict) and "podman" in str(c.get("Name", "")).lower()
+                for c in components
+            )
+            self._kind = "podman" if podman else "docker"
+        return self._kind
+
+    def _podman_network_dns(self, name: str, network_id: str) -> None:
+        """Podman's networks resolve container names only with its DNS plugin
+        (aardvark-dns under netavark, dnsname under CNI); without it services
+        cannot reach each other by name, so say so instead of starting."""
+        api = self._api
+
+        def inspect() -> Any:
+            res = api._get(api.base_url + f"/v4.0.0/libpod/networks/{network_id}/json")
+            return api._result(res, True)
+
+        try:
+            info = inspect()
+        except (docker.errors.APIError, ValueError):
+            return  # no libpod API to ask: assume it resolves
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise _unreachable(self._address, exc) from None
+        if isinstance(info, dict) and info.get("dns_enabled") is False:
+            self.remove([Resource("network", network_id, name, {})])
+            raise EphemeralError(
+                f"Podman at {self._address} made network {name} without DNS, so services "
+                "could not reach each other by name: install Podman's DNS plugin (aardvark-dns "
+                "with netavark; under CNI the dnsname plugin, Debian's "
+                "golang-github-containernetworking-plugin-dnsname) and run again"
+            )
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> str:
         res = self._call(
@@ -575,7 +632,26 @@ class DockerBackend:
             cause = str(exc)
             if "address already in use" in cause or "port is already allocated" in cause:
                 raise PortTakenError(f"a host port is taken: {cause}") from None
+            if "error setting rlimit" in cause:
+                raise EphemeralError(self._rlimit_message(cause)) from None
             raise
+
+    def _rlimit_message(self, cause: str) -> str:
+        reason = cause.rpartition("error setting rlimit")[2].partition(":")[2].strip()
+        reason = reason.split(":")[0] or "refused"
+        if self.engine_kind == "podman":
+            return (
+                f"Podman at {self._address} cannot give the container its resource limits "
+                f"(setting an rlimit: {reason}): its default limits, or the service's "
+                "ulimits:, are above what this Podman may grant; set default_ulimits in "
+                'containers.conf (e.g. ["nofile=20000:20000", "nproc=4096:4096"]) or lower '
+                "the service's ulimits:"
+            )
+        return (
+            f"the engine at {self._address} cannot give the container its resource limits "
+            f"(setting an rlimit: {reason}): lower the service's ulimits: to at most the "
+            "engine's own limits"
+        )
 
     def state(self, container_id: str) -> ContainerState:
         info = self._call("inspect container", lambda: self._api.inspect_container(container_id))
