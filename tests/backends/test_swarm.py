@@ -152,6 +152,7 @@ def test_a_killed_run_is_reaped_on_the_swarm(pytester: pytest.Pytester, docker_c
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     label = f"pytest-ephemeral.name={pytester.path.name}"
     deadline = time.monotonic() + 15
     while docker_client.api.services(filters={"label": label}) and time.monotonic() < deadline:

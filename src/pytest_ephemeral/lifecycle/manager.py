@@ -118,15 +118,17 @@ class Manager:
     def _pick(self) -> Backend:
         """The engine with the most room for a new environment: the most CPUs
         per running container (this process's own placements counted at once,
-        before the engine reports them). An engine that does not answer is
-        skipped, with one line; none answering is an error naming them."""
+        before the engine reports them). xdist workers start at the same
+        moment and would all pick the same engine, so each prefers its own in
+        turn (worker N the engine N mod the pool's size) while that one has at
+        least half the best room. An engine that does not answer is skipped,
+        with one line; none answering is an error naming them."""
         from ..errors import EngineUnavailableError
 
         pool = self.backends
         if len(pool) == 1:
             return pool[0]
-        best: tuple[float, int] | None = None
-        chosen: Backend | None = None
+        rooms: dict[int, float] = {}
         failures: list[str] = []
         for i, backend in enumerate(pool):
             try:
@@ -135,15 +137,20 @@ class Manager:
                 failures.append(str(exc))
                 continue
             running = cap.running + 3 * self._placed.get(backend.address, 0)
-            score = (cap.cpus / (1 + running), -i)
-            if best is None or score > best:
-                best, chosen = score, backend
-        if chosen is None:
+            rooms[i] = cap.cpus / (1 + running)
+        if not rooms:
             raise EngineUnavailableError("no engine of --eph-hosts answers: " + "; ".join(failures))
         for failure in failures:
             self._say(f"skipping an engine: {failure}")
-        self._placed[chosen.address] = self._placed.get(chosen.address, 0) + 1
-        return chosen
+        best = max(rooms, key=lambda i: (rooms[i], -i))
+        digits = "".join(ch for ch in self.worker if ch.isdigit())
+        preferred = int(digits) % len(pool) if digits else 0
+        chosen = preferred if rooms.get(preferred, 0.0) >= rooms[best] / 2 else best
+        backend = pool[chosen]
+        self._placed[backend.address] = self._placed.get(backend.address, 0) + 1
+        shown = ", ".join(f"{pool[i].address} {room:.2f}" for i, room in rooms.items())
+        self._say(f"placing on {backend.address} (room: {shown})")
+        return backend
 
     def warm_up(self) -> threading.Thread:
         """Import the engine and make the Docker client in the background (no

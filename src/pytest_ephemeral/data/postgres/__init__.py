@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .._args import host_port
 from .settings import pg_settings
@@ -21,11 +22,12 @@ def connection(service: Service) -> Connection | None:
     if port is None:
         return None
     pg = pg_settings(service)
-    secret = f":{pg.password}" if pg.password else ""
+    # a password (or user) with a space, @ or / must be percent-encoded in a URL
+    secret = f":{quote(pg.password, safe='')}" if pg.password else ""
     shown = ":***" if pg.password else ""
     tail = f"@{service.host}:{port}/{pg.database}"
     return Connection(
-        url=f"postgresql://{pg.user}{secret}{tail}",
+        url=f"postgresql://{quote(pg.user, safe='')}{secret}{tail}",
         user=pg.user,
         password=pg.password,
         database=pg.database,

@@ -4,6 +4,7 @@ snapshots (or seeding again where no port is published)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .._args import host_port
 from .settings import redis_settings
@@ -21,7 +22,7 @@ def connection(service: Service) -> Connection | None:
     port = host_port(service, settings.port)
     if port is None:
         return None
-    secret = f":{settings.password}@" if settings.password else ""
+    secret = f":{quote(settings.password, safe='')}@" if settings.password else ""
     shown = ":***@" if settings.password else ""
     return Connection(
         url=f"redis://{secret}{service.host}:{port}/0",
