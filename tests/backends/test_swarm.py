@@ -100,9 +100,7 @@ def test_an_environment_across_the_swarm(pytester: pytest.Pytester, docker_clien
     label = f"pytest-ephemeral.name={pytester.path.name}"
     assert docker_client.api.services(filters={"label": label}) == []
     for engine in _engines():  # no volume left on any node
-        assert [
-            r for r in engine.list_resources({"pytest-ephemeral.name": pytester.path.name})
-        ] == []
+        assert engine.list_resources({"pytest-ephemeral.name": pytester.path.name}) == []
 
 
 @pytest.mark.docker
