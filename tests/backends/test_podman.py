@@ -269,3 +269,90 @@ def test_limits_podman_cannot_grant_are_one_clear_error(
     )
     assert "Traceback" not in result.stdout.str()
     assert podman_clean(f"{L.SPEC_NAME}=podlimits") == []
+
+
+@pytest.fixture
+def podman_without_dns(tmp_path: Path, podman: str) -> Iterator[str]:
+    """A Podman service of its own whose CNI plugin folder lacks dnsname (as
+    on a machine where Podman's DNS plugin is not installed): its URL."""
+    root = tmp_path / "nodns"
+    cni = root / "cni"
+    cni.mkdir(parents=True)
+    for plugin in Path("/usr/lib/cni").iterdir():
+        if plugin.name != "dnsname":
+            (cni / plugin.name).symlink_to(plugin)
+    (root / "containers.conf").write_text(
+        textwrap.dedent(
+            f"""
+            [network]
+            cni_plugin_dirs = ["{cni}"]
+            network_config_dir = "{root / "networks"}"
+            [engine]
+            cgroup_manager = "cgroupfs"
+            events_logger = "file"
+            events_logfile_path = "{root / "events.log"}"
+            tmp_dir = "{root / "tmp"}"
+            """
+        )
+    )
+    (root / "storage.conf").write_text(
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{root / "storage"}"\n'
+        f'runroot = "{root / "run"}"\n'
+    )
+    sock = root / "podman.sock"
+    env = {
+        **os.environ,
+        "CONTAINERS_CONF": str(root / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
+    }
+    with open(root / "service.log", "wb") as log:
+        proc = subprocess.Popen(
+            ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert sock.exists(), (root / "service.log").read_text()
+        yield f"unix://{sock}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        # Podman bind-mounts its overlay folder onto itself: undo it
+        overlay = root / "storage" / "overlay"
+        if f" {overlay} " in Path("/proc/self/mounts").read_text():
+            subprocess.run(["umount", str(overlay)], check=False)
+
+
+def test_a_network_without_dns_is_one_clear_error(
+    podman_without_dns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_ephemeral.backends.docker import DockerBackend
+    from pytest_ephemeral.errors import EphemeralError
+
+    for name in ENGINE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    backend = DockerBackend(podman_without_dns)
+    try:
+        assert backend.engine_kind == "podman"
+        with pytest.raises(EphemeralError) as caught:
+            backend.create_network("eph-test-nodns", {"eph-test": "nodns"})
+        assert str(caught.value) == (
+            f"Podman at {podman_without_dns} made network eph-test-nodns without DNS, so "
+            "services could not reach each other by name: install Podman's DNS plugin "
+            "(aardvark-dns with netavark; under CNI the dnsname plugin, Debian's "
+            "golang-github-containernetworking-plugin-dnsname) and run again"
+        )
+        # and the network is not left behind
+        assert backend.list_resources({"eph-test": "nodns"}) == []
+    finally:
+        backend.close()
