@@ -300,8 +300,9 @@ def report(args: argparse.Namespace, pulls: dict[str, list[float]], ready: dict[
         "pulls with every contender back to back, so drifting load cancels out there; "
         "target ≤ 1.1x). Both ask the engine to pull and wait for it; the plugin "
         "adds its credential lookup, the per-image file lock and the parsing of the "
-        "progress stream, `docker pull` a process start. The SDK row is the lower "
-        "bound of a pull from Python through the engine's API.",
+        "progress stream, `docker pull` a process start. The SDK row (its own pull, "
+        "the stream consumed) does the same work minus the lock and the credentials: "
+        "how far it lands from the plugin's row is this machine's noise band.",
         f"- With the images present, the image step asks the engine what it asked before: "
         f"`GET /images/NAME/json` {median_count('before', 'GET /images/NAME/json'):g} times "
         f"before, {median_count('after', 'GET /images/NAME/json'):g} after (whether each of "
