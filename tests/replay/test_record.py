@@ -18,6 +18,7 @@ from pytest_ephemeral.replay import iter_capture
 from pytest_ephemeral.replay.record import RECORDER
 
 from ..conftest import labelled
+from .conftest import har_entry, write_har
 
 SPEC = """
 name: rec
@@ -103,6 +104,25 @@ def test_record_writes_sanitized_har(tmp_path: Path, docker_client: Any) -> None
         while time.monotonic() < deadline and labelled(docker_client, RECORDER):
             time.sleep(0.2)
         assert not [n for n in labelled(docker_client, f"{L.ENV}={env_id}") if "eph-record-" in n]
+
+        # eph replay against the environment's own port: unsafe methods are sent
+        # (it is a throwaway environment), no --include-unsafe needed
+        web = json.loads(up.stdout)["services"]["web"]
+        port = next(iter(web["ports"].values()))
+        unsafe = write_har(
+            tmp_path / "unsafe.har",
+            [har_entry("GET", "http://x/"), har_entry("POST", "http://x/form", body="{}")],
+        )
+        rep = subprocess.run(
+            [*EPH, "replay", str(unsafe), "--target", f"http://127.0.0.1:{port}", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert rep.returncode == 0, rep.stderr
+        doc = json.loads(rep.stdout)
+        assert (doc["sent"], doc["skipped_unsafe"]) == (2, 0)
+        assert doc["errors"] == {"5xx": 1}  # http.server answers POST with 501
 
         # removing the environment removes a running recorder too, and eph record ends
         proc2, address2 = start_record(env_id, tmp_path / "second.har")

@@ -164,6 +164,20 @@ def test_unsafe_methods_need_permission(tmp_path: Path, v1: Server) -> None:
     assert ephemeral.sent == 2
 
 
+def test_cli_skips_unsafe_for_a_target_that_is_not_ephemeral(
+    tmp_path: Path, v1: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = [har_entry("GET", "http://x/health"), har_entry("DELETE", "http://x/items/1")]
+    capture = write_har(tmp_path / "unsafe.har", entries)
+    code, out, _err = run_cli(capsys, str(capture), "--target", v1.url, "--json")
+    doc = json.loads(out)
+    assert code == 0 and (doc["sent"], doc["skipped_unsafe"]) == (1, 1)
+    code, out, _err = run_cli(
+        capsys, str(capture), "--target", v1.url, "--json", "--include-unsafe"
+    )
+    assert json.loads(out)["sent"] == 2
+
+
 def test_target_dies_mid_replay(tmp_path: Path, start_server: Callable[[str], Server]) -> None:
     server = start_server("v1")
     capture = item_capture(tmp_path / "long.har", 400)
