@@ -340,7 +340,7 @@ class PgPart:
                 raise self._in_use("schema") from None
             except psycopg.Error as exc:
                 raise self._refused("create a schema in", exc) from None
-            self._comment("SCHEMA", self.name, self.claim.text())
+            self._claimed("SCHEMA", f"DROP SCHEMA IF EXISTS {sql_ident(self.name)} CASCADE")
             return
         template = "template0"
         if service.spec.seed:
@@ -358,7 +358,17 @@ class PgPart:
             raise self._in_use("database") from None
         except psycopg.Error as exc:
             raise self._refused("create databases on", exc) from None
-        self._comment("DATABASE", self.name, self.claim.text())
+        self._claimed("DATABASE", f"DROP DATABASE IF EXISTS {sql_ident(self.name)} WITH (FORCE)")
+
+    def _claimed(self, what: str, undo: str) -> None:
+        """Write the ownership record on what was just made; if that fails, it
+        is unmade (nothing without a record stays behind)."""
+        try:
+            self._comment(what, self.name, self.claim.text())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._maint().execute(undo)
+            raise
 
     def _in_use(self, what: str) -> ExternalError:
         holder = self._holder(what)
