@@ -2,7 +2,8 @@
 # A second Docker engine, reached over tcp like a remote one (tests/backends/
 # test_engines.py): a dockerd in a network namespace of its own (eph-engine2),
 # joined to this machine by a veth pair, 10.99.0.1 (here) <-> 10.99.0.2 (it),
-# listening on tcp://10.99.0.2:2375 and unix:///run/eph-engine2/docker.sock.
+# listening on tcp://10.99.0.2:2375 and unix:///run/eph-engine2/docker.sock,
+# and reached as ssh://root@10.99.0.2 through an sshd of its own (part 4).
 #
 # Why this shape (DESIGN.md section 6): privileged containers are refused here,
 # so Docker-in-Docker cannot run; a dockerd in its own network namespace can.
@@ -78,4 +79,46 @@ for image in "${IMAGES[@]}"; do
     docker save "$image" | docker -H "$SOCK" load -q >/dev/null
   fi
 done
-say "docker $(docker -H "$SOCK" version --format '{{.Server.Version}}') at tcp://$ENGINE_IP:2375"
+# 4. the same engine over ssh (ssh://root@10.99.0.2): an sshd of its own in the
+#    namespace, listening on 10.99.0.2:22 only, keys only (its own host key and
+#    one client key, made here), sessions told DOCKER_HOST so that `docker
+#    system dial-stdio` (what an ssh:// client runs) reaches this engine. The
+#    client side: a Host block for 10.99.0.2 alone in /etc/ssh/ssh_config.d.
+SSHD=/etc/eph-engine2/ssh
+if ! command -v sshd >/dev/null 2>&1; then
+  say "installing Debian's openssh-server (its own service is not started)"
+  apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server >&2
+  # Debian's package may start its sshd on every address: not wanted here
+  if [ -s /run/sshd.pid ]; then kill "$(cat /run/sshd.pid)" 2>/dev/null || true; fi
+fi
+mkdir -p $SSHD /run/sshd
+[ -f $SSHD/host_key ] || ssh-keygen -q -t ed25519 -N '' -f $SSHD/host_key
+[ -f $SSHD/client_key ] || ssh-keygen -q -t ed25519 -N '' -f $SSHD/client_key
+cp $SSHD/client_key.pub $SSHD/authorized_keys
+echo "$ENGINE_IP $(cut -d' ' -f1,2 $SSHD/host_key.pub)" >$SSHD/known_hosts
+printf '%s\n' \
+  "ListenAddress $ENGINE_IP:22" \
+  "HostKey $SSHD/host_key" \
+  "PidFile $RUN/sshd.pid" \
+  "AuthorizedKeysFile $SSHD/authorized_keys" \
+  "PermitRootLogin prohibit-password" \
+  "PasswordAuthentication no" \
+  "KbdInteractiveAuthentication no" \
+  "UsePAM no" \
+  "SetEnv DOCKER_HOST=$SOCK" >$SSHD/sshd_config
+printf '%s\n' \
+  "# pytest-ephemeral's tests: the second engine over ssh (scripts/setup.d/30-engine2.sh)" \
+  "Host $ENGINE_IP" \
+  "  User root" \
+  "  IdentityFile $SSHD/client_key" \
+  "  IdentitiesOnly yes" \
+  "  UserKnownHostsFile $SSHD/known_hosts" \
+  "  StrictHostKeyChecking yes" \
+  "  BatchMode yes" >/etc/ssh/ssh_config.d/eph-engine2.conf
+if ! { [ -s $RUN/sshd.pid ] && kill -0 "$(cat $RUN/sshd.pid)" 2>/dev/null; }; then
+  say "starting sshd in $NS at $ENGINE_IP:22"
+  in_ns /usr/sbin/sshd -f $SSHD/sshd_config -E /tmp/eph-engine2-sshd.log
+fi
+
+say "docker $(docker -H "$SOCK" version --format '{{.Server.Version}}') at tcp://$ENGINE_IP:2375 and ssh://root@$ENGINE_IP"

@@ -16,6 +16,7 @@ import pytest
 ENGINE2 = "tcp://10.99.0.2:2375"
 ENGINE2_IP = "10.99.0.2"
 ENGINE2_SOCK = "unix:///run/eph-engine2/docker.sock"
+ENGINE2_SSH = "ssh://root@10.99.0.2"  # the same engine through its own sshd
 ENGINE2_PID = Path("/run/eph-engine2/docker.pid")
 ENGINE2_SETUP = Path(__file__).parents[2] / "scripts" / "setup.d" / "30-engine2.sh"
 PODMAN = "unix:///run/eph-podman/podman.sock"

@@ -36,7 +36,7 @@ from pytest_ephemeral.backends.docker import DockerBackend
 from pytest_ephemeral.errors import EngineUnavailableError
 from pytest_ephemeral.lifecycle import labels as L
 
-from .conftest import ENGINE2, ENGINE2_IP, ENGINE2_PID, ENGINE2_SETUP, engine_answers
+from .conftest import ENGINE2, ENGINE2_IP, ENGINE2_PID, ENGINE2_SETUP, ENGINE2_SSH, engine_answers
 
 pytestmark = pytest.mark.docker
 
@@ -445,10 +445,19 @@ def _engine2_labelled(label: str) -> list[str]:
         client.close()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [ENGINE2, pytest.param(ENGINE2_SSH, marks=pytest.mark.slow, id="ssh")],
+    ids=["tcp", "ssh"],
+)
 def test_environment_on_the_remote_engine(
-    pytester: pytest.Pytester, docker_config: Path, monkeypatch: pytest.MonkeyPatch, engine2: str
+    pytester: pytest.Pytester,
+    docker_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    engine2: str,
+    url: str,
 ) -> None:
-    monkeypatch.setenv("DOCKER_HOST", engine2)
+    monkeypatch.setenv("DOCKER_HOST", url)
     pytester.makefile(".yaml", ephemeral=REMOTE_SPEC)
     pytester.makepyfile(
         f"""
@@ -476,7 +485,7 @@ def test_environment_on_the_remote_engine(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            f"ephemeral: docker * at {engine2} (DOCKER_HOST), spec ephemeral.yaml",
+            f"ephemeral: docker*at {url} (DOCKER_HOST), spec ephemeral.yaml",
             f"*-> {ENGINE2_IP}:*",
         ]
     )

@@ -104,15 +104,16 @@ def _client_options(endpoint: EngineEndpoint) -> dict[str, Any]:
             verify=tls.verify,
         )
     if endpoint.scheme == "ssh":
-        # the OpenSSH client when there is one (the user's ssh config, agent and
-        # known hosts, as the docker CLI uses them); else the SDK's paramiko
+        # the SDK imports paramiko for any ssh:// engine; the connection itself
+        # goes through the OpenSSH client when there is one (the user's ssh
+        # config, agent and known hosts, as the docker CLI uses them)
+        if importlib.util.find_spec("paramiko") is None:
+            raise EngineConfigError(
+                f"{endpoint.describe()}: an ssh:// engine needs paramiko, which the Docker "
+                "SDK imports for it (pip install 'pytest-ephemeral[ssh]')"
+            )
         if shutil.which("ssh"):
             options["use_ssh_client"] = True
-        elif importlib.util.find_spec("paramiko") is None:
-            raise EngineConfigError(
-                f"{endpoint.describe()}: an ssh:// engine needs the OpenSSH client "
-                "(`ssh` on PATH) or paramiko (pip install paramiko)"
-            )
     return options
 
 
