@@ -494,3 +494,96 @@ def test_in_pytest_a_bad_external_is_one_line_and_no_test_runs_against_it(
     result.stdout.no_fnmatch_line("*AssertionError: ran*")
     result.stdout.no_fnmatch_line("*Traceback*")
     assert parts_on_pg() == []
+
+
+@pytest.mark.docker
+def test_kept_parts_are_marked_and_eph_down_drops_them(
+    tmp_path: Path, urls: None, team_data: Any
+) -> None:
+    write_project(tmp_path, SPEC.format(name="hybridkeep"), SEEDS)
+    eph = [sys.executable, "-m", "pytest_ephemeral.cli"]
+    up = subprocess.run(
+        [*eph, "up", "--json", "--ttl", "10m"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert up.returncode == 0, up.stderr
+    env_id = json.loads(up.stdout)["id"]
+    try:
+        comments = pg(
+            "select shobj_description(oid, 'pg_database') from pg_database "
+            "where shobj_description(oid, 'pg_database') like 'pytest-ephemeral env=%'"
+        )
+        assert len(comments) == 1 and comments[0][0].endswith(" kept")
+        assert f"env={env_id} " in comments[0][0]
+        marker = claims_on_redis()
+        assert len(marker) == 1
+        db = int(marker[0].split(":")[0])
+        assert redis("GET", f"eph:claim:{db}", db=db).decode().endswith(" kept")
+        # the creating process is gone, but a kept part is no one's to sweep
+        prune = subprocess.run([*eph, "prune"], cwd=tmp_path, capture_output=True, text=True)
+        assert prune.returncode == 0 and len(parts_on_pg()) == 1
+    finally:
+        down = subprocess.run([*eph, "down", env_id], cwd=tmp_path, capture_output=True, text=True)
+    assert down.returncode == 0, down.stderr
+    assert parts_on_pg() == [] and claims_on_redis() == []
+
+
+@pytest.mark.docker
+def test_eph_prune_drops_dead_and_expired_parts_and_keeps_live_ones(
+    tmp_path: Path, urls: None, team_data: Any
+) -> None:
+    """The sweep judges the ownership records on the servers: a dead owner on
+    this machine, or an expiry passed (an owner on another machine)."""
+    import psycopg
+
+    from pytest_ephemeral.data.external import Claim
+    from pytest_ephemeral.lifecycle import labels as L
+
+    write_project(
+        tmp_path,
+        """\
+        name: hybridprune
+        services:
+          db:
+            external: {url: "${PG_URL}"}
+          notes:
+            external: {url: "${REDIS_URL}", isolate: prefix}
+        """,
+    )
+    me = L.current_owner()
+    dead = L.Owner(me.host, me.boot, 999_999, "1")  # no such process on this machine
+    elsewhere = L.Owner("another-host", "b00t", 42, "7")
+    soon, past = time.time() + 3600, time.time() - 60
+    records = {
+        "eph_prune_dead": Claim("prune-dead", str(dead), soon),
+        "eph_prune_live": Claim("prune-live", str(me), soon),
+        "eph_prune_remote": Claim("prune-remote", str(elsewhere), soon),
+        "eph_prune_expired": Claim("prune-expired", str(elsewhere), past),
+    }
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        for name, claim in records.items():
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+            conn.execute(f"COMMENT ON DATABASE {name} IS '{claim.text()}'")
+    for claim in records.values():
+        redis("SET", f"eph:claim:prefix:{claim.env}", claim.text())
+        redis("SET", f"eph:{claim.env}:data", "x")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest_ephemeral.cli", "prune"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        left = sorted(p.split()[1] for p in parts_on_pg())
+        assert left == ["eph_prune_live", "eph_prune_remote"]
+        kept = sorted(k.decode() for k in redis("KEYS", "eph:prune-*"))
+        assert kept == ["eph:prune-live:data", "eph:prune-remote:data"]
+        assert "its owner (pid 999999) is gone" in done.stdout
+        assert "past its expiry" in done.stdout
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            for name in records:
+                conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        for claim in records.values():
+            redis("DEL", f"eph:claim:prefix:{claim.env}", f"eph:{claim.env}:data")
