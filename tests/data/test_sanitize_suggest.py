@@ -181,3 +181,18 @@ def test_cli_argument_mistakes(dump: Path, capsys: pytest.CaptureFixture[str]) -
     assert "--suggest writes rules, it does not use them" in capsys.readouterr().err
     assert main([str(dump), "-o", "out.sql"]) == 2
     assert "required: --rules" in capsys.readouterr().err
+
+
+def test_rules_fit_the_column_types(tmp_path: Path) -> None:
+    path = tmp_path / "prod.sql"
+    path.write_text(
+        "CREATE TABLE public.t (\n    id integer NOT NULL,\n    ref bigint,\n    addr inet\n);\n"
+        "COPY public.t (id, ref, addr) FROM stdin;\n"
+        "1\t4111111111111111\t203.0.113.7\n2\t5500000000000004\t203.0.113.9\n\\.\n",
+        encoding="utf-8",
+    )
+    rules_path = tmp_path / "draft.yaml"
+    rules_path.write_text(suggest_rules(path), encoding="utf-8")
+    columns = load_rules(rules_path).tables["public.t"].columns
+    assert columns["ref"].transform == Hash(keep_format=True)  # card numbers in a bigint
+    assert columns["addr"].transform == Fake("ipv4")  # an inet column

@@ -411,6 +411,8 @@ def _choose(table: str, col: _Column) -> _Choice:
         if hits * 2 >= col.looked and kind == "national id" and textual:
             unique = ", unique: true" if col.unique else ""
             return _Choice(f"{{hash: {{keep_format: true}}{unique}}}", share)
+        if _NUMERIC.match(col.type):
+            return _Choice("{hash: {keep_format: true}}", share + f" ({col.type}: other digits)")
         return _free_text(col, share + ", among other text")
     if _NUMERIC.match(col.type):
         return _Choice("keep", f"{col.type}: a number, nothing personal in its name")
@@ -484,6 +486,10 @@ def _fix(leak: Leak, tables: dict[str, _Table], choice: _Choice) -> _Choice:
         why = f"the leak check finds values that look like {', '.join(leak.kinds)}"
     else:
         why = f"the leak check finds originals of {', '.join(leak.sources)} in it"
+    if _NUMERIC.match(col.type):
+        return _Choice("{hash: {keep_format: true}}", why + f" ({col.type}: other digits)")
+    if col.type in ("inet", "cidr"):
+        return _Choice("{fake: ipv4}", why + f" ({col.type})")
     if choice.rule.startswith("{fake: text") or choice.rule in ("null", "{fixed: '{}'}"):
         return _Choice("null" if not col.not_null else "{fixed: ''}", why)
     fixed = _free_text(col, why)

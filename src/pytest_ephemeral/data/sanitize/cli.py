@@ -12,14 +12,12 @@ Errors are one line on stderr.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import secrets
 import sys
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import NoReturn, get_args
+from typing import TYPE_CHECKING, NoReturn, get_args
 
 from pytest_ephemeral.errors import DataError
 
@@ -34,6 +32,9 @@ from ._leaks import (
 )
 from ._rules import Rules, load_rules
 from ._salt import resolve_salt
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 __all__ = ["main"]
 
@@ -64,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("input", type=Path, metavar="INPUT", help="dump or CSV file (.gz ok)")
-    parser.add_argument("--rules", type=Path, help="the rules file (YAML); required")
+    parser.add_argument(
+        "--rules", type=Path, help="the rules file (YAML); required, except with --suggest"
+    )
     parser.add_argument(
         "--output",
         "-o",
@@ -155,6 +158,8 @@ class _Helper:
     def __init__(
         self, rules_path: Path, input_path: Path, salt: bytes, fmt: Format, table: str | None
     ) -> None:
+        import multiprocessing
+
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
