@@ -372,3 +372,15 @@ def test_a_live_value_too_large_to_tokenise_is_one_line(monkeypatch: pytest.Monk
     with pytest.raises(DataError) as info:
         check_leaks(index, [("public.audit", "payload", "x " * (1 << 20))])
     assert str(info.value).startswith("table public.audit, column payload: a value of 2 MiB")
+
+
+def test_a_whole_value_that_is_an_original_written_otherwise() -> None:
+    index = OriginalIndex(Rules(path=Path("r.yaml"), default="keep"))
+    index.add("t.email", "anna.meyer@corp.example")
+    index.add("t.phone", "+49 30 1234567")
+    assert index.sources_in("ANNA.Meyer@corp.example") == {"t.email"}
+    assert index.sources_in("4930 1234567") == {"t.phone"}, "grouped otherwise: same digits"
+    assert index.sources_in("930 1234567") == set(), "part of it"
+    assert index.sources_in("+49301234567") == {"t.phone"}
+    assert index.sources_in("49-30-1234567") == {"t.phone"}
+    assert index.sources_in("other@corp.example") == set()

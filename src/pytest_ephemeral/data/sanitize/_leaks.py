@@ -467,6 +467,13 @@ class OriginalIndex:
                 if source is not None:
                     found.add(source)
             return
+        if "@" in text and " " not in text and _EMAILS.fullmatch(text) is not None:
+            # One e-mail address (a faked one, mostly): it is one token.
+            if self._emails:
+                source = self._text_source("@" + text.lower())
+                if source is not None:
+                    found.add(source)
+            return
         if self._emails and "@" in text:
             for token in _EMAILS.findall(text):
                 source = self._text_source("@" + token.lower())
