@@ -254,6 +254,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         manager.close(failed=False)
         raise
     manager.close(failed=False)  # keep="always": marks it kept with its TTL
+    for note in env.notes:  # settings the backend could not honour
+        print(f"eph: warning: {note}", file=sys.stderr)
     summary = env.summary()
     summary["kept"] = True
     summary["expires"] = time.time() + ttl

@@ -376,6 +376,7 @@ def _manager(config: pytest.Config) -> Manager:
             backend_factory=lambda: _make_backend(config),
         )
         manager.on_spec_warnings = _spec_warner()
+        manager.on_engine_notes = _engine_warner()
         config.stash[manager_key] = manager
     return manager
 
@@ -397,6 +398,26 @@ def _spec_warner() -> Callable[[Any], None]:
                 continue
             seen.add(key)
             warnings.warn(SpecWarning(w.message), stacklevel=2)
+
+    return warn
+
+
+class EngineWarning(pytest.PytestWarning):
+    """A setting of the spec the backend cannot honour (a stop grace period,
+    a CPU reservation on one engine, a setting the engine discarded): shown
+    in pytest's warnings summary, once per key."""
+
+
+def _engine_warner() -> Callable[[Any], None]:
+    seen: set[str] = set()
+
+    def warn(env: Any) -> None:
+        import warnings
+
+        for note in env.notes:
+            if note not in seen:
+                seen.add(note)
+                warnings.warn(EngineWarning(note), stacklevel=2)
 
     return warn
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_ephemeral import Environment
+from pytest_ephemeral.runtime.backend import ContainerRequest
 from pytest_ephemeral.runtime.engine import EngineOptions, start_environment
 from pytest_ephemeral.spec import load_spec
 
@@ -72,3 +73,32 @@ def test_tmpfs_options_are_split_from_the_path(write_spec: Callable[..., Path]) 
     _start(path, backend)
     (container,) = backend.containers.values()
     assert dict(container.request.tmpfs) == {"/run": "", "/tmp": "size=64m,mode=1777"}
+
+
+class NotingBackend(FakeBackend):
+    """Says, for every container, that it cannot honour a stop grace period."""
+
+    def create_container(self, request: ContainerRequest) -> str:
+        if request.note is not None and request.options.stop_grace_period is not None:
+            request.note("stop_grace_period", "stop_grace_period is not used")
+        return super().create_container(request)
+
+
+def test_notes_of_the_backend_are_collected_once_per_key(
+    write_spec: Callable[..., Path],
+) -> None:
+    path = write_spec(
+        """
+        services:
+          a: {image: img, stop_grace_period: 30s, deploy: {replicas: 2}}
+          b: {image: img, stop_grace_period: 1m}
+          c: {image: img}
+        """
+    )
+    env = _start(path, NotingBackend())
+    # one line for the key, naming every service it concerns (a's two replicas once)
+    assert len(env.notes) == 1
+    services, _, text = env.notes[0].partition(": ")
+    assert sorted(services.split(", ")) == ["services.a", "services.b"]
+    assert text == "stop_grace_period is not used"
+    assert _start(write_spec("services:\n  c: {image: img}\n"), NotingBackend()).notes == []

@@ -9,6 +9,7 @@ implicit re-inspection, safe to share between threads.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import shutil
@@ -573,11 +574,15 @@ class DockerBackend:
             body["OpenStdin"] = True
         if o.stop_signal:
             body["StopSignal"] = o.stop_signal
+        self._unhonoured(request)
+        warnings: list[str] = []
 
         def create() -> str:
             url = api._url("/containers/create")
             res = api._post_json(url, data=body, params={"name": request.name, **create_params})
-            return str(api._result(res, True)["Id"])
+            answer = api._result(res, True)
+            warnings.extend(str(w) for w in answer.get("Warnings") or () if w)
+            return str(answer["Id"])
 
         try:
             container_id = create()
@@ -596,7 +601,10 @@ class DockerBackend:
         except (requests.exceptions.ConnectionError, ConnectionError) as exc:
             raise _unreachable(self._address, exc) from None
         except docker.errors.APIError as exc:
-            raise EphemeralError(f"create container {request.name}: {exc.explanation}") from None
+            raise EphemeralError(self._create_refused(request, str(exc.explanation))) from None
+        if request.note is not None:
+            for warning in warnings:  # what the engine accepted but discarded
+                request.note(f"engine: {warning}", f"the engine at {self._address}: {warning}")
         for network, aliases in request.extra_networks.items():
             self._call(
                 f"connect {request.name} to {network}",
@@ -607,6 +615,63 @@ class DockerBackend:
         if request.files:
             self._put_files(container_id, request)
         return container_id
+
+    def _unhonoured(self, request: ContainerRequest) -> None:
+        """Settings this backend cannot honour: noted (``request.note``), or
+        refused when ignoring them would change what a test sees."""
+        subpaths = [m for m in request.mounts if m.subpath]
+        if subpaths:
+            # API < 1.45 drops VolumeOptions.Subpath without a word: the volume's root
+            version = self._api._version
+            if tuple(int(p) for p in version.split(".") if p.isdigit()) < (1, 45):
+                m = subpaths[0]
+                raise EphemeralError(
+                    f"volumes: subpath {m.subpath!r} (volume {m.source} at {m.target}) needs "
+                    f"Docker Engine API 1.45 (Docker 26) or newer; the engine at {self._address} "
+                    f"speaks {version}: upgrade the engine, or mount the whole volume and use "
+                    f"{m.target}/{m.subpath}"
+                )
+        note = request.note
+        if note is None:
+            return
+        o, r = request.options, request.resources
+        if o.stop_grace_period is not None:
+            note(
+                "stop_grace_period",
+                "stop_grace_period is not used: environments are removed at once, without "
+                "waiting for a stop (nothing a test sees changes; remove it to silence this)",
+            )
+        if r.cpus_reserved:
+            note(
+                "cpus_reserved",
+                "deploy.resources.reservations.cpus has no meaning on one Docker engine "
+                "(nothing to reserve against; a backend that places containers honours it)",
+            )
+        if o.cpu_count is not None and self._api.engine_answer().get("Os", "linux") != "windows":
+            note(
+                "cpu_count",
+                f"cpu_count is honoured by Windows engines only; the engine at {self._address} "
+                "ignores it (use cpus: to limit CPU)",
+            )
+
+    def _create_refused(self, request: ContainerRequest, cause: str) -> str:
+        """The engine's refusal to create, naming the spec key and the fix."""
+        o = request.options
+        if o.runtime and "unknown runtime" in cause.lower():
+            with contextlib.suppress(EphemeralError):
+                runtimes = self._call("docker info", self._api.info).get("Runtimes") or {}
+                cause += f" (it has: {', '.join(sorted(runtimes))})"
+            return (
+                f"runtime {o.runtime!r} is not a runtime of the engine at {self._address}: "
+                f"{cause}; install it on the engine, or remove runtime: from the service"
+            )
+        if o.storage_opt and "storage-opt" in cause:
+            return (
+                f"storage_opt is refused by the engine at {self._address} ({cause}): its storage "
+                "driver cannot size a container's filesystem (overlay2 needs xfs with pquota); "
+                "remove storage_opt: from the service"
+            )
+        return f"create container {request.name}: {cause}"
 
     def _put_files(self, container_id: str, request: ContainerRequest) -> None:
         """Secrets and configs, copied in before the container starts (parent

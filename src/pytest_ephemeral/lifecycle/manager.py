@@ -76,6 +76,9 @@ class Manager:
         self.pooled: dict[str, str] = {}
         # told about every loaded spec that has warnings (the plugin shows them)
         self.on_spec_warnings: Callable[[Spec], None] | None = None
+        # told about every started environment with settings its backend could
+        # not honour (Environment.notes; the plugin shows them as warnings)
+        self.on_engine_notes: Callable[[Environment], None] | None = None
         # external servers (url, kind, isolate) of the specs used here: swept too
         self._servers: dict[tuple[str, str, str], None] = {}
         if settings.audit_file:  # ini eph_audit_file: this process's trail
@@ -361,6 +364,8 @@ class Manager:
             teardown(env, why=f"the start failed: {type(exc).__name__}")
             raise
         self.audit("ready", env, after=env.ready_after)
+        if env.notes and self.on_engine_notes is not None:
+            self.on_engine_notes(env)
 
     def audit(self, event: str, env: Environment, **details: Any) -> None:
         """One line of the audit trail about ``env`` (never raises)."""

@@ -129,6 +129,10 @@ class ContainerRequest:
     # Compose's engine options (runtime, ulimits, sysctls, cap_add, ...): the
     # backend passes each one it can, and says which it cannot
     options: EngineOptions = field(default_factory=EngineOptions)
+    # the backend tells a setting it cannot honour: note(key, text), e.g.
+    # ("stop_grace_period", "stop_grace_period is not used: ..."); the engine
+    # collects them once per key and environment (Environment.notes)
+    note: Callable[[str, str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,8 @@ class _Start:
         }
         self.default_network = f"{env.id}_default"
         self.built: dict[str, threading.Lock] = {}
+        # what the backend could not honour: key -> (text, services)
+        self.noted: dict[str, tuple[str, list[str]]] = {}
 
     def now(self) -> float:
         return round(time.monotonic() - self.t0, 3)
@@ -175,6 +177,18 @@ class _Start:
         finally:
             if self.events is not None:
                 self.events.close()
+            order = list(self.spec.services)
+            self.env.notes = [
+                f"{', '.join(f'services.{s}' for s in sorted(services, key=order.index))}: {text}"
+                for text, services in self.noted.values()
+            ]
+
+    def _note(self, name: str, key: str, text: str) -> None:
+        """A setting of ``name`` the backend cannot honour: once per key."""
+        with self.lock:
+            _text, services = self.noted.setdefault(key, (text, []))
+            if name not in services:
+                services.append(name)
 
     def _run_services(self) -> None:
         env = self.env
@@ -399,6 +413,7 @@ class _Start:
             files=files,
             resources=svc.resources,
             options=self._external_hosts(svc.engine),
+            note=lambda key, text: self._note(name, key, text),
         )
 
     def _external_service(self, name: str, svc: ServiceSpec) -> None:

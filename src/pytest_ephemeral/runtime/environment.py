@@ -136,6 +136,9 @@ class Environment:
     closed: bool = False
     # per service: the state a reset returns to (set by the data layer)
     snapshots: dict[str, object] = field(default_factory=dict, repr=False)
+    # settings of the spec the backend could not honour, one line per key
+    # (the front doors show them: pytest's warnings summary, eph's stderr)
+    notes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
