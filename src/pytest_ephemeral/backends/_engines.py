@@ -36,6 +36,7 @@ from ..config import SettingsError
 
 __all__ = [
     "DEFAULT_SOCKET",
+    "PUBLISH_IP_VAR",
     "EngineConfigError",
     "EngineEndpoint",
     "TLSMaterial",
