@@ -559,3 +559,55 @@ def test_unreachable_engine_is_exit_3(docker_config: Path) -> None:
     assert "Connection refused" in line
     with pytest.raises(EngineUnavailableError, match="Connection refused"):
         DockerBackend(f"tcp://127.0.0.1:{port}").version()
+
+
+def test_publish_ip_override_on_the_remote_engine(
+    docker_config: Path, monkeypatch: pytest.MonkeyPatch, engine2: str
+) -> None:
+    """``EPH_PUBLISH_IP=0.0.0.0`` (an engine behind NAT): ports bind every
+    address of the remote machine, and are still reached on the engine's address."""
+    from pytest_ephemeral.runtime.backend import ContainerRequest, PortBinding
+
+    monkeypatch.setenv("DOCKER_HOST", engine2)
+    monkeypatch.setenv("EPH_PUBLISH_IP", "0.0.0.0")
+    labels = {"eph-test": f"publish-ip-{os.getpid()}"}
+    backend = DockerBackend()
+    try:
+        assert backend.publish_host == ENGINE2_IP
+        net = backend.create_network(f"eph-test-pubip-{os.getpid()}", labels)
+        cid = backend.create_container(
+            ContainerRequest(
+                name=f"eph-test-pubip-{os.getpid()}",
+                image="redis:7-alpine",
+                labels=labels,
+                network=net,
+                aliases=("cache",),
+                ports=(PortBinding(6379),),
+            )
+        )
+        backend.start_container(cid)
+        state = backend.state(cid)
+        deadline = time.monotonic() + 30
+        reply = b""
+        while time.monotonic() < deadline and reply != b"+PONG\r\n":
+            try:
+                with socket.create_connection(
+                    (backend.publish_host, state.ports[(6379, "tcp")]), timeout=2
+                ) as s:
+                    s.sendall(b"PING\r\n")
+                    reply = s.recv(16)
+            except OSError:
+                time.sleep(0.3)
+        assert reply == b"+PONG\r\n"
+        import docker
+
+        client = docker.DockerClient(base_url=engine2, version="1.41")
+        try:
+            bindings = client.api.inspect_container(cid)["HostConfig"]["PortBindings"]
+        finally:
+            client.close()
+        assert [b["HostIp"] for b in bindings["6379/tcp"]] == ["0.0.0.0"]
+    finally:
+        errors = backend.remove(backend.list_resources(dict(labels)))
+        backend.close()
+    assert errors == []
