@@ -156,7 +156,7 @@ services:
 """
 
 INNER_TESTS = """
-import os, psycopg
+import os, psycopg, time
 from pathlib import Path
 
 def who():
@@ -165,6 +165,10 @@ def who():
 def test_write_own_rows(eph):
     url = eph["db"].url
     Path(os.environ["OUT"], who()).write_text(url.rsplit("/", 1)[1] + " " + eph["cache"].url)
+    # both workers' environments exist at once (else a part could be used twice, in turn)
+    deadline = time.monotonic() + 120
+    while len(list(Path(os.environ["OUT"]).iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     with psycopg.connect(url, autocommit=True) as c:
         assert c.execute("select count(*) from items").fetchone() == (2,)
         c.execute("insert into items values (%s, %s)", (100 + len(who()), who()))

@@ -36,7 +36,9 @@ from ..errors import DataError
 
 if TYPE_CHECKING:
     from ..runtime.environment import Connection, Environment, Service
-    from .prepare import Report
+
+#: ``report(event, details)``: what the lifecycle's audit trail is told.
+Report = Callable[[str, dict[str, Any]], None]
 
 __all__ = [
     "Claim",
@@ -44,6 +46,7 @@ __all__ = [
     "ExternalError",
     "Found",
     "Part",
+    "Report",
     "claim_part",
     "drop_env_parts",
     "drop_parts",

@@ -193,11 +193,10 @@ def step_runner(step_kind: str) -> tuple[ServiceKind, Callable[..., None]] | Non
 
 def make_snapshot(env: Environment, service: Service, *, adopt: bool) -> object | None:
     """The kind's snapshot of ``service`` (None: the kind has none; the caller
-    falls back to seeding again). An external service's part is its own snapshot."""
+    falls back to seeding again). An external service has none here: its
+    part is its snapshot (see :mod:`.snapshot`)."""
     if service.spec.external is not None:
-        from .external import part_of
-
-        return part_of(env, service)
+        return None
     kind = kind_of(service)
     hook = kind.hook(kind.snapshot) if kind is not None else None
     return hook(env, service, adopt) if hook is not None else None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Report", "prepare_service", "seed_service"]
 
 #: ``report(event, details)``: the audit trail's ear (see the module doc).
-Report = Callable[[str, dict[str, Any]], None]
+Report = Callable[[str, dict[str, Any]], None]  # the same as data.external.Report
 
 
 def prepare_service(

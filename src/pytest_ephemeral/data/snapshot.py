@@ -96,6 +96,13 @@ class _Reseed:
 
 
 def _make(env: Environment, service: Service, *, adopt: bool) -> _Snapshot:
+    if service.spec.external is not None:  # its part of the server is its snapshot
+        from .external import part_of
+
+        part = part_of(env, service)
+        if part is None:
+            raise no_snapshot(service)
+        return part
     from .kinds import make_snapshot
 
     snap = make_snapshot(env, service, adopt=adopt)
