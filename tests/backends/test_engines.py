@@ -611,3 +611,23 @@ def test_publish_ip_override_on_the_remote_engine(
         errors = backend.remove(backend.list_resources(dict(labels)))
         backend.close()
     assert errors == []
+
+
+def test_report_header_with_a_bad_engine_setting(
+    pytester: pytest.Pytester, docker_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pytest run is never broken by the engine's settings: the header says
+    what is wrong; only tests that ask for an environment fail, with the same line."""
+    monkeypatch.setenv("DOCKER_HOST", "ftp://engine:21")
+    pytester.makefile(".yaml", ephemeral="name: bad\nservices:\n  a:\n    image: redis:7-alpine\n")
+    pytester.makepyfile("def test_plain(): pass\ndef test_env(eph): pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "ephemeral: docker engine NOT USABLE: DOCKER_HOST='ftp://engine:21': unknown scheme "
+            "'ftp' (one of unix, tcp, ssh; *), spec ephemeral.yaml",
+            "*DOCKER_HOST='ftp://engine:21': unknown scheme 'ftp'*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
