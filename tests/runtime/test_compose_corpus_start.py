@@ -139,8 +139,12 @@ RUNTIME_LIMITS_TESTS = """
         while eph["db"].exec(["pg_isready", "-U", "postgres"]).exit_code != 0:
             assert time.monotonic() < deadline, eph["db"].logs()
             time.sleep(0.5)
-        code, out = eph["db"].exec(["sh", "-c", "ulimit -n; df -k /tmp | tail -1"])
-        assert code == 0 and out.split()[:3] == ["1024", "tmpfs", "65536"], out
+        # the container's own process (docker-init: init: true) has the limits
+        code, out = eph["db"].exec(["sh", "-c", "grep 'open files' /proc/1/limits"])
+        assert code == 0 and out.split()[3:5] == ["1024", "2048"], out
+        assert "docker-init" in eph["db"].exec(["cat", "/proc/1/cmdline"]).output
+        code, out = eph["db"].exec(["sh", "-c", "df -k /tmp | tail -1"])
+        assert code == 0 and out.split()[:2] == ["tmpfs", "65536"], out
 """
 
 
