@@ -137,3 +137,12 @@ def test_notes_reach_pytests_warnings_summary(
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*EngineWarning: services.app: stop_grace_period is not used*"])
     assert result.stdout.str().count("EngineWarning") == 1
+    # turned into an error (filterwarnings): the start fails, and what it made is removed
+    strict = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "error::pytest_ephemeral.plugin.EngineWarning", timeout=300
+    )
+    strict.assert_outcomes(errors=2)
+    strict.stdout.fnmatch_lines(["*EngineWarning: services.app: stop_grace_period is not used*"])
+    flt = {"label": [f"pytest-ephemeral.name={pytester.path.name}"]}
+    assert docker_client.api.containers(all=True, filters=flt) == []
+    assert docker_client.api.networks(filters=flt) == []

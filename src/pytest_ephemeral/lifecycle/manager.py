@@ -360,12 +360,13 @@ class Manager:
         )
         try:
             start_environment(env, self.engine_options(cancel=cancel, spec=env.spec))
+            if env.notes and self.on_engine_notes is not None:
+                # inside: a note turned into an error (filterwarnings) removes it too
+                self.on_engine_notes(env)
         except BaseException as exc:
             teardown(env, why=f"the start failed: {type(exc).__name__}")
             raise
         self.audit("ready", env, after=env.ready_after)
-        if env.notes and self.on_engine_notes is not None:
-            self.on_engine_notes(env)
 
     def audit(self, event: str, env: Environment, **details: Any) -> None:
         """One line of the audit trail about ``env`` (never raises)."""
