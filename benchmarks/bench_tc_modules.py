@@ -139,7 +139,8 @@ def run_testcontainers() -> float:
             container.with_network(network).with_network_aliases(alias)
             container.with_kwargs(labels=labels)
             # published on 127.0.0.1 only (this machine's rule), as the plugin does
-            container.ports = dict.fromkeys(container.ports, ("127.0.0.1",))
+            local: dict[Any, Any] = dict.fromkeys(container.ports, ("127.0.0.1",))
+            container.ports = local
             container.start()
             started.append(container)
         took = time.perf_counter() - t0
