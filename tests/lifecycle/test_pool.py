@@ -159,6 +159,9 @@ def test_claimed_reset_and_returned_also_under_xdist(
     pool = ready_ids(pytester.path, spec)
     assert len(pool) == 2
     pytester.makepyfile(test_change=CHANGE_TESTS)
+    trail = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("EPH_AUDIT_FILE", str(trail))
+    claimed: list[str] = []
     for run, args in enumerate([(), (), ("-n", "2")]):
         folder = tmp_path / f"marks-{run}"
         folder.mkdir()
@@ -173,9 +176,14 @@ def test_claimed_reset_and_returned_also_under_xdist(
         envs = [m["env"] for m in seen.values()]
         assert set(envs) <= pool
         assert len(set(envs)) == len(envs)  # two workers never share one
+        claimed += envs
         assert "a cold start" not in result.stdout.str()
         # returned, not replaced: the same two, ready again
         assert wait_for(lambda: ready_ids(pytester.path, spec) == pool, 30)
+    # the audit trail has each claim and each return
+    records = [json.loads(line) for line in trail.read_text().splitlines()]
+    for event in ("claimed", "returned"):
+        assert sorted(r["env"] for r in records if r["event"] == event) == sorted(claimed)
 
 
 def test_two_claimants_never_get_one_environment(
@@ -382,3 +390,8 @@ def test_bad_size_is_one_line(pytester: pytest.Pytester, pool_dir: Path) -> None
     assert done.stderr == (
         "eph pool: --size 0: give at least 1 (the environments the pool keeps ready)\n"
     )
+    missing = eph("pool", "up", "-f", "nope.yaml", cwd=pytester.path)
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1
+    assert "nope.yaml' (from -f) not found" in missing.stderr
+    assert missing.stderr.rstrip().endswith("name it with -f SPEC")

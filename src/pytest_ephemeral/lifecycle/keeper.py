@@ -59,6 +59,7 @@ class Keeper:
         self.backend = manager.backend
         self.stop = threading.Event()
         self.starting: dict[str, threading.Thread] = {}
+        self.removing: dict[str, threading.Thread] = {}  # removals under way, in parallel
         self.failures = 0
         self.next_start = 0.0
         self._mtime: tuple[int, int] | None = None
@@ -128,24 +129,39 @@ class Keeper:
         live = 0
         with self._lock:
             starting = set(self.starting)
+            removing = set(self.removing)
         for m in found:
-            if m.id in starting:
+            if m.id in starting or m.id in removing:
                 continue
             why, counts = self.judge(m)
             if why is None:
                 live += counts
                 continue
-            self.remove(m, why)
+            self.remove_later(m, why)
         need = self.size - live - len(starting)
         if need > 0 and self.spec is not None and time.monotonic() >= self.next_start:
             for _ in range(need):
                 self.start_one(self.spec)
 
+    def remove_later(self, m: P.Member, why: str) -> None:
+        """Remove ``m`` in the background (several at once: a run that hands
+        back four is refilled in the time of one removal, not four)."""
+        thread = threading.Thread(target=self.remove, args=(m, why), daemon=True)
+        with self._lock:
+            self.removing[m.id] = thread
+        thread.start()
+
     def remove(self, m: P.Member, why: str) -> None:
-        if m.state == "ready" and not P.claim_member(self.backend, m, self.manager.owner):
-            return  # a claimant took it just now: it is theirs until they give it back
-        errors = P.remove_members(self.backend, [m], why)
-        _log(f"removed {m.id}: {why}" + (f" ({'; '.join(errors)})" if errors else ""))
+        try:
+            if m.state == "ready" and not P.claim_member(self.backend, m, self.manager.owner):
+                return  # a claimant took it just now: it is theirs until they give it back
+            errors = P.remove_members(self.backend, [m], why)
+            _log(f"removed {m.id}: {why}" + (f" ({'; '.join(errors)})" if errors else ""))
+        except EphemeralError as exc:
+            _log(f"removing {m.id} failed: {exc}")
+        finally:
+            with self._lock:
+                self.removing.pop(m.id, None)
 
     def start_one(self, spec: Spec) -> None:
         env_id = f"{L.safe_name(spec.name)[:24]}-pool-{uuid.uuid4().hex[:8]}"
@@ -209,7 +225,7 @@ class Keeper:
 
     def shutdown(self) -> None:
         with self._lock:
-            threads = list(self.starting.values())
+            threads = list(self.starting.values()) + list(self.removing.values())
         for thread in threads:
             thread.join(timeout=60)
         with contextlib.suppress(EphemeralError):

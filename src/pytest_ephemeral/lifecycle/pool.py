@@ -408,7 +408,7 @@ def main(argv: Sequence[str]) -> int:
         if args.action == "ls":
             return _ls(args)
         return _down(args)
-    except SpecError as exc:
+    except (SpecError, _Usage) as exc:
         _err(str(exc))
         return 2
     except EngineUnavailableError as exc:
@@ -443,7 +443,12 @@ def _spec_path(settings: Any) -> Path:
     try:
         return Manager(settings).spec_path()
     except (IndexError, EphemeralError) as exc:
-        raise EphemeralError(f"no spec found ({exc}); name it with -f SPEC") from None
+        text = str(exc).replace("(from --eph-spec)", "(from -f)")
+        raise _Usage(f"no spec found: {text}; name it with -f SPEC") from None
+
+
+class _Usage(EphemeralError):
+    """Bad input on the command line (exit 2)."""
 
 
 def held(key: str) -> bool:
