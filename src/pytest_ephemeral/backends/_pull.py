@@ -369,12 +369,23 @@ def last_pull(address: str, image: str) -> float | None:
 
 @dataclass
 class PullTurn:
-    """Held while pulling: whether another process pulled the image while
-    this one waited (then there is nothing left to do), and how to record
+    """Held while pulling: whether a pull of the image by another process
+    (or an earlier one of this) makes this one needless, and how to record
     this pull."""
 
-    waited_for_other: bool
+    waited_for_other: bool  # another process pulled it while this one waited
+    last: float | None  # the last pull of it on this machine (epoch), None: none known
     stamp: Path
+
+    def done_by_other(self, window: float) -> str | None:
+        """Why not to pull again: pulled while this process waited for the
+        lock, or less than ``window`` seconds ago (a process that found the
+        image missing a moment before that pull ended); None: pull."""
+        if self.waited_for_other:
+            return "pulled meanwhile by another process"
+        if self.last is not None and 0 <= time.time() - self.last < window:
+            return f"pulled {time.time() - self.last:.0f}s ago on this machine"
+        return None
 
     def record(self) -> None:
         with contextlib.suppress(OSError):
@@ -409,6 +420,6 @@ def pull_lock(
         waited = True
     try:
         pulled = last_pull(address, image)
-        yield PullTurn(waited and pulled is not None and pulled >= waited_since, stamp)
+        yield PullTurn(waited and pulled is not None and pulled >= waited_since, pulled, stamp)
     finally:
         lock.release()

@@ -61,6 +61,9 @@ T = TypeVar("T")
 PULL_CONNECT_TIMEOUT = 10.0
 PULL_STALL_TIMEOUT = 120.0
 PULL_LOCK_TIMEOUT = 1800.0
+# a pull of the same image on this machine that recent makes another needless
+# (several workers that found it missing at once pull it once)
+PULL_FRESH = 60.0
 # a build step as the engine reports it (Docker's "Step 2/5 : RUN ...", Podman's "STEP 2/5: ...")
 _STEP = re.compile(r"^\s*(?:Step|STEP)\s+(\d+)/(\d+)\s*:\s*(.*)$")
 _FROM = re.compile(r"^(\s*FROM\s+)(--platform=\S+\s+)?(\S+)(.*)$", re.IGNORECASE)
@@ -307,9 +310,10 @@ class DockerBackend:
         ImageNotFoundError (no such repository, tag or digest) or RegistryError
         (unreachable, authentication refused), each one line."""
         with _pull.pull_lock(self._address, image, PULL_LOCK_TIMEOUT, progress) as turn:
-            if turn.waited_for_other and self.image_exists(image):
+            why = turn.done_by_other(PULL_FRESH)
+            if why is not None and self.image_exists(image):
                 if progress is not None:
-                    progress(f"{image}: pulled meanwhile by another process")
+                    progress(f"{image}: {why}; not pulled again")
                 return
             self._pull(image, progress)
             turn.record()
