@@ -591,3 +591,63 @@ def test_eph_prune_drops_dead_and_expired_parts_and_keeps_live_ones(
                 conn.execute(f"DROP DATABASE IF EXISTS {name}")
         for claim in records.values():
             redis("DEL", f"eph:claim:prefix:{claim.env}", f"eph:{claim.env}:data")
+
+
+SHARED_TESTS = """
+import os, psycopg
+from pathlib import Path
+
+def test_part(eph):
+    who = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(os.environ["OUT"], who).write_text(eph["db"].url.rsplit("/", 1)[1])
+    with psycopg.connect(eph["db"].url) as c:
+        assert c.execute("select count(*) from items").fetchone() == (2,)
+"""
+
+
+@pytest.mark.docker
+def test_shared_workers_and_a_reused_kept_environment_find_the_part_again(
+    pytester: pytest.Pytester, urls: None, team_data: Any, tmp_path: Path
+) -> None:
+    """--eph-shared: the workers attach to one environment, whose part the
+    others find on the server; --eph-keep then --eph-reuse: the next run finds
+    the kept part; eph down drops it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    write_project(pytester.path, SPEC.format(name="hybridsh"), SEEDS)
+    pytester.makepyfile(test_shared=SHARED_TESTS)
+    os.environ["OUT"] = str(out)
+    try:
+        shared = pytester.runpytest_subprocess(
+            "-n", "2", "--dist", "each", "--eph-shared", "-p", "no:cacheprovider"
+        )
+        shared.assert_outcomes(passed=2)
+        names = {p.read_text() for p in out.iterdir()}
+        assert len(names) == 1 and len(list(out.iterdir())) == 2
+        assert parts_on_pg() == [] and claims_on_redis() == []
+
+        for p in out.iterdir():
+            p.unlink()
+        first = pytester.runpytest_subprocess("--eph-keep=always", "-p", "no:cacheprovider")
+        first.assert_outcomes(passed=1)
+        kept_db = (out / "main").read_text()
+        assert parts_on_pg() == [f"db {kept_db}"]
+        again = pytester.runpytest_subprocess("--eph-reuse", "-p", "no:cacheprovider")
+        again.assert_outcomes(passed=1)
+        assert (out / "main").read_text() == kept_db  # the same part, found again
+        assert parts_on_pg() == [f"db {kept_db}"]
+    finally:
+        del os.environ["OUT"]
+        listing = subprocess.run(
+            [sys.executable, "-m", "pytest_ephemeral.cli", "ls", "--json"],
+            capture_output=True,
+            text=True,
+        )
+        for rec in json.loads(listing.stdout or "[]"):
+            if rec["name"] == "hybridsh":
+                subprocess.run(
+                    [sys.executable, "-m", "pytest_ephemeral.cli", "down", rec["id"]],
+                    cwd=pytester.path,
+                    capture_output=True,
+                )
+    assert parts_on_pg() == [] and claims_on_redis() == []

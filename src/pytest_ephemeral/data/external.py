@@ -47,6 +47,7 @@ __all__ = [
     "Found",
     "Part",
     "Report",
+    "adopt_parts",
     "claim_part",
     "drop_env_parts",
     "drop_parts",
@@ -134,6 +135,8 @@ class Driver(Protocol):
 
     def claim(self, env: Environment, service: Service, claim: Claim) -> Part: ...
 
+    def adopt(self, env: Environment, service: Service) -> Part | None: ...
+
     def owned(self, url: str, isolate: str) -> list[Found]: ...
 
     def drop_found(self, url: str, found: Found) -> None: ...
@@ -198,6 +201,30 @@ def claim_part(
     if service.spec.seed:
         part.seed(env, service)
     return part
+
+
+def adopt_parts(env: Environment) -> bool:
+    """Find the parts of an environment another process made (a shared one, a
+    kept one reused) and set its external services' connections. False when
+    one is gone (the environment is not whole); nothing is changed on the servers."""
+    found: dict[str, Part] = {}
+    for name, service in env.services.items():
+        ext = service.spec.external
+        if ext is None:
+            continue
+        try:
+            part = _driver(ext.kind).adopt(env, service)
+        except DataError:
+            part = None
+        if part is None:
+            for other in found.values():
+                other.close()
+            return False
+        found[name] = part
+        service.connection = part.connection()
+    with _lock:
+        _parts(env).update(found)
+    return True
 
 
 def mark_parts(env: Environment, expires: float, *, kept: bool) -> list[str]:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EnvironmentNotFoundError, EphemeralError
-from . import labels as L
 from .audit import record, redact_argv
 from .inventory import EnvRecord, inventory, sweep
 from .removal import remove_environment
@@ -83,25 +82,10 @@ def down(backend: Backend, records: Iterable[EnvRecord]) -> list[Removed]:
         Removed(
             rec.id,
             len(rec.resources),
-            tuple(_drop_parts(rec) + remove_environment(backend, rec.id, rec.resources)),
+            tuple(remove_environment(backend, rec.id, rec.resources)),
         )
         for rec in records
     ]
-
-
-def _drop_parts(rec: EnvRecord) -> list[str]:
-    """The parts of external servers ``rec`` holds (its labels say it has some):
-    found through its spec, whose URLs come from this environment."""
-    if not any(r.labels.get(L.EXTERNAL) for r in rec.resources) or not rec.spec:
-        return []
-    from ..data.external import drop_env_parts, servers_of
-    from ..spec import load_spec
-
-    try:
-        servers = servers_of(load_spec(Path(rec.spec)))
-    except EphemeralError as exc:
-        return [f"its parts of external servers are left to the sweep ({exc})"]
-    return drop_env_parts(servers, rec.id)
 
 
 def _servers_here() -> list[tuple[str, str, str]]:

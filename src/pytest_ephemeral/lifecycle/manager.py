@@ -569,6 +569,10 @@ class Manager:
         )
         if env is not None:
             _connect(env)
+            from ..data.external import adopt_parts
+
+            if not adopt_parts(env):  # an external service's part is gone: not whole
+                return None
         return env
 
     def attach(self, spec: Spec, record: EnvRecord) -> Environment | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import labels as L
@@ -24,6 +25,7 @@ def remove_environment(
     known: Sequence[Resource] = (),
     *,
     event: str = "destroyed",
+    externals: bool = True,
     **why: str,
 ) -> list[str]:
     """Remove ``known`` and whatever else carries ``env_id``'s label, in
@@ -32,8 +34,13 @@ def remove_environment(
     re-raised afterwards). Returns the errors (an engine that cannot be
     reached is one: nothing is counted as removed then). When ``known`` is
     not empty, the removal is an audit ``event`` (``destroyed``; the reaper
-    says ``reaped``, the sweep ``expired``) with ``why`` as its details."""
+    says ``reaped``, the sweep ``expired``) with ``why`` as its details.
+    With ``externals``, the environment's parts of external servers (its
+    labels name its external services) are dropped first, found through its
+    spec (the URLs from this process's environment)."""
     from ..runtime.engine import remove_resources
+
+    parts = _drop_external_parts(env_id, known) if externals else []
 
     interrupted: BaseException | None = None
     errors: list[str] = []
@@ -43,11 +50,27 @@ def remove_environment(
             break
         except KeyboardInterrupt as exc:  # finish the job, then re-raise
             interrupted = exc
+    errors = parts + errors
     if known:
         _audit(event, env_id, known, errors, why)
     if interrupted is not None:
         raise interrupted
     return errors
+
+
+def _drop_external_parts(env_id: str, known: Sequence[Resource]) -> list[str]:
+    spec_path = next((r.labels.get(L.SPEC_PATH) for r in known if r.labels.get(L.EXTERNAL)), None)
+    if not spec_path:
+        return []
+    from ..data.external import drop_env_parts, servers_of
+    from ..errors import EphemeralError
+    from ..spec import load_spec
+
+    try:
+        servers = servers_of(load_spec(Path(spec_path)))
+    except EphemeralError as exc:
+        return [f"its parts of external servers are left to the sweep and the TTL ({exc})"]
+    return drop_env_parts(servers, env_id)
 
 
 def _audit(
@@ -80,8 +103,8 @@ def teardown(env: Environment, *, why: str = "") -> list[str]:
     errors = drop_parts(env)  # its parts of external servers, if any (never raises)
     release(env)  # before the servers go
     try:
-        return errors + remove_environment(
-            env.backend, env.id, env.resources, **({"why": why} if why else {})
+        return errors + remove_environment(  # its parts are dropped already
+            env.backend, env.id, env.resources, externals=False, **({"why": why} if why else {})
         )
     finally:
         env.closed = True

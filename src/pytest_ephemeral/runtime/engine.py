@@ -852,11 +852,17 @@ def attach_environment(
 ) -> Environment | None:
     """An :class:`Environment` for containers that already run (a kept
     environment, or one another process created): ``containers`` maps service
-    names to their containers. None when it is not whole and running."""
-    if set(containers) != set(spec.services):
+    names to their containers. None when it is not whole and running. An
+    external service has no container: its Service comes without one (the
+    caller finds its part of the server)."""
+    if set(containers) != {n for n, s in spec.services.items() if s.external is None}:
         return None
     env = Environment(env_id, spec, backend, labels, resources=list(resources))
     env.selector = dict(selector)
+    for name, svc in spec.services.items():
+        if svc.external is not None:
+            env.services[name] = Service(name, svc, backend, "", backend.publish_host, {})
+            env.timeline[name] = ServiceTimes()
     for name, res in containers.items():
         try:
             state = backend.state(res.id)

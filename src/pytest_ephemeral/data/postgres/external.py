@@ -562,6 +562,37 @@ class _Driver:
             raise
         return part
 
+    def adopt(self, env: Environment, service: Service) -> PgPart | None:
+        """The part an earlier process made for ``env``, if its record is there."""
+        ext = service.spec.external
+        assert ext is not None
+        server = _Server(ext.url, service.name)
+        name = _ident_name(PART_PREFIX, env.id)
+        part = PgPart(server, ext.isolate, name, Claim(env.id, "-", 0))
+        holder = part._holder("schema" if ext.isolate == "schema" else "database")
+        if f"environment {env.id}," not in holder:
+            part.close()
+            return None
+        row = (
+            part._maint()
+            .execute(
+                "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s"
+                if ext.isolate == "schema"
+                else "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = %s",
+                (name,),
+            )
+            .fetchone()
+        )
+        part.claim = Claim.parse(row[0] if row else None) or part.claim
+        if ext.isolate != "schema":
+            part.template = (
+                TEMPLATE_PREFIX + seed_key(env, service, server.user)
+                if service.spec.seed
+                else "template0"
+            )
+        return part
+
     def owned(self, url: str, isolate: str) -> list[Found]:
         server = _Server(url, "(sweep)")
         conn = server.connect()

@@ -310,6 +310,22 @@ class _Driver:
         part.take()
         return part
 
+    def adopt(self, env: Environment, service: Service) -> RedisPart | None:
+        """The part an earlier process claimed for ``env``, if its marker is there."""
+        ext = service.spec.external
+        assert ext is not None
+        server = _Server(ext.url, service.name)
+        for found in self.owned(ext.url, ext.isolate):
+            if found.claim.env != env.id:
+                continue
+            part = RedisPart(server, ext.isolate, found.claim)
+            if ext.isolate == "db":
+                part.db = int(found.name)
+                part.marker = f"{CLAIM_DB}{part.db}"
+            part.name = found.name
+            return part
+        return None
+
     def owned(self, url: str, isolate: str) -> list[Found]:
         server = _Server(url, "(sweep)")
         found: list[Found] = []
