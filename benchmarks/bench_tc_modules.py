@@ -213,8 +213,9 @@ def report(
         + (
             "."
             if statistics.median(ratios) < 1
-            else ": on this machine that overhead, and two starts competing for 2 shared "
-            "CPUs, ate what the parallel start saves."
+            else ": on this loaded machine (2 shared CPUs) the paired runs came out even or "
+            "slower, the parallel start's saving lost in that overhead and in two starts "
+            "competing for the CPUs (not measured apart)."
         ),
         f"- The machine was shared (load average {facts.get('load average at start', '?')} at "
         f"the start, {load_end} at the end), hence the spread between min and max.",
