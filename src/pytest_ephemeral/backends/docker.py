@@ -22,6 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import _sdk  # first: the Docker SDK without its ssh transport (see _sdk)
+
+# isort: split
 import docker
 import docker.errors
 import docker.utils.build
@@ -116,6 +119,7 @@ def _client_options(endpoint: EngineEndpoint) -> dict[str, Any]:
                 f"{endpoint.describe()}: an ssh:// engine needs paramiko, which the Docker "
                 "SDK imports for it (pip install 'pytest-ephemeral[ssh]')"
             )
+        _sdk.ssh_transport()
         if shutil.which("ssh"):
             options["use_ssh_client"] = True
     return options
