@@ -64,9 +64,11 @@ def _push(local: str, remote: str) -> str:
     """Push ``local`` as ``remote``; the registry's digest of it."""
     _docker("tag", local, remote)
     _docker("push", "-q", remote)
-    digests = json.loads(_docker("image", "inspect", "--format", "{{json .RepoDigests}}", remote))
+    digests: list[str] = json.loads(
+        _docker("image", "inspect", "--format", "{{json .RepoDigests}}", remote)
+    )
     repo = remote.rsplit(":", 1)[0]
-    return next(d.split("@", 1)[1] for d in digests if d.startswith(repo + "@"))
+    return next(str(d).split("@", 1)[1] for d in digests if d.startswith(repo + "@"))
 
 
 def _forget(*names: str) -> None:
