@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ephemeral import Environment
+from pytest_ephemeral import Environment, ServiceStartError
 from pytest_ephemeral.backends.docker import DockerBackend
 from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.lifecycle.removal import teardown
@@ -96,5 +96,62 @@ def test_compose_keys_reach_the_containers(
             ]
         )
         assert out.strip() == "2"
+    finally:
+        teardown(env)
+
+
+def _hooked(write_spec: Callable[..., Path], name: str, hook: str, settings: str) -> Environment:
+    path = write_spec(
+        f"""
+        services:
+          app:
+            image: {PY}
+            command: ["sleep", "600"]
+            post_start:
+              - command: ["sh", "-c", "{hook}"]
+                {settings}
+            wait: {{command: ["test", "-f", "/tmp/done"]}}
+        """,
+        name=name,
+    )
+    env_id = f"t-{uuid.uuid4().hex[:8]}"
+    return Environment(
+        env_id, load_spec(path), DockerBackend(), {L.ENV: env_id}, selector={L.ENV: env_id}
+    )
+
+
+@pytest.mark.docker
+def test_post_start_hooks_run_with_their_settings(
+    docker_client: Any, write_spec: Callable[..., Path]
+) -> None:
+    caps = "grep CapEff /proc/self/status"
+    options = EngineOptions(default_timeout=60, service_label=L.SERVICE)
+    env = _hooked(
+        write_spec,
+        "hook.yaml",
+        # $$: a literal $ in Compose, for the shell of the hook
+        f"pwd > hook; echo $$MODE >> hook; id -u >> hook; {caps} >> hook; touch /tmp/done",
+        'working_dir: /tmp\n                environment: {MODE: from-the-hook}\n'
+        '                user: "1000"',
+    )
+    try:
+        start_environment(env, options)
+        out = env["app"].exec("cat /tmp/hook").output
+        assert len(out.split()) == 5, out
+        where, mode, uid, _cap, plain = out.split()
+        assert (where, mode, uid) == ("/tmp", "from-the-hook", "1000")
+    finally:
+        teardown(env)
+    env = _hooked(write_spec, "root.yaml", f"{caps} > /tmp/done", "privileged: true")
+    try:
+        try:
+            start_environment(env, options)
+        except ServiceStartError as exc:
+            # an engine that may not grant every capability (this one runs in a
+            # sandbox) refuses the privileged exec itself: the flag reached it
+            assert "post_start command" in str(exc) and "unable to apply caps" in str(exc)
+        else:  # every capability, where a plain exec has Docker's default set
+            privileged = int(env["app"].exec("cat /tmp/done").output.split()[1], 16)
+            assert privileged > int(plain, 16) and privileged & int(plain, 16) == int(plain, 16)
     finally:
         teardown(env)
