@@ -27,11 +27,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
-from pytest_ephemeral.backends.kubernetes import render, validate_manifests
+from pytest_ephemeral.backends.kubernetes import render as _render
+from pytest_ephemeral.backends.kubernetes import validate_manifests
+from pytest_ephemeral.lifecycle.render import LABEL_KEYS
 from pytest_ephemeral.parity import parity_report
 from pytest_ephemeral.spec import Spec, load_spec
 
@@ -47,6 +50,11 @@ def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def render(spec: Any, **kwargs: Any) -> Any:
+    """The renderer as ``eph render`` calls it."""
+    return _render(spec, env_id=f"{spec.name}-{spec.hash[:8]}", keys=LABEL_KEYS, **kwargs)
 
 
 def main() -> None:

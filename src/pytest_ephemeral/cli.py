@@ -154,7 +154,7 @@ _DELEGATED_HELP: dict[str, tuple[str, str]] = {
     "record": (".replay.cli:record_main", "record traffic to a service as HAR"),
     "replay": (".replay.cli:replay_main", "replay a capture against a target and compare"),
     "parity": (".parity.cli:main", "compare the spec with production manifests"),
-    "render": (".backends.kubernetes.cli:main", "write an environment as Kubernetes manifests"),
+    "render": (".lifecycle.render:main", "write an environment as Kubernetes manifests"),
     "lock": (".lifecycle.lock:main", "record each image's digest in ephemeral.lock; --check"),
     "audit": (".lifecycle.audit:main", "show the audit trail of environments, or --verify it"),
     "pool": (".lifecycle.pool:main", "keep environments of a spec warm: pool up/ls/down"),

@@ -14,11 +14,11 @@ import yaml
 from pytest_ephemeral.backends.kubernetes import (
     InvalidManifestError,
     RenderError,
-    cli,
     namespace_name,
     validate_manifests,
 )
 from pytest_ephemeral.lifecycle import labels as L
+from pytest_ephemeral.lifecycle import render as cli
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

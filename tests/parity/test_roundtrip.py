@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ephemeral.backends.kubernetes import cli as render_cli
+from pytest_ephemeral.lifecycle import render as render_cli
 from pytest_ephemeral.parity import cli as parity_cli
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

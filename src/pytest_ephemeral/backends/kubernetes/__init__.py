@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from ._errors import InvalidManifestError, RenderError
 from ._names import namespace_name
-from ._render import Rendering, render
+from ._render import LabelKeys, Rendering, render
 from ._validate import validate_manifests
 
 __all__ = [
     "InvalidManifestError",
+    "LabelKeys",
     "RenderError",
     "Rendering",
     "namespace_name",

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ...lifecycle import labels as L
 from ...spec.model import HealthcheckSpec, ServiceSpec, Spec, VolumeMount, WaitSpec
 from ._errors import RenderError
 from ._names import is_dns_label, label_value, namespace_name, suggest_label
@@ -26,10 +25,39 @@ SecretMode = Literal["redact", "include"]
 REDACTED = "***"
 CONFIGMAP_LIMIT = 1024 * 1024  # bytes: the API server refuses larger ConfigMaps
 MANAGED_BY = "app.kubernetes.io/managed-by"
-WAITS = f"{L.PREFIX}.waits"
-DEPENDS_ON = f"{L.PREFIX}.depends-on"
-TIMEOUT = f"{L.PREFIX}.timeout"
-REDACTED_MARK = f"{L.PREFIX}.redacted"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelKeys:
+    """The label names an environment's objects carry. The lifecycle owns
+    them (``lifecycle/labels.py``) and hands them in: a backend applies
+    labels, it does not name them."""
+
+    PREFIX: str
+    ENV: str
+    SPEC_NAME: str
+    SERVICE: str
+    SPEC_HASH: str
+    KEPT: str
+    SPEC_PATH: str
+
+    @property
+    def WAITS(self) -> str:
+        return f"{self.PREFIX}.waits"
+
+    @property
+    def DEPENDS_ON(self) -> str:
+        return f"{self.PREFIX}.depends-on"
+
+    @property
+    def TIMEOUT(self) -> str:
+        return f"{self.PREFIX}.timeout"
+
+    @property
+    def REDACTED_MARK(self) -> str:
+        return f"{self.PREFIX}.redacted"
+
+
 PLACEHOLDER_PORT: Manifest = {"name": "names-only", "port": 9, "protocol": "TCP"}
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "node_modules"}
 
@@ -128,7 +156,9 @@ class _Renderer:
         images: Mapping[str, str],
         secrets: SecretMode,
         kubernetes_version: str,
+        keys: LabelKeys,
     ) -> None:
+        self.L = keys
         self.spec = spec
         self.env_id = env_id
         self.namespace = namespace_name(env_id)
@@ -149,12 +179,12 @@ class _Renderer:
 
     def labels(self, service: str | None = None) -> dict[str, str]:
         found = {
-            L.ENV: label_value(self.env_id),
-            L.SPEC_NAME: label_value(self.spec.name),
+            self.L.ENV: label_value(self.env_id),
+            self.L.SPEC_NAME: label_value(self.spec.name),
             MANAGED_BY: "pytest-ephemeral",
         }
         if service is not None:
-            found[L.SERVICE] = label_value(service)
+            found[self.L.SERVICE] = label_value(service)
             found["app.kubernetes.io/name"] = label_value(service)
         return found
 
@@ -180,15 +210,18 @@ class _Renderer:
 
     def environment(self) -> list[Manifest]:
         labels = self.labels()
-        labels[L.SPEC_HASH] = label_value(self.spec.hash)
-        labels[L.KEPT] = "true"
+        labels[self.L.SPEC_HASH] = label_value(self.spec.hash)
+        labels[self.L.KEPT] = "true"
         namespace: Manifest = {
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {
                 "name": self.namespace,
                 "labels": labels,
-                "annotations": {L.SPEC_PATH: str(self.spec.path), L.SPEC_HASH: self.spec.hash},
+                "annotations": {
+                    self.L.SPEC_PATH: str(self.spec.path),
+                    self.L.SPEC_HASH: self.spec.hash,
+                },
             },
         }
         isolation: Manifest = {
@@ -275,11 +308,13 @@ class _Renderer:
         if mounts:
             container["volumeMounts"] = mounts
         extra += files
-        annotations = {WAITS: "; ".join(w.describe() for w in waits) or "none"}
+        annotations = {self.L.WAITS: "; ".join(w.describe() for w in waits) or "none"}
         if svc.depends_on:
-            annotations[DEPENDS_ON] = ",".join(f"{d.service}:{d.condition}" for d in svc.depends_on)
+            annotations[self.L.DEPENDS_ON] = ",".join(
+                f"{d.service}:{d.condition}" for d in svc.depends_on
+            )
         if svc.wait_timeout:
-            annotations[TIMEOUT] = f"{svc.wait_timeout:g}"
+            annotations[self.L.TIMEOUT] = f"{svc.wait_timeout:g}"
         pod_annotations = dict(annotations)
         pod_annotations.update({f"compose.label/{k}": v for k, v in svc.labels.items()})
         pod: Manifest = {
@@ -327,7 +362,10 @@ class _Renderer:
             "revisionHistoryLimit": 0,
             "strategy": {"type": "Recreate"},
             "selector": {
-                "matchLabels": {L.ENV: label_value(self.env_id), L.SERVICE: label_value(svc.name)}
+                "matchLabels": {
+                    self.L.ENV: label_value(self.env_id),
+                    self.L.SERVICE: label_value(svc.name),
+                }
             },
         }
         if svc.wait_timeout:
@@ -422,7 +460,7 @@ class _Renderer:
                 "a Secret key may hold only letters, digits, '-', '_' and '.'",
                 "rename the variable",
             )
-        annotations = {REDACTED_MARK: "true"} if self.secrets == "redact" else {}
+        annotations = {self.L.REDACTED_MARK: "true"} if self.secrets == "redact" else {}
         secret: Manifest = {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -468,7 +506,7 @@ class _Renderer:
                 "every service of the environment shares the namespace's network; "
                 "the spec's separate networks are not rendered",
             )
-        selector = {L.ENV: label_value(self.env_id), L.SERVICE: label_value(svc.name)}
+        selector = {self.L.ENV: label_value(self.env_id), self.L.SERVICE: label_value(svc.name)}
         service_ports = [
             {"name": f"{proto}-{port}", "port": port, "targetPort": port, "protocol": proto.upper()}
             for port, proto in ports
@@ -590,7 +628,7 @@ class _Renderer:
                 "wait",
                 f"{len(probes)} waits: the first is the startupProbe, the last the "
                 "readinessProbe; the others are left to pytest-ephemeral (annotation "
-                f"{WAITS})",
+                f"{self.L.WAITS})",
             )
         if not probes:
             return {}
@@ -743,7 +781,7 @@ class _Renderer:
         config: Manifest = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": self.meta(name, svc.name, **{f"{L.PREFIX}.source": str(source)}),
+            "metadata": self.meta(name, svc.name, **{f"{self.L.PREFIX}.source": str(source)}),
         }
         if data:
             config["data"] = data
@@ -769,7 +807,7 @@ class _Renderer:
         name = f"{svc.name}-{kind[:-1]}-{suggest_label(item.name)}"[:63].rstrip("-")
         if kind == "secrets":
             value = content if self.secrets == "include" else REDACTED
-            annotations = {REDACTED_MARK: "true"} if self.secrets == "redact" else {}
+            annotations = {self.L.REDACTED_MARK: "true"} if self.secrets == "redact" else {}
             obj: Manifest = {
                 "apiVersion": "v1",
                 "kind": "Secret",
@@ -819,13 +857,14 @@ def _memory(size: int) -> str:
 def render(
     spec: Spec,
     *,
-    env_id: str | None = None,
+    env_id: str,
+    keys: LabelKeys,
     images: Mapping[str, str] | None = None,
     secrets: SecretMode = "redact",
     kubernetes_version: str = "",
 ) -> Rendering:
-    """The manifests of one environment of ``spec`` (id ``env_id``; default
-    ``<name>-<spec hash>``, so the same spec renders the same text)."""
+    """The manifests of one environment of ``spec`` (id ``env_id``), its
+    objects labelled with the lifecycle's ``keys``."""
     images = dict(images or {})
     for service in images:
         if service not in spec.services:
@@ -833,5 +872,4 @@ def render(
                 f"kubernetes: --image {service}=...: the spec has no service {service!r} "
                 f"(services: {', '.join(spec.services)})"
             )
-    env = env_id or f"{L.safe_name(spec.name)}-{spec.hash[:8]}"
-    return _Renderer(spec, env, images, secrets, kubernetes_version).render()
+    return _Renderer(spec, env_id, images, secrets, kubernetes_version, keys).render()

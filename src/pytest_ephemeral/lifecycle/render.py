@@ -13,7 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...errors import EphemeralError
+from ..backends.kubernetes import LabelKeys
+from ..errors import EphemeralError
+from . import labels as L
+
+#: the lifecycle's label names, for the manifests' labels and annotations
+LABEL_KEYS = LabelKeys(
+    PREFIX=L.PREFIX,
+    ENV=L.ENV,
+    SPEC_NAME=L.SPEC_NAME,
+    SERVICE=L.SERVICE,
+    SPEC_HASH=L.SPEC_HASH,
+    KEPT=L.KEPT,
+    SPEC_PATH=L.SPEC_PATH,
+)
 
 __all__ = ["main"]
 
@@ -94,14 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help (0) or a usage error (2, already printed)
         return int(exc.code or 0)
-    from ...spec import discover_spec, load_spec
-    from . import InvalidManifestError, render, validate_manifests
+    from ..backends.kubernetes import InvalidManifestError, render, validate_manifests
+    from ..spec import discover_spec, load_spec
 
     try:
         if not args.kubernetes:
             raise _Usage("name the target: eph render --kubernetes (the only one so far)")
         spec = load_spec(discover_spec(Path.cwd(), args.file), profiles=tuple(args.profile))
-        rendering = render(spec, env_id=args.id, images=_images(args.image), secrets=args.secrets)
+        rendering = render(
+            spec,
+            # the same spec renders the same text: <name>-<spec hash> unless told
+            env_id=args.id or f"{L.safe_name(spec.name)}-{spec.hash[:8]}",
+            keys=LABEL_KEYS,
+            images=_images(args.image),
+            secrets=args.secrets,
+        )
         version = None
         if not args.no_validate:
             try:
