@@ -184,3 +184,17 @@ def test_an_engine_that_is_not_a_manager_is_named(pytester: pytest.Pytester) -> 
     )
     assert "is not a swarm manager" in proc.stdout, proc.stdout[-2000:]
     assert "docker swarm init" in proc.stdout
+
+
+@pytest.mark.docker
+def test_a_swarm_without_room_says_so(pytester: pytest.Pytester) -> None:
+    # a reservation no node of this swarm can give: the scheduler never places it
+    pytester.makefile(
+        ".yaml",
+        ephemeral=f"services:\n  big:\n    image: {PY}\n    command: [sleep, '600']\n"
+        "    deploy: {resources: {reservations: {cpus: '64'}}}\n",
+    )
+    pytester.makepyfile("def test_a(eph): pass")
+    result = pytester.runpytest_subprocess("--eph-backend", "swarm", "--eph-timeout", "60")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*service 'big'*no node of the swarm has room*"])

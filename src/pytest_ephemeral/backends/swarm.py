@@ -389,6 +389,16 @@ class SwarmBackend(DockerBackend):
         cstatus = status.get("ContainerStatus") or {}
         exit_code = int(cstatus.get("ExitCode") or (1 if raw in ("failed", "rejected") else 0))
         error = str(status.get("Err") or "")
+        if raw == "pending" and "no suitable node" in error:
+            # the scheduler cannot place it: waiting longer will not help
+            return ContainerState(
+                "exited",
+                1,
+                None,
+                error=f"no node of the swarm has room for it ({error}); free or add nodes, "
+                "or lower its deploy.resources reservations",
+                container_id=container_id,
+            )
         health = None
         if mapped == "running" and cstatus.get("ContainerID"):
             request = self._requests.get(container_id)
