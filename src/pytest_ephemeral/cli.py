@@ -157,7 +157,7 @@ _DELEGATED_HELP: dict[str, tuple[str, str]] = {
     "render": (".lifecycle.render:main", "write an environment as Kubernetes manifests"),
     "lock": (".lifecycle.lock:main", "record each image's digest in ephemeral.lock; --check"),
     "audit": (".lifecycle.audit:main", "show the audit trail of environments, or --verify it"),
-    "pool": (".lifecycle.pool:main", "keep environments of a spec warm: pool up/ls/down"),
+    "pool": (".lifecycle.pool_cli:main", "keep environments of a spec warm: pool up/ls/down"),
 }
 _DELEGATED = {name: module for name, (module, _text) in _DELEGATED_HELP.items()}
 
