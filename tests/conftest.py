@@ -139,3 +139,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for line in left:
             print(f"  {line}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# Tests that change something every other test on the machine shares run one
+# after another on one xdist worker (``--dist loadgroup``, as scripts/run-tests
+# runs them): the local registry and the images pulled from it, the servers of
+# hybrid environments, the second engine (a test kills it), and engine-wide
+# removals (``eph down --all``, ``eph prune``, the warm pool's keeper).
+_SHARED_GROUPS = {
+    "tests/backends/test_pull.py": "registry",
+    "tests/backends/test_build.py": "registry",
+    "tests/backends/test_lock.py": "registry",
+    "tests/lifecycle/test_external.py": "servers",
+    "tests/backends/test_engines.py": "engine2",
+    "tests/backends/test_hosts.py": "engine2",
+    "tests/test_cli.py": "engine-wide",
+    "tests/lifecycle/test_pool.py": "engine-wide",
+    "tests/backends/test_swarm.py": "engine-wide",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        try:
+            where = Path(str(item.path)).relative_to(root).as_posix()
+        except ValueError:
+            continue
+        group = _SHARED_GROUPS.get(where)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -232,9 +232,16 @@ def test_eph_keep_keeps_a_failing_run_and_reuse_attaches(
         third = pytester.runpytest_subprocess("--eph-keep=failed")
         third.assert_outcomes(failed=1)  # (test_sees_state needs reuse)
     finally:
-        down = eph("down", "--all")
+        # this test's environments only: others run beside it (xdist)
+        down = eph("down", *(_ids_named(eph, name) or [env_id]))
     assert env_id in down.stdout
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
+
+
+def _ids_named(eph: Any, name: str) -> list[str]:
+    """The ids of the environments of spec ``name`` (``eph ls --json``)."""
+    listing = eph("ls", "--json")
+    return [r["id"] for r in json.loads(listing.stdout) if r["name"] == name]
 
 
 @pytest.mark.docker
@@ -264,7 +271,9 @@ def test_reuse_recreates_a_broken_kept_environment(
         second.assert_outcomes(passed=1)
         assert "reused" not in second.stdout.str()
     finally:
-        eph("down", "--all")
+        ids = _ids_named(eph, name)
+        if ids:
+            eph("down", *ids)
     assert labelled(docker_client, f"{L.SPEC_NAME}={name}") == []
 
 

@@ -246,8 +246,8 @@ def _keep_without_swallowing(config: pytest.Config) -> None:
     the optional value of ``--eph-keep``. Give it back to the test paths and
     keep the bare flag's meaning (``failed``)."""
     value = config.getoption("eph_keep")
-    if value is None or value in KEEP_CHOICES:
-        return
+    if value is None or value in KEEP_CHOICES or not _looks_like_a_test_path(config, value):
+        return  # a mode (a bad one is a usage error listing the valid ones)
     config.option.eph_keep = "failed"
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         config.args.append(value)
@@ -277,6 +277,14 @@ def _hosts(option: list[str], ini: list[str]) -> tuple[str, ...]:
     if len(set(hosts)) != len(hosts):
         raise pytest.UsageError(f"--eph-hosts: an engine is named twice: {', '.join(hosts)}")
     return hosts
+
+
+def _looks_like_a_test_path(config: pytest.Config, value: str) -> bool:
+    """A test path or node id (``tests/test_x.py``, ``test_x.py::test_a``, a
+    folder that exists), not a misspelt keep mode."""
+    if "::" in value or "/" in value or value.endswith(".py"):
+        return True
+    return (Path(config.invocation_params.dir) / value).exists()
 
 
 def pytest_configure(config: pytest.Config) -> None:

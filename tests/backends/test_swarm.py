@@ -113,8 +113,10 @@ def test_keep_and_reuse_on_the_swarm(pytester: pytest.Pytester, docker_client: A
     second = pytester.runpytest_subprocess("--eph-backend", "swarm", "--eph-reuse")
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(["*reused*"])
+    kept = [line.split()[0] for line in first.outlines if "KEPT)" in line]
+    assert kept, first.outlines
     down = subprocess.run(
-        [sys.executable, "-m", "pytest_ephemeral.cli", "down", "--all"],
+        [sys.executable, "-m", "pytest_ephemeral.cli", "down", *kept],
         env={**os.environ, "EPH_BACKEND": "swarm"},
         capture_output=True,
         text=True,

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 __all__ = ["connection"]
 
+# RFC 3986 userinfo: sub-delims stay as they are; a space, @, /, :, ?, # or % is encoded
+_USERINFO_SAFE = "!$&'()*+,;="
+
 
 def connection(service: Service) -> Connection | None:
     from ...runtime.environment import Connection
@@ -23,11 +26,11 @@ def connection(service: Service) -> Connection | None:
         return None
     pg = pg_settings(service)
     # a password (or user) with a space, @ or / must be percent-encoded in a URL
-    secret = f":{quote(pg.password, safe='')}" if pg.password else ""
+    secret = f":{quote(pg.password, safe=_USERINFO_SAFE)}" if pg.password else ""
     shown = ":***" if pg.password else ""
     tail = f"@{service.host}:{port}/{pg.database}"
     return Connection(
-        url=f"postgresql://{quote(pg.user, safe='')}{secret}{tail}",
+        url=f"postgresql://{quote(pg.user, safe=_USERINFO_SAFE)}{secret}{tail}",
         user=pg.user,
         password=pg.password,
         database=pg.database,

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 __all__ = ["connection"]
 
+# RFC 3986 userinfo: sub-delims stay as they are; a space, @, /, :, ?, # or % is encoded
+_USERINFO_SAFE = "!$&'()*+,;="
+
 
 def connection(service: Service) -> Connection | None:
     from ...runtime.environment import Connection
@@ -22,7 +25,7 @@ def connection(service: Service) -> Connection | None:
     port = host_port(service, settings.port)
     if port is None:
         return None
-    secret = f":{quote(settings.password, safe='')}@" if settings.password else ""
+    secret = f":{quote(settings.password, safe=_USERINFO_SAFE)}@" if settings.password else ""
     shown = ":***@" if settings.password else ""
     return Connection(
         url=f"redis://{secret}{service.host}:{port}/0",
