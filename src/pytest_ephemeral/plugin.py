@@ -559,6 +559,7 @@ def eph(_eph_manager: Manager, request: pytest.FixtureRequest) -> Environment:
     """The environment of the default spec: one per xdist worker (or one for the
     whole run with ``--eph-shared``), created on first use; its exports are then
     set in ``os.environ``."""
+
     def get() -> Environment:
         env = _eph_manager.environment()
         _export(request.config, env)
@@ -571,6 +572,7 @@ def eph(_eph_manager: Manager, request: pytest.FixtureRequest) -> Environment:
 def eph_factory(_eph_manager: Manager) -> Callable[[str | os.PathLike[str]], Environment]:
     """``eph_factory("path/to/spec.yaml")``: the environment of another spec,
     created once per worker and removed at the end like ``eph``."""
+
     def factory(path: str | os.PathLike[str]) -> Environment:
         return _or_fail(lambda: _eph_manager.environment(path))
 

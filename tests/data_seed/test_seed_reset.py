@@ -16,8 +16,8 @@ from pytest_ephemeral.config import Settings
 from pytest_ephemeral.data.snapshot import describe_snapshots, forget, reset_environment
 from pytest_ephemeral.errors import DataError
 from pytest_ephemeral.lifecycle import labels as L
-from pytest_ephemeral.lifecycle.removal import remove_environment
 from pytest_ephemeral.lifecycle.manager import Manager
+from pytest_ephemeral.lifecycle.removal import remove_environment
 from pytest_ephemeral.spec.model import Spec
 
 SCHEMA = """\

@@ -10,12 +10,12 @@ from typing import Any, cast
 import pytest
 
 from pytest_ephemeral.data.kinds import image_kind
-from pytest_ephemeral.data.postgres.settings import pg_settings
-from pytest_ephemeral.data.redis.settings import redis_settings
-from pytest_ephemeral.data.postgres.snapshot import names_for
 from pytest_ephemeral.data.postgres.psql import parse_failure
-from pytest_ephemeral.data.redis.file import encode_command, redis_commands
+from pytest_ephemeral.data.postgres.settings import pg_settings
+from pytest_ephemeral.data.postgres.snapshot import names_for
 from pytest_ephemeral.data.postgres.sqlscan import locate
+from pytest_ephemeral.data.redis.file import encode_command, redis_commands
+from pytest_ephemeral.data.redis.settings import redis_settings
 from pytest_ephemeral.errors import DataError
 
 TRICKY = """\

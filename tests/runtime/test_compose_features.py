@@ -69,7 +69,10 @@ def test_compose_keys_reach_the_containers(
         start_environment(env, EngineOptions(default_timeout=60, service_label=L.SERVICE))
         web, worker = env["web"], env["worker"]
         assert web.exec("cat /run/secrets/db_password").output.strip() == "s3cret"
-        assert web.exec("cat /etc/token; echo; stat -c %a /etc/token").output.split() == ["t0ken", "400"]
+        assert web.exec("cat /etc/token; echo; stat -c %a /etc/token").output.split() == [
+            "t0ken",
+            "400",
+        ]
         assert json.loads(web.exec("cat /etc/app.json").output) == {"debug": True}
         assert created.is_dir()  # the bind folder Compose would have made
         info = docker_client.api.inspect_container(web.container_id)["HostConfig"]
@@ -131,7 +134,7 @@ def test_post_start_hooks_run_with_their_settings(
         "hook.yaml",
         # $$: a literal $ in Compose, for the shell of the hook
         f"pwd > hook; echo $$MODE >> hook; id -u >> hook; {caps} >> hook; touch /tmp/done",
-        'working_dir: /tmp\n                environment: {MODE: from-the-hook}\n'
+        "working_dir: /tmp\n                environment: {MODE: from-the-hook}\n"
         '                user: "1000"',
     )
     try:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from pytest_ephemeral import Environment, ServiceStartError
-from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.backends.docker import DockerBackend
+from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.lifecycle.removal import teardown as teardown_environment
 from pytest_ephemeral.runtime.engine import EngineOptions, start_environment
 from pytest_ephemeral.spec import load_spec

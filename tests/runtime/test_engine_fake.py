@@ -126,7 +126,7 @@ def test_an_unreachable_engine_is_not_counted_as_removed(
 
 def _pool(root: Path, backends: list[FakeBackend]) -> Manager:
     manager = _manager(root, backends[0], hosts=tuple(b.address for b in backends))
-    manager._pool = list(backends)  # type: ignore[assignment]
+    manager._pool = list(backends)
     return manager
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pytest_ephemeral import Environment, ServiceStartError
-from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.backends.docker import DockerBackend, _EventStream
+from pytest_ephemeral.lifecycle import labels as L
 from pytest_ephemeral.lifecycle.removal import teardown as teardown_environment
 from pytest_ephemeral.runtime.engine import EngineOptions, start_environment
 from pytest_ephemeral.runtime.streams import EventWatch, LogFollower
@@ -128,7 +128,9 @@ def test_waits_with_and_without_streams(
         """
     )
     env_id = f"t-{uuid.uuid4().hex[:8]}"
-    env = Environment(env_id, load_spec(path), backend_type(), {L.ENV: env_id}, selector={L.ENV: env_id})
+    env = Environment(
+        env_id, load_spec(path), backend_type(), {L.ENV: env_id}, selector={L.ENV: env_id}
+    )
     try:
         start_environment(env, EngineOptions(default_timeout=30))
         assert set(env.services) == {"logline", "job", "checked"}
@@ -153,7 +155,9 @@ def test_a_crash_is_seen_through_the_event_stream(
         """
     )
     env_id = f"t-{uuid.uuid4().hex[:8]}"
-    env = Environment(env_id, load_spec(path), DockerBackend(), {L.ENV: env_id}, selector={L.ENV: env_id})
+    env = Environment(
+        env_id, load_spec(path), DockerBackend(), {L.ENV: env_id}, selector={L.ENV: env_id}
+    )
     try:
         with pytest.raises(ServiceStartError, match="exited with status 3"):
             start_environment(env, EngineOptions(default_timeout=60))
