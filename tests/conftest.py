@@ -20,6 +20,14 @@ IMAGE_MAP = ""  # the offline images carry the public names: no mapping needed
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # this run's own xdist worker variables must not reach the inner pytest
+    # runs the tests start (pytester subprocesses inherit os.environ): an inner
+    # run without -n would take itself for worker gw1 of this run
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST_")]:
+        del os.environ[name]
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[object]:
     import docker

@@ -6,6 +6,7 @@ data back to the seeded state first, and say so."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -108,7 +109,14 @@ def test_env_eval_and_reuse_resets(tmp_path: Path, docker_client: Any) -> None:
             text=True,
             check=True,
         ).stdout
-        values = dict(line.split("=", 1) for line in dump.splitlines() if line.startswith("EPH_"))
+        inherited = {k for k in os.environ if k.startswith("EPH_")}  # e.g. a salt set by others
+        values = {
+            k: v
+            for k, v in (
+                line.split("=", 1) for line in dump.splitlines() if line.startswith("EPH_")
+            )
+            if k not in inherited
+        }
         assert values["EPH_DB_HOST"] == "127.0.0.1"
         assert values["EPH_DB_URL"] == (
             f"postgresql://postgres:it's$ecret@127.0.0.1:{values['EPH_DB_PORT_5432']}/shop"

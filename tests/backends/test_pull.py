@@ -285,7 +285,10 @@ def test_two_processes_pulling_one_image_pull_it_once(
     registries: None, fresh: None, tmp_path: Path
 ) -> None:
     go = tmp_path / "go"
-    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "none")}
+    # a temp dir of their own: its pull locks and stamps are these two's alone
+    # (an earlier test's pull of the same image would count as "just pulled")
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "none"), "TMPDIR": str(tmp_path / "tmp")}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", PULLER, PLAIN, str(go)],
