@@ -178,3 +178,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = _SHARED_GROUPS.get(where)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+        if where in _ALONE:
+            item.add_marker(pytest.mark.alone)
+
+
+# Tests that check the state of a whole server or engine (every isolated part on
+# the test PostgreSQL; the second engine, which one of them kills): under load
+# from other workers their teardown lags behind their checks. scripts/run-tests
+# runs them after the rest, in one process (-m alone).
+_ALONE = {
+    "tests/lifecycle/test_external.py",
+    "tests/backends/test_engines.py",
+    "tests/backends/test_hosts.py",
+}
