@@ -70,9 +70,14 @@ def backend(
 
 
 def _forget(*images: str) -> None:
-    """Remove our registry names of the test image (never anything else)."""
+    """Remove our registry names of the test image (never anything else), and
+    make sure they are gone: a test that needs a real pull must not find one."""
     for image in images:
-        subprocess.run(["docker", "rmi", image], capture_output=True, timeout=60, check=False)
+        subprocess.run(["docker", "rmi", image], capture_output=True, timeout=120, check=False)
+        left = subprocess.run(
+            ["docker", "image", "inspect", image], capture_output=True, timeout=60, check=False
+        )
+        assert left.returncode != 0, f"{image} is still on the engine after docker rmi"
 
 
 @pytest.fixture
@@ -234,7 +239,7 @@ def test_the_auth_registry_through_a_credential_helper(
     assert asked.read_text(encoding="utf-8") == "get 127.0.0.1:5001"
 
 
-def test_the_auth_registry_without_credentials(backend: DockerBackend) -> None:
+def test_the_auth_registry_without_credentials(backend: DockerBackend, fresh: None) -> None:
     with pytest.raises(RegistryError) as err:
         backend.pull_image(AUTHED)
     text = str(err.value)
@@ -246,7 +251,7 @@ def test_the_auth_registry_without_credentials(backend: DockerBackend) -> None:
 
 
 def test_the_auth_registry_refuses_wrong_credentials(
-    backend: DockerBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: DockerBackend, fresh: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = _docker_config(
         tmp_path / "cfg",
