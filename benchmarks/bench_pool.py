@@ -122,6 +122,11 @@ def run_suite(folder: Path, workers: int, extra: list[str], marks: Path) -> dict
     args += other_plugins(keep=("ephemeral", "xdist", "xdist.looponfail"))
     args += (["-n", str(workers)] if workers else ["-p", "no:xdist"]) + extra
     env = {**os.environ, "BENCH_MARKS": str(marks)}
+    # as a default Python runs: compiled modules (and pytest's rewritten ones)
+    # cached after the warm-up. A machine that sets PYTHONDONTWRITEBYTECODE
+    # would make every run compile the plugin's modules from source again,
+    # a cost the plain suite (which imports none of them) does not pay.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     t0 = time.time()
     done = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     end = time.time()
@@ -228,11 +233,15 @@ def build_report(
         lines.append(f"| pool full again after a {mode} run | {fmt(values)} s | — | |")
     lines += [
         "",
-        "The pool's members are replaced, not returned, here: the api service has no "
-        "kind whose data can be reset, so each claimant hands its environment back to the "
-        "keeper, which removes it and starts another after the run's own teardown. "
-        "A spec whose services are all resettable (PostgreSQL, Redis, seeded) is reset "
-        "and returned in the claimant's teardown instead.",
+        "Claims go through the keeper's socket (`lifecycle/pool_lease.py`): the keeper "
+        "hands out one of its ready environments and makes the claim marker; the claimant "
+        "never imports the Docker client unless a test uses the engine. At its teardown the "
+        "claimant hands the environment back over the same socket and exits; the keeper "
+        "then resets and returns it, or, as here (the api service has no kind whose data "
+        "can be reset), removes it and starts another, after the run's own teardown. "
+        "The suites run with bytecode caching on (`PYTHONDONTWRITEBYTECODE` removed from "
+        "their environment, as a default Python runs; this machine sets it), so that the "
+        "plugin's modules are not compiled from source in every run.",
         "",
         "Machine:",
         "",

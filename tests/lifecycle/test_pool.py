@@ -178,6 +178,8 @@ def test_claimed_reset_and_returned_also_under_xdist(
         assert len(set(envs)) == len(envs)  # two workers never share one
         claimed += envs
         assert "a cold start" not in result.stdout.str()
+        if not args:  # progress lines show without xdist: the keeper handed it out
+            assert "(handed out by its keeper)" in result.stdout.str()
         # returned, not replaced: the same two, ready again
         assert wait_for(lambda: ready_ids(pytester.path, spec) == pool, 30)
     # the audit trail has each claim and each return
@@ -220,6 +222,34 @@ def test_two_claimants_never_get_one_environment(
                 m.environments[env.spec.path] = env
             m.close(failed=False)
     assert wait_for(lambda: len(ready_ids(pytester.path, spec)) == 2, 30)
+
+
+LIGHT_TESTS = r"""
+import socket
+import sys
+
+def test_first(eph):
+    # the keeper handed the environment out: no Docker client in this process
+    assert not any(m == "docker" or m.startswith("docker.") for m in sys.modules)
+    assert eph["cache"].url.startswith("redis://")
+    with socket.create_connection(("127.0.0.1", eph["cache"].port(6379)), 5) as s:
+        s.sendall(b"GET greeting\r\n")
+        assert s.recv(64) == b"$5\r\nhello\r\n"
+"""
+
+
+def test_a_claim_from_the_keeper_needs_no_engine_client(
+    pytester: pytest.Pytester, redis_pool: tuple[Path, str]
+) -> None:
+    spec, key = redis_pool
+    pool = ready_ids(pytester.path, spec)
+    pytester.makepyfile(test_light=LIGHT_TESTS)
+    result = pytester.runpytest_subprocess("--eph-pool", "-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    assert "(handed out by its keeper)" in result.stdout.str()
+    assert wait_for(lambda: ready_ids(pytester.path, spec) == pool, 30)
+    log = P.log_path(key).read_text(encoding="utf-8")
+    assert "reset and returned to the pool" in log
 
 
 KILL_TESTS = """\
@@ -313,7 +343,10 @@ def test_keeper_life_stale_spec_takeover_and_down(
             result.assert_outcomes(passed=1)
             env_id, seen = (tmp_path / "seen").read_text().split()
             assert seen == "none"  # nothing left by the claimant before
-            assert "its keeper removes it and starts another" in result.stdout.str()
+            # handed back to the keeper, which found it cannot be reset
+            assert wait_for(
+                lambda e=env_id: f"removed {e}: service 'app'" in P.log_path(key).read_text(), 30
+            ), P.log_path(key).read_text()
             assert wait_for(lambda e=env_id: ready_ids(cwd, spec) - {e} != set(), 90)  # type: ignore[misc]
             assert env_id not in {r["id"] for r in pool_ls(cwd, spec)}
 

@@ -37,8 +37,10 @@ from . import labels as L
 from . import pool as P
 
 if TYPE_CHECKING:
+    from ..runtime.environment import Environment
     from ..spec.model import Spec
     from .manager import Manager
+    from .pool_lease import LeaseServer
 
 __all__ = ["Keeper", "main"]
 
@@ -67,6 +69,11 @@ class Keeper:
         self.spec_error = ""
         self._lock = threading.Lock()
         self._engine_down = False
+        # ready members of the current spec this keeper can hand out over its
+        # socket (pool_lease), oldest first; and those handed out, by env id
+        self.ready: dict[str, Environment] = {}
+        self.leased: dict[str, Environment] = {}
+        self.leases: LeaseServer | None = None
 
     # -- the spec ----------------------------------------------------------------------
     def reload(self) -> None:
@@ -138,10 +145,115 @@ class Keeper:
                 live += counts
                 continue
             self.remove_later(m, why)
+        self.reconcile(found)
         need = self.size - live - len(starting)
         if need > 0 and self.spec is not None and time.monotonic() >= self.next_start:
             for _ in range(need):
                 self.start_one(self.spec)
+
+    # -- claims handed out over the socket (pool_lease) -------------------------------
+    def reconcile(self, found: list[P.Member]) -> None:
+        """Keep the in-memory ready list true to the engine: forget what is no
+        longer ready there (claimed by labels, removed), and take in ready
+        members of ours it does not hold (handed back by labels)."""
+        me = self.manager.owner
+        ready_now = {
+            m.id: m
+            for m in found
+            if m.state == "ready"
+            and m.keeper == me
+            and self.spec is not None
+            and m.spec_hash == self.spec.hash
+        }
+        with self._lock:
+            for env_id in [i for i in self.ready if i not in ready_now]:
+                del self.ready[env_id]
+            missing = [
+                m for i, m in ready_now.items() if i not in self.ready and i not in self.leased
+            ]
+        for m in missing:
+            if self.spec is None:
+                break
+            with contextlib.suppress(EphemeralError):
+                env = self.manager.attach(self.spec, m.record)
+                if env is not None:
+                    with self._lock:
+                        if m.id not in self.leased:
+                            self.ready[m.id] = env
+
+    def lease_claim(self, request: dict[str, Any]) -> tuple[Environment | None, dict[str, Any]]:
+        from .pool_lease import env_to_wire
+
+        spec = self.spec
+        wanted = str(request.get("hash", ""))
+        if spec is None or wanted != spec.hash:
+            why = "its spec has errors" if spec is None else "it keeps another version of the spec"
+            return None, {"ok": False, "why": why, "hash": spec.hash if spec else ""}
+        claimant = str(request.get("owner", ""))
+        if L.Owner.parse(claimant) is None:
+            return None, {"ok": False, "why": "a claim without a claimant"}
+        extra = {L.RUN: str(request.get("run", "")), L.WORKER: str(request.get("worker", ""))}
+        while True:
+            with self._lock:
+                if not self.ready:
+                    return None, {"ok": False, "why": "none ready"}
+                env_id = next(iter(self.ready))
+                env = self.ready.pop(env_id)
+                if env.spec.hash != wanted:
+                    continue  # stale: the round removes it
+                self.leased[env_id] = env
+            try:
+                held = P.claim_marker(self.backend, env_id, self.key, spec.hash, claimant, extra)
+            except EphemeralError:
+                held = False
+            if held:
+                _log(f"handed {env_id} to pid {claimant.split('/')[2]}")
+                return env, {"ok": True, "env": env_to_wire(env, self.key)}
+            with self._lock:  # claimed by labels meanwhile: that claimant's now
+                self.leased.pop(env_id, None)
+
+    def lease_returned(self, env: Environment) -> None:
+        """A claimant handed ``env`` back: reset and return it, or replace it."""
+        why = P.reset_for_return(env)
+        if why is None:
+            try:
+                P._volume(self.backend, env.id + P.CLAIMED)
+            except EphemeralError as exc:
+                why = f"the claim could not be released: {exc}"
+        with self._lock:
+            self.leased.pop(env.id, None)
+            if why is None and not self.stop.is_set():
+                self.ready[env.id] = env
+        if why is None:
+            _log(f"{env.id} reset and returned to the pool")
+            return
+        self._replace(env, why)
+
+    def lease_released(self, env: Environment) -> None:
+        """The claimant keeps ``env`` (or gives it back by labels itself)."""
+        with self._lock:
+            self.leased.pop(env.id, None)
+
+    def lease_dropped(self, env: Environment) -> None:
+        """The claimant went away without a word (killed): what its tests did
+        to ``env`` cannot be told, so it is replaced."""
+        with self._lock:
+            self.leased.pop(env.id, None)
+        self._replace(env, "its claimant disconnected without handing it back (killed?)")
+
+    def _replace(self, env: Environment, why: str) -> None:
+        from .removal import remove_environment
+
+        with self._lock:  # the rounds leave it alone meanwhile
+            self.removing[env.id] = threading.current_thread()
+        try:
+            errors = remove_environment(
+                self.backend, env.id, env.resources, why=why, by="pool keeper"
+            )
+            _log(f"removed {env.id}: {why}" + (f" ({'; '.join(errors)})" if errors else ""))
+        finally:
+            with self._lock:
+                self.removing.pop(env.id, None)
 
     def remove_later(self, m: P.Member, why: str) -> None:
         """Remove ``m`` in the background (several at once: a run that hands
@@ -192,6 +304,9 @@ class Keeper:
                 },
             )
             release(env)
+            with self._lock:
+                if not self.stop.is_set():
+                    self.ready[env_id] = env
             self.failures = 0
             _log(f"{env_id} ready in {time.monotonic() - started:.2f}s")
         except BaseException as exc:  # one start: logged, retried later with a back-off
@@ -224,7 +339,11 @@ class Keeper:
         return 0
 
     def shutdown(self) -> None:
+        if self.leases is not None:
+            with contextlib.suppress(OSError):
+                self.leases.stop()
         with self._lock:
+            self.ready.clear()
             threads = list(self.starting.values()) + list(self.removing.values())
         for thread in threads:
             thread.join(timeout=60)
@@ -306,6 +425,20 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, _stop(keeper))
     try:
         keeper.reload()
+        from .pool_lease import LeaseServer, socket_path
+
+        try:
+            keeper.leases = LeaseServer(
+                socket_path(key),
+                keeper.lease_claim,
+                keeper.lease_returned,
+                keeper.lease_released,
+                keeper.lease_dropped,
+            )
+        except OSError as exc:  # claimants claim by labels then: slower, as safe
+            _log(f"no socket for claimants at {socket_path(key)}: {exc}")
+        else:
+            keeper.leases.start()
         write_state(keeper)
         return keeper.run()
     finally:

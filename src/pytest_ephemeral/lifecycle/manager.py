@@ -74,6 +74,10 @@ class Manager:
         self._placed: dict[str, int] = {}  # engine address -> environments placed there
         # env id -> claim token: the environments claimed from the warm pool (lifecycle/pool.py)
         self.pooled: dict[str, str] = {}
+        # env id -> pool_lease.Lease: the claims of those handed out by the pool's keeper
+        self.leases: dict[str, Any] = {}
+        # specs loaded off the main thread whose warnings are still to be shown
+        self._unwarned: list[Spec] = []
         # told about every loaded spec that has warnings (the plugin shows them)
         self.on_spec_warnings: Callable[[Spec], None] | None = None
         # told about every started environment with settings its backend could
@@ -163,6 +167,8 @@ class Manager:
 
         def run() -> None:
             with contextlib.suppress(Exception), self._lock:
+                if self.settings.pool and self._claim_early():
+                    return  # the keeper handed one out: no engine client needed yet
                 from ..runtime import engine  # noqa: F401
                 from ..spec import load_spec  # noqa: F401
 
@@ -173,6 +179,25 @@ class Manager:
         thread = threading.Thread(target=run, name="eph-warm-up", daemon=True)
         thread.start()
         return thread
+
+    def _claim_early(self) -> bool:
+        """With ``--eph-pool``: claim the default spec's environment from its
+        keeper now, while pytest schedules the tests (see :meth:`warm_up`)."""
+        if self.settings.shared and self.controller is not None:
+            return False
+        from .pool import _from_keeper, pool_key
+
+        path = self.spec_path()
+        if path in self.environments:
+            return True
+        spec = self.load(path, warn=False)
+        env = _from_keeper(self, spec, pool_key(spec.path), time.monotonic())
+        if env is None:
+            return False
+        if spec.diagnostics:
+            self._unwarned.append(spec)  # shown by environment(), on the main thread
+        self.environments[spec.path.resolve()] = env
+        return True
 
     def spec_path(self, path: str | os.PathLike[str] | None = None) -> Path:
         """The spec for ``path`` (relative: to the rootdir), or the default spec
@@ -195,12 +220,12 @@ class Manager:
         )
         return tuple(p.resolve() for p in found)
 
-    def load(self, path: Path) -> Spec:
+    def load(self, path: Path, *, warn: bool = True) -> Spec:
         from ..spec import load_spec
 
         defaults = self._default_specs() if path == self._first_default() else (path,)
         spec = load_spec(defaults if len(defaults) > 1 else path, profiles=self.settings.profiles)
-        if self.on_spec_warnings is not None and spec.diagnostics:
+        if warn and self.on_spec_warnings is not None and spec.diagnostics:
             self.on_spec_warnings(spec)
         return spec
 
@@ -216,6 +241,10 @@ class Manager:
         first use and then cached for this process."""
         spec_path = self.spec_path(path)
         with self._lock:
+            while self._unwarned:
+                early = self._unwarned.pop()
+                if self.on_spec_warnings is not None:
+                    self.on_spec_warnings(early)
             env = self.environments.get(spec_path)
             if env is not None:
                 return env

@@ -18,6 +18,10 @@ runs and xdist workers with no other shared state:
 - ``<env>_pool-discard``: the claimant could not reset it (or the keeper is
   gone): the keeper removes it and starts another.
 
+A claimant that reaches the keeper's socket asks the keeper instead, which
+makes the same claim marker for it (:mod:`.pool_lease`): no Docker client in
+the claimant, and the reset after the claimant's run, in the keeper.
+
 The keeper holds a lock file per pool (``pytest-ephemeral-pool-<key>.lock``
 in the temp dir, or ``EPH_POOL_DIR``) and writes its identity next to it.
 """
@@ -75,6 +79,7 @@ class Claimant(Protocol):
     worker: str
     owner: L.Owner
     pooled: dict[str, str]
+    leases: dict[str, Any]  # env id -> pool_lease.Lease: claims the keeper handed out
 
     @property
     def backend(self) -> Backend: ...
@@ -191,20 +196,33 @@ def claim_member(
     """Test-and-set the claim marker of ``member`` for ``claimant``: True when
     this call holds the claim (the marker carries its token), False when
     someone else does."""
+    return claim_marker(backend, member.id, member.pool, member.spec_hash, claimant, extra)
+
+
+def claim_marker(
+    backend: Backend,
+    env_id: str,
+    pool: str,
+    spec_hash: str,
+    claimant: L.Owner | str,
+    extra: dict[str, str] | None = None,
+) -> bool:
+    """The claim marker of ``env_id`` for ``claimant`` (see :func:`claim_member`;
+    the keeper makes it for the claimants it hands environments to)."""
     token = uuid.uuid4().hex
     labels = {
-        L.ENV: member.id,
-        L.POOL: member.pool,
+        L.ENV: env_id,
+        L.POOL: pool,
         L.POOL_STATE: "claimed",
         L.CLAIM: token,
         L.CLAIMANT: str(claimant),
-        L.OWNER: str(claimant),  # the claimant's reaper removes it if the claimant is killed
-        L.SPEC_HASH: member.spec_hash,
+        L.OWNER: str(claimant),  # removed with the claimant if it is killed (reaper, keeper)
+        L.SPEC_HASH: spec_hash,
         L.MARKER: "pool-claim",
         **(extra or {}),
     }
     try:
-        backend.create_volume(member.id + CLAIMED, labels)
+        backend.create_volume(env_id + CLAIMED, labels)
     except EphemeralError:
         return False  # an engine that refuses an existing name: someone else's
     return any(r.kind == "volume" for r in backend.list_resources({L.CLAIM: token}))
@@ -233,6 +251,9 @@ def claim(manager: Claimant, spec: Spec) -> Environment | None:
     None after one notice line saying why not (a cold start follows)."""
     started = time.monotonic()
     key = pool_key(spec.path)
+    env = _from_keeper(manager, spec, key, started)
+    if env is not None:
+        return env
     backend = manager.backend
     found = members(backend, key)
     fresh = [m for m in found if m.spec_hash == spec.hash and m.state != "kept"]
@@ -252,17 +273,7 @@ def claim(manager: Claimant, spec: Spec) -> Environment | None:
                 remove_environment(backend, m.id, m.record.resources, why="not whole when claimed")
                 continue
             manager.pooled[env.id] = m.pool
-            after = time.monotonic() - started
-            manager.audit(
-                "claimed",
-                env,
-                pool=key,
-                spec_hash=spec.hash,
-                claimant=str(manager.owner),
-                worker=manager.worker,
-                after=round(after, 3),
-            )
-            manager._say(f"claimed {env.id} from the warm pool in {after:.2f}s")
+            _claimed(manager, env, spec, key, started)
             return env
     keeper = keeper_info(key)
     if not found and (keeper is None or not keeper.get("alive")):
@@ -285,6 +296,54 @@ def claim(manager: Claimant, spec: Spec) -> Environment | None:
         detail = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none"
         manager._say(f"the warm pool of {name} has no ready environment ({detail}): a cold start")
     return None
+
+
+def _from_keeper(manager: Claimant, spec: Spec, key: str, started: float) -> Environment | None:
+    """A claim handed out by the keeper over its socket (:mod:`.pool_lease`),
+    or None (no keeper answering, none ready: the caller claims by labels)."""
+    if any(s.external is not None for s in spec.services.values()):
+        return None  # the parts on external servers are adopted by the claimant's own claim
+    from .pool_lease import LazyBackend, ask_keeper, env_from_wire
+
+    request = {
+        "hash": spec.hash,
+        "owner": str(manager.owner),
+        "run": manager.run_id,
+        "worker": manager.worker,
+    }
+    lease, answer = ask_keeper(key, request)
+    if lease is None:
+        return None
+    env = env_from_wire(spec, answer["env"], LazyBackend(lambda: manager.backend))
+    if env is None:  # not of this spec after all: back to the keeper, untouched
+        lease.give_back()
+        return None
+    from ..data.kinds import connect
+
+    for service in env.services.values():
+        connect(service)
+    manager.pooled[env.id] = key
+    manager.leases[env.id] = lease
+    _claimed(manager, env, spec, key, started, by="keeper")
+    return env
+
+
+def _claimed(
+    manager: Claimant, env: Environment, spec: Spec, key: str, started: float, by: str = ""
+) -> None:
+    after = time.monotonic() - started
+    manager.audit(
+        "claimed",
+        env,
+        pool=key,
+        spec_hash=spec.hash,
+        claimant=str(manager.owner),
+        worker=manager.worker,
+        after=round(after, 3),
+        **({"by": by} if by else {}),
+    )
+    how = " (handed out by its keeper)" if by == "keeper" else ""
+    manager._say(f"claimed {env.id} from the warm pool in {after:.2f}s{how}")
 
 
 def reset_for_return(env: Environment) -> str | None:
@@ -330,8 +389,17 @@ def give_back(manager: Claimant, env: Environment, *, keep: bool) -> bool:
     from .removal import release, teardown
 
     pool = manager.pooled.pop(env.id, "")
+    lease = manager.leases.pop(env.id, None)
     if env.closed:
+        if lease is not None:
+            lease.release()
         return False
+    if lease is not None:
+        if not keep and lease.give_back():
+            env.closed = True  # the keeper resets and returns it (or replaces it), after us
+            manager.audit("returned", env, pool=pool, by="keeper")
+            return False
+        lease.release()  # kept, or the keeper is gone: handed back by labels, below
     backend = env.backend
     if keep:
         labels = {k: v for k, v in env.labels.items() if k != L.SERVICE}
