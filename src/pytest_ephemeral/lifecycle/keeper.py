@@ -425,18 +425,18 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, _stop(keeper))
     try:
         keeper.reload()
-        from .pool_lease import LeaseServer, socket_path
+        from .pool_lease import LeaseServer
 
         try:
             keeper.leases = LeaseServer(
-                socket_path(key),
+                P.socket_path(key),
                 keeper.lease_claim,
                 keeper.lease_returned,
                 keeper.lease_released,
                 keeper.lease_dropped,
             )
         except OSError as exc:  # claimants claim by labels then: slower, as safe
-            _log(f"no socket for claimants at {socket_path(key)}: {exc}")
+            _log(f"no socket for claimants at {P.socket_path(key)}: {exc}")
         else:
             keeper.leases.start()
         write_state(keeper)

@@ -112,6 +112,17 @@ def state_path(key: str) -> Path:
     return pool_dir() / f"pytest-ephemeral-pool-{key}.json"
 
 
+def socket_path(key: str) -> Path:
+    """The keeper's socket (:mod:`.pool_lease`): beside its lock file, or (a
+    Unix socket's path has at most 107 bytes) in the temp dir under a name
+    derived from that path."""
+    path = pool_dir() / f"pytest-ephemeral-pool-{key}.sock"
+    if len(os.fsencode(path)) < 100:
+        return path
+    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"eph-pool-{digest}.sock"
+
+
 def log_path(key: str) -> Path:
     return pool_dir() / f"pytest-ephemeral-pool-{key}.log"
 
@@ -311,7 +322,7 @@ def _from_keeper(manager: Claimant, spec: Spec, key: str, started: float) -> Env
         "run": manager.run_id,
         "worker": manager.worker,
     }
-    lease, answer = ask_keeper(key, request)
+    lease, answer = ask_keeper(socket_path(key), request)
     if lease is None:
         return None
     env = env_from_wire(spec, answer["env"], LazyBackend(lambda: manager.backend))

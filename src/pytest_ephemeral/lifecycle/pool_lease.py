@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import socketserver
 import threading
@@ -55,27 +54,11 @@ __all__ = [
     "ask_keeper",
     "env_from_wire",
     "env_to_wire",
-    "socket_path",
 ]
 
 #: how long a claimant waits for the keeper's answer (connect, claim marker)
 TIMEOUT: Final = 5.0
 _MAX_LINE: Final = 1 << 20
-
-
-def socket_path(key: str) -> Path:
-    """The keeper's socket: beside its lock file, or (a Unix socket's path has
-    at most 107 bytes) in the temp dir under a name derived from that path."""
-    import hashlib
-    import tempfile
-
-    from .pool import pool_dir
-
-    path = pool_dir() / f"pytest-ephemeral-pool-{key}.sock"
-    if len(os.fsencode(path)) < 100:
-        return path
-    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:20]
-    return Path(tempfile.gettempdir()) / f"eph-pool-{digest}.sock"
 
 
 class LazyBackend:
@@ -184,11 +167,10 @@ class Lease:
 
 
 def ask_keeper(
-    key: str, request: dict[str, Any], timeout: float = TIMEOUT
+    path: Path, request: dict[str, Any], timeout: float = TIMEOUT
 ) -> tuple[Lease | None, dict[str, Any]]:
-    """Ask the keeper of pool ``key`` for a claim: (the lease, the answer), or
-    (None, the answer with ``why``) when it could not give one."""
-    path = socket_path(key)
+    """Ask the keeper listening at ``path`` for a claim: (the lease, the
+    answer), or (None, the answer with ``why``) when it could not give one."""
     if not path.exists():
         return None, {"ok": False, "why": "no keeper socket", "reached": False}
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
