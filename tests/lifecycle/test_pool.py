@@ -252,6 +252,31 @@ def test_a_claim_from_the_keeper_needs_no_engine_client(
     assert "reset and returned to the pool" in log
 
 
+def test_a_kept_claim_leaves_the_pool_and_is_replaced(
+    pytester: pytest.Pytester, redis_pool: tuple[Path, str], docker_client: Any
+) -> None:
+    """--eph-keep=always on a claim the keeper handed out: the claimant ends
+    the lease and keeps the environment itself; the keeper starts another."""
+    spec, _key = redis_pool
+    pool = ready_ids(pytester.path, spec)
+    pytester.makepyfile(test_light=LIGHT_TESTS)
+    result = pytester.runpytest_subprocess(
+        "--eph-pool", "--eph-keep=always", "-p", "no:cacheprovider", "-s"
+    )
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "(handed out by its keeper)" in out
+    assert "out of the warm pool now" in out
+    rows = {r["id"]: r["state"] for r in pool_ls(pytester.path, spec)}
+    kept = [i for i, state in rows.items() if state == "kept"]
+    assert len(kept) == 1 and kept[0] in pool, rows
+    # the keeper fills the pool up again beside the kept one, which stays
+    assert wait_for(lambda: len(ready_ids(pytester.path, spec) - set(kept)) == 2, 90)
+    assert docker_client.containers.list(filters={"label": f"{L.ENV}={kept[0]}"})
+    eph("down", kept[0], cwd=pytester.path, check=True)
+    assert wait_until_clean(docker_client, f"{L.ENV}={kept[0]}") == []
+
+
 KILL_TESTS = """\
 import os, signal
 
