@@ -137,6 +137,14 @@ class FakeBackend:
     def create_volume(self, name: str, labels: Mapping[str, str]) -> str:
         return self._other("volume", name, labels)
 
+    def claim_volume(self, name: str, labels: Mapping[str, str]) -> Mapping[str, str]:
+        with self._lock:
+            for res in self.others.values():
+                if res.kind == "volume" and res.name == name:
+                    return dict(res.labels)
+        self._other("volume", name, labels)
+        return dict(labels)
+
     def _other(self, kind: str, name: str, labels: Mapping[str, str]) -> str:
         self._check(f"create {kind} {name}")
         rid = f"{kind}-{next(self._ids)}"

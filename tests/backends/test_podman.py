@@ -356,3 +356,25 @@ def test_a_network_without_dns_is_one_clear_error(
         assert backend.list_resources({"eph-test": "nodns"}) == []
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_claim_volume_is_a_test_and_set(engine: str, request: pytest.FixtureRequest) -> None:
+    """What the warm pool's claims stand on: creating a volume whose name
+    exists gives the existing volume's labels, on Docker and on Podman."""
+    import uuid
+
+    from pytest_ephemeral.backends.docker import DockerBackend
+    from pytest_ephemeral.runtime.backend import Resource
+
+    address = request.getfixturevalue("on_podman") if engine == "podman" else None
+    backend = DockerBackend(address)
+    name = f"eph-test-claim-{uuid.uuid4().hex[:8]}"
+    try:
+        first = backend.claim_volume(name, {L.MARKER: "test", L.CLAIM: "first"})
+        second = backend.claim_volume(name, {L.MARKER: "test", L.CLAIM: "second"})
+        assert first[L.CLAIM] == "first"
+        assert second[L.CLAIM] == "first"  # the existing one's: the second lost
+    finally:
+        backend.remove([Resource("volume", name, name, {})])
+        backend.close()

@@ -508,6 +508,14 @@ class DockerBackend:
         )
         return str(res["Name"])
 
+    def claim_volume(self, name: str, labels: Mapping[str, str]) -> Mapping[str, str]:
+        # Docker and Podman answer a create of an existing name with the
+        # existing volume, its labels included
+        res = self._call(
+            f"create volume {name}", lambda: self._api.create_volume(name, labels=dict(labels))
+        )
+        return dict(res.get("Labels") or {})
+
     def create_container(self, request: ContainerRequest) -> str:
         api = self._api
         host_config: dict[str, Any] = {

@@ -233,10 +233,10 @@ def claim_marker(
         **(extra or {}),
     }
     try:
-        backend.create_volume(env_id + CLAIMED, labels)
+        held = backend.claim_volume(env_id + CLAIMED, labels)
     except EphemeralError:
         return False  # an engine that refuses an existing name: someone else's
-    return any(r.kind == "volume" for r in backend.list_resources({L.CLAIM: token}))
+    return held.get(L.CLAIM) == token
 
 
 def _alive(owner: L.Owner | None) -> bool:
