@@ -74,11 +74,27 @@ def _forget(*images: str) -> None:
     """Remove our registry names of the test image (never anything else), and
     make sure they are gone: a test that needs a real pull must not find one."""
     for image in images:
-        subprocess.run(["docker", "rmi", image], capture_output=True, timeout=120, check=False)
-        left = subprocess.run(
-            ["docker", "image", "inspect", image], capture_output=True, timeout=60, check=False
-        )
-        assert left.returncode != 0, f"{image} is still on the engine after docker rmi"
+        why = ""
+        for _ in range(10):  # a busy engine (other workers' starts) may refuse for a moment
+            done = subprocess.run(
+                ["docker", "rmi", image], capture_output=True, text=True, timeout=120, check=False
+            )
+            left = subprocess.run(
+                ["docker", "image", "inspect", image], capture_output=True, timeout=60, check=False
+            )
+            if left.returncode != 0:
+                break
+            why = done.stderr.strip()
+            time.sleep(1)
+        else:
+            users = subprocess.run(
+                ["docker", "ps", "-a", "--filter", f"ancestor={image}", "--format", "{{.Names}}"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            ).stdout.split()
+            pytest.fail(f"{image} is still on the engine: docker rmi: {why}; used by {users}")
 
 
 def _forget_descendants() -> None:
