@@ -277,6 +277,60 @@ def test_a_kept_claim_leaves_the_pool_and_is_replaced(
     assert wait_until_clean(docker_client, f"{L.ENV}={kept[0]}") == []
 
 
+PG_SPEC = """\
+name: {name}
+services:
+  db:
+    image: postgres:16-alpine
+    environment: {{POSTGRES_PASSWORD: pw, POSTGRES_DB: shop}}
+    ports: [5432]
+    wait: {{command: ["pg_isready", "-h", "127.0.0.1", "-U", "postgres", "-d", "shop"]}}
+"""
+
+PG_TESTS = """\
+import os
+from pathlib import Path
+
+def test_leave_a_table(eph):
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "shop", "-tAc"]
+    code, out = eph["db"].exec(psql + ["SELECT count(*) FROM pg_tables WHERE tablename = 'leftover'"])
+    assert code == 0, out
+    Path(os.environ["POOL_MARKS"], "seen").write_text(eph.id + " " + out.strip())
+    code, out = eph["db"].exec(psql + ["CREATE TABLE leftover (x int)"])
+    assert code == 0, out
+"""
+
+
+def test_an_unseeded_postgres_is_emptied_and_returned(
+    pytester: pytest.Pytester,
+    pool_dir: Path,
+    docker_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No seed: steps, a kind that can be snapshotted: the keeper snapshots its
+    first, empty state, and a return puts it back there (not a replacement)."""
+    name = f"pool-{uuid.uuid4().hex[:8]}"
+    spec = pytester.makefile(".yaml", ephemeral=PG_SPEC.format(name=name))
+    key = P.pool_key(spec)
+    cwd = pytester.path
+    monkeypatch.setenv("POOL_MARKS", str(tmp_path))
+    pytester.makepyfile(test_pg=PG_TESTS)
+    try:
+        eph("pool", "up", "-f", str(spec), "--size", "1", "--wait", cwd=cwd, check=True)
+        pool = ready_ids(cwd, spec)
+        for _ in range(2):
+            result = pytester.runpytest_subprocess("--eph-pool", "-p", "no:cacheprovider")
+            result.assert_outcomes(passed=1)
+            env_id, seen = (tmp_path / "seen").read_text().split()
+            assert env_id in pool and seen == "0"  # the table of the run before is gone
+            assert wait_for(lambda: ready_ids(cwd, spec) == pool, 60), P.log_path(key).read_text()
+        assert f"{env_id} reset and returned to the pool" in P.log_path(key).read_text()
+    finally:
+        eph("pool", "down", "-f", str(spec), cwd=cwd)
+        assert wait_until_clean(docker_client, f"{L.SPEC_NAME}={name}") == []
+
+
 KILL_TESTS = """\
 import os, signal
 

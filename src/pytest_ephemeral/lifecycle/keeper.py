@@ -291,6 +291,7 @@ class Keeper:
         try:
             labels = {L.POOL: self.key, L.POOL_STATE: "starting"}
             env = self.manager.start_unlisted(spec, env_id, labels, cancel=self.stop)
+            P.snapshot_unseeded(env)  # so that a return can empty them again
             self.backend.create_volume(
                 env_id + P.READY,
                 {

@@ -357,6 +357,26 @@ def _claimed(
     manager._say(f"claimed {env.id} from the warm pool in {after:.2f}s{how}")
 
 
+def snapshot_unseeded(env: Environment) -> None:
+    """Snapshot the services without ``seed:`` whose kind can take one (their
+    first, empty state), so that :func:`reset_for_return` can put them back
+    to it: the keeper does this once a member is up. A kind that keeps its
+    snapshot in the server (PostgreSQL's template databases) needs it; one
+    that cannot take one is left to be told at the return."""
+    from ..data.kinds import kind_of, make_snapshot
+    from ..errors import DataError
+
+    for service in env.services.values():
+        if service.spec.seed or service.spec.external is not None:
+            continue
+        if kind_of(service, probe=False) is None:
+            continue
+        with contextlib.suppress(DataError):
+            snap: Any = make_snapshot(env, service, adopt=False)
+            if snap is not None:
+                snap.close()
+
+
 def reset_for_return(env: Environment) -> str | None:
     """Put ``env`` back to the state its seed left (``data.snapshot``), so the
     next claimant sees what the first one did; a service without ``seed:``
