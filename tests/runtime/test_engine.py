@@ -32,13 +32,15 @@ def started(client: Any, path: Path, **options: Any) -> Iterator[Environment]:
     spec = load_spec(path)
     env_id = f"t-{uuid.uuid4().hex[:8]}"
     labels = {L.ENV: env_id, L.OWNER: str(L.current_owner())}
-    env = Environment(env_id, spec, DockerBackend(), labels, selector={L.ENV: env_id})
+    backend = DockerBackend()
+    env = Environment(env_id, spec, backend, labels, selector={L.ENV: env_id})
     options.setdefault("default_timeout", 30.0)
     try:
         start_environment(env, EngineOptions(**options))
         yield env
     finally:
         teardown_environment(env)
+        backend.close()  # its sockets now, not when the collector runs in another test
         assert labelled(client, f"{L.ENV}={env_id}") == []
 
 
