@@ -430,6 +430,8 @@ class DockerBackend:
                                 progress(f"step {step[1]}/{step[2]}: {step[3].strip()[:120]}")
                 if "error" in chunk:
                     tail = "\n".join(log[-50:])
+                    for _rest in stream:  # to its end: the connection is released, not left open
+                        pass
                     raise EphemeralError(
                         f"build of {context} failed: {str(chunk['error']).strip()}\n{tail}"
                     )
