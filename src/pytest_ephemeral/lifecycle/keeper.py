@@ -190,7 +190,8 @@ class Keeper:
             why = "its spec has errors" if spec is None else "it keeps another version of the spec"
             return None, {"ok": False, "why": why, "hash": spec.hash if spec else ""}
         claimant = str(request.get("owner", ""))
-        if L.Owner.parse(claimant) is None:
+        owner = L.Owner.parse(claimant)
+        if owner is None:
             return None, {"ok": False, "why": "a claim without a claimant"}
         extra = {L.RUN: str(request.get("run", "")), L.WORKER: str(request.get("worker", ""))}
         while True:
@@ -207,7 +208,7 @@ class Keeper:
             except EphemeralError:
                 held = False
             if held:
-                _log(f"handed {env_id} to pid {claimant.split('/')[2]}")
+                _log(f"handed {env_id} to pid {owner.pid}")
                 return env, {"ok": True, "env": env_to_wire(env, self.key)}
             with self._lock:  # claimed by labels meanwhile: that claimant's now
                 self.leased.pop(env_id, None)

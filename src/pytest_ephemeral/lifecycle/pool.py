@@ -426,11 +426,13 @@ def give_back(manager: Claimant, env: Environment, *, keep: bool) -> bool:
             lease.release()
         return False
     if lease is not None:
-        if not keep and lease.give_back():
+        if keep:
+            lease.release()  # the keeper forgets it: kept by labels, below
+        elif lease.give_back():
             env.closed = True  # the keeper resets and returns it (or replaces it), after us
             manager.audit("returned", env, pool=pool, by="keeper")
             return False
-        lease.release()  # kept, or the keeper is gone: handed back by labels, below
+        # else the keeper is gone: handed back by labels, below
     backend = env.backend
     if keep:
         labels = {k: v for k, v in env.labels.items() if k != L.SERVICE}
