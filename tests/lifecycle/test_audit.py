@@ -370,6 +370,55 @@ def test_a_killed_owner_is_reaped_and_the_reaper_says_so(
     events = [r["event"] for r in mine]
     assert events[:2] == ["created", "ready"] and "reaped" in events, events
     reaped = next(r for r in mine if r["event"] == "reaped")
-    assert reaped["details"]["by"] == "reaper"
-    assert reaped["actor"]["pid"] != holder.pid  # written by the reaper, not the dead owner
+    # its reaper, or the sweep of a run beside this one (it writes here too: the
+    # environment's label names this trail)
+    assert reaped["details"]["by"] in ("reaper", "sweep")
+    assert reaped["actor"]["pid"] != holder.pid  # not written by the dead owner
     assert verify(trail)[1] is None
+
+
+def test_the_end_of_an_environment_reaches_its_creators_trail_whoever_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead owner's environment swept by another run (another trail) is
+    recorded in the trail it was created in as well as in the sweeper's."""
+    from pytest_ephemeral.lifecycle import labels as L
+    from pytest_ephemeral.lifecycle.inventory import sweep
+
+    from ..fakes import FakeBackend
+
+    creator, sweeper = tmp_path / "creator.jsonl", tmp_path / "sweeper.jsonl"
+    me = L.current_owner()
+    dead = L.Owner(me.host, me.boot, 999_999, "1")
+    labels = L.env_labels(
+        env_id="gone-1",
+        run_id="r1",
+        owner=dead,
+        spec_hash="h",
+        spec_path="/p",
+        spec_name="n",
+        worker="main",
+        kept=False,
+        expires=None,
+    )
+    labels[L.AUDIT] = str(creator)
+    backend = FakeBackend()
+    backend.create_volume("gone-1-data", labels)
+    monkeypatch.setenv(audit.AUDIT_ENV, str(sweeper))
+    audit.configure(None)
+    assert sweep(backend) == {"gone-1": "its owner (pid 999999) is gone"}  # type: ignore[arg-type]
+    for path in (creator, sweeper):
+        (rec,) = lines(path)
+        assert (rec["event"], rec["env"], rec["details"]["by"]) == ("reaped", "gone-1", "sweep")
+        assert verify(path)[1] is None
+    # the same trail twice is written once; another host's path is not trusted
+    labels[L.ENV] = "gone-2"
+    backend.create_volume("gone-2-data", {**labels, L.AUDIT: str(sweeper)})
+    labels[L.ENV] = "gone-3"
+    remote = L.Owner("elsewhere", "b", 999_999, "1")
+    backend.create_volume(
+        "gone-3-data", {**labels, L.OWNER: str(remote), L.KEPT: "true", L.EXPIRES: "1"}
+    )
+    sweep(backend)  # type: ignore[arg-type]
+    assert [r["env"] for r in lines(sweeper)] == ["gone-1", "gone-2", "gone-3"]
+    assert [r["env"] for r in lines(creator)] == ["gone-1"]

@@ -535,7 +535,9 @@ class SwarmBackend(DockerBackend):
             with ThreadPoolExecutor(max_workers=min(8, len(services))) as pool:
                 list(pool.map(drop, services))
         errors += super().remove(containers)
+        env_ids = {r.labels.get(ENV_LABEL) for r in resources if r.labels.get(ENV_LABEL)}
         if services:
+            self._kill_tasks(services, {e for e in env_ids if e})
             self._wait_tasks_gone(services)
         rest = [r for r in resources if r.kind != "container"]
         for cfg in (r for r in rest if r.id.startswith("config:")):
@@ -549,7 +551,6 @@ class SwarmBackend(DockerBackend):
                 break
             time.sleep(0.5)
         errors += left
-        env_ids = {r.labels.get(ENV_LABEL) for r in resources if r.labels.get(ENV_LABEL)}
         for engine in self._engines()[1:]:  # the volumes the tasks made on their nodes
             for env_id in env_ids:
                 with contextlib.suppress(EphemeralError):
@@ -568,6 +569,29 @@ class SwarmBackend(DockerBackend):
         except Exception:
             return False
         return True
+
+    def _kill_tasks(self, service_ids: set[str], env_ids: set[str]) -> None:
+        """Kill and remove the removed services' task containers on every node
+        that can be reached, instead of waiting for the swarm to stop them with
+        their stop grace period (10 s by default, more on a busy node): the
+        removal of an environment does not wait for grace periods (DESIGN §3)."""
+        for engine in self._engines():
+            own = engine is self
+            for env_id in env_ids:
+                with contextlib.suppress(EphemeralError):
+                    listed = (
+                        DockerBackend.list_resources(self, {ENV_LABEL: env_id})
+                        if own
+                        else engine.list_resources({ENV_LABEL: env_id})
+                    )
+                    tasks = [
+                        r
+                        for r in listed
+                        if r.kind == "container"
+                        and r.labels.get("com.docker.swarm.service.id") in service_ids
+                    ]
+                    if tasks:
+                        DockerBackend.remove(self, tasks) if own else engine.remove(tasks)
 
     def _wait_tasks_gone(self, service_ids: set[str], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

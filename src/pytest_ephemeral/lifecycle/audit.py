@@ -260,6 +260,7 @@ def record(
     env: str = "",
     run: str = "",
     strict: bool = False,
+    also: str | os.PathLike[str] | None = None,
     **details: Any,
 ) -> dict[str, Any]:
     """Append one event to the trail and log it; returns the record.
@@ -268,7 +269,9 @@ def record(
     names, counts). A trail that cannot be written is said once per process
     (a warning, or a line on stderr outside pytest's main thread) and the
     event still goes to the logger; with ``strict`` an :class:`AuditError`
-    is raised instead (the caller does not go on)."""
+    is raised instead (the caller does not go on). ``also``: a second trail
+    that gets the same line (the trail of the environment's creator, when it
+    is not this process's own), never strict."""
     rec: dict[str, Any] = {
         "ts": _now(),
         "event": event,
@@ -280,22 +283,39 @@ def record(
     path = audit_path()
     line = None
     if path is not None:
-        try:
-            line = _append(path, dict(rec))
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            message = (
-                f"audit trail: cannot write {path}: {reason}; set {AUDIT_ENV} (or ini "
-                f"eph_audit_file) to a writable file, or {AUDIT_ENV}=off to go without one"
-            )
-            if logger.hasHandlers():  # else logging's last resort would print it twice
-                logger.error(message)
-            if strict:
-                raise AuditError(message) from None
-            _say_once(str(path), message)
+        line = _write(path, rec, strict)
+    if also is not None and (path is None or not _same_file(Path(also), path)):
+        second = _write(Path(also), rec, False)
+        line = line if line is not None else second
     text = line if line is not None else json.dumps(rec, separators=(",", ":"), default=str)
     logger.info(text, extra={"eph_audit": rec})
     return rec
+
+
+def _write(path: Path, rec: dict[str, Any], strict: bool) -> str | None:
+    """Append ``rec`` to ``path``; the line, or None when it cannot be written
+    (said once per path and process; raised with ``strict``)."""
+    try:
+        return _append(path, dict(rec))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        message = (
+            f"audit trail: cannot write {path}: {reason}; set {AUDIT_ENV} (or ini "
+            f"eph_audit_file) to a writable file, or {AUDIT_ENV}=off to go without one"
+        )
+        if logger.hasHandlers():  # else logging's last resort would print it twice
+            logger.error(message)
+        if strict:
+            raise AuditError(message) from None
+        _say_once(str(path), message)
+        return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return str(a) == str(b)
 
 
 def _say_once(key: str, message: str) -> None:

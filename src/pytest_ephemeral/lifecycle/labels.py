@@ -54,6 +54,7 @@ POOL = f"{PREFIX}.pool"
 POOL_STATE = f"{PREFIX}.pool-state"
 CLAIM = f"{PREFIX}.claim"
 CLAIMANT = f"{PREFIX}.claimant"
+AUDIT = f"{PREFIX}.audit"  # the creator's audit trail: whoever removes it records it there too
 EXTERNAL = f"{PREFIX}.external"  # names of the spec's external: services (parts to drop)
 
 _NAME_SAFE = re.compile(r"[^a-z0-9_.-]+")

@@ -354,6 +354,11 @@ class Manager:
             kept=kept,
             expires=expires,
         )
+        from .audit import audit_path
+
+        trail = audit_path()
+        if trail is not None:  # a sweep or reaper elsewhere records its end in this trail too
+            labels[L.AUDIT] = str(trail.absolute())
         externals = [n for n, s in spec.services.items() if s.external is not None]
         if externals:  # eph down finds the parts to drop through the spec
             labels[L.EXTERNAL] = ",".join(externals)

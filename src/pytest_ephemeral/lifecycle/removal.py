@@ -6,6 +6,7 @@ lets go of what the data layer holds)."""
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,7 +83,27 @@ def _audit(
     kinds: dict[str, int] = {}
     for r in known:
         kinds[r.kind] = kinds.get(r.kind, 0) + 1
-    record(event, env=env_id, run=run, resources=kinds, errors=len(errors), **why)
+    record(
+        event,
+        env=env_id,
+        run=run,
+        also=_creators_trail(known),
+        resources=kinds,
+        errors=len(errors),
+        **why,
+    )
+
+
+def _creators_trail(known: Sequence[Resource]) -> str | None:
+    """The audit trail the environment's creator wrote to (its label), when
+    the creator ran on this machine: its end belongs in that trail too, also
+    when another run's sweep or another user's ``eph prune`` removes it."""
+    for r in known:
+        trail = r.labels.get(L.AUDIT)
+        owner = L.Owner.parse(r.labels.get(L.OWNER, ""))
+        if trail and owner is not None and owner.host == socket.gethostname():
+            return trail
+    return None
 
 
 def release(env: Environment) -> None:
