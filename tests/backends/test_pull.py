@@ -122,6 +122,34 @@ def fresh() -> Iterator[None]:
     _forget(PLAIN, AUTHED)
 
 
+@pytest.fixture
+def unique_image(registries: None, tmp_path: Path) -> Iterator[str]:
+    """An image only this test has: the offline redis plus a 4 MB layer of
+    random bytes, pushed to 127.0.0.1:5000 under a tag of its own and removed
+    from the engine, so that nothing else on the engine (another test's build
+    from the registry's image, a pull it left going) can hold its name or its
+    layer: the test's pull is a real one."""
+    import uuid
+
+    image = f"127.0.0.1:5000/eph-test/redis:u-{uuid.uuid4().hex[:12]}"
+    ctx = tmp_path / "unique-image"
+    ctx.mkdir()
+    (ctx / "pad").write_bytes(os.urandom(4_000_000))
+    (ctx / "Dockerfile").write_text(
+        f"FROM redis:7-alpine\nCOPY pad /eph-test-pad\nLABEL {REGISTRY_LABEL}\n", encoding="utf-8"
+    )
+    config = tmp_path / "push-config"  # a throwaway client configuration
+    for argv in (
+        ["docker", "build", "-q", "-t", image, str(ctx)],
+        ["docker", "--config", str(config), "push", "-q", image],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr.strip()}"
+    _forget(image)
+    yield image
+    _forget(image)
+
+
 def _docker_config(folder: Path, config: dict[str, object]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
@@ -135,8 +163,7 @@ def _free_port() -> int:
 
 
 def test_a_missing_image_is_pulled_and_runs_with_progress(
-    registries: None,
-    fresh: None,
+    unique_image: str,
     pytester: pytest.Pytester,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -149,7 +176,7 @@ def test_a_missing_image_is_pulled_and_runs_with_progress(
         name: pulled
         services:
           cache:
-            image: {PLAIN}
+            image: {unique_image}
             ports: [6379]
             wait: {{log: "Ready to accept connections"}}
         """,
@@ -166,10 +193,10 @@ def test_a_missing_image_is_pulled_and_runs_with_progress(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
-    assert f"ephemeral: pulling {PLAIN} from 127.0.0.1:5000 ..." in out
+    assert f"ephemeral: pulling {unique_image} from 127.0.0.1:5000 ..." in out
     done = DOWNLOADED.search(out)
     assert done is not None, out
-    assert float(done.group(1)) >= 3.9, out  # the registry's own 4 MB layer came down
+    assert float(done.group(1)) >= 3.9, out  # its own 4 MB layer came down
 
 
 def test_never_with_a_missing_image(backend: DockerBackend, fresh: None, tmp_path: Path) -> None:
@@ -321,9 +348,7 @@ backend.pull_image(sys.argv[1], lambda line: print(line, flush=True))
 """
 
 
-def test_two_processes_pulling_one_image_pull_it_once(
-    registries: None, fresh: None, tmp_path: Path
-) -> None:
+def test_two_processes_pulling_one_image_pull_it_once(unique_image: str, tmp_path: Path) -> None:
     go = tmp_path / "go"
     # a temp dir of their own: its pull locks and stamps are these two's alone
     # (an earlier test's pull of the same image would count as "just pulled")
@@ -331,7 +356,7 @@ def test_two_processes_pulling_one_image_pull_it_once(
     env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "none"), "TMPDIR": str(tmp_path / "tmp")}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", PULLER, PLAIN, str(go)],
+            [sys.executable, "-c", PULLER, unique_image, str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -351,8 +376,7 @@ def test_two_processes_pulling_one_image_pull_it_once(
 
 
 def test_xdist_workers_pull_once_with_progress_on_the_controller(
-    registries: None,
-    fresh: None,
+    unique_image: str,
     pytester: pytest.Pytester,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -365,7 +389,7 @@ def test_xdist_workers_pull_once_with_progress_on_the_controller(
         name: xpulled
         services:
           cache:
-            image: {PLAIN}
+            image: {unique_image}
             wait: {{log: "Ready to accept connections"}}
         """,
     )
@@ -389,5 +413,5 @@ def test_xdist_workers_pull_once_with_progress_on_the_controller(
     # shown by the controller, per worker; one real pull (the other worker found
     # the image there, or waited for that pull, or came just after it)
     assert len(re.findall(r"ephemeral: \[gw\d\] " + DOWNLOADED.pattern, out)) == 1, out
-    assert out.count(f"pulling {PLAIN} from 127.0.0.1:5000 ...") == 1, out
+    assert out.count(f"pulling {unique_image} from 127.0.0.1:5000 ...") == 1, out
     assert len(re.findall(r"ephemeral: \[gw\d\] \S+ ready in", out)) == 2, out

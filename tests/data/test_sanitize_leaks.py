@@ -156,3 +156,55 @@ def test_the_index_holds_many_values_as_hashes() -> None:
 
 def test_no_leaks_means_no_error() -> None:
     raise_for_leaks([], where="x")
+
+
+def test_many_rows_are_checked_a_block_at_a_time_with_exact_counts_and_lines(
+    make_rules: MakeRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check reads a large COPY a block of rows at a time; the rows a block
+    splits badly (escapes, a continued row, CRLF, the end marker and the lines
+    after it) are read one by one, and every count stays exact."""
+    from pytest_ephemeral.data.sanitize import _leaks
+
+    users = [
+        f"{i}\tuser{i}@corp.example\tName\t+49 30 {1000000 + i}\tpin{i}\tstaff\n"
+        for i in range(5000)
+    ]
+    planted = {1, 2047, 2048, 2049, 4095, 4096, 4999}
+    notes = []
+    for i in range(5000):
+        note = f"parcel {i} left at the door"
+        if i in planted:
+            note = f"write to USER{i}@corp.example please"
+        elif i == 100:
+            note = "a\\ttab and a\\nnewline"  # escaped: found a block that reads line by line
+        elif i == 3000:
+            note = "\\N"
+        end = "\r\n" if i == 3500 else "\n"
+        notes.append(f"{10_000 + i}\tuser{i}@corp.example\t{note}{end}")
+    dump = (
+        "COPY public.users (id, email, first_name, phone, pin, role) FROM stdin;\n"
+        + "".join(users)
+        + "\\.\nCOPY public.orders (id, customer_email, note) FROM stdin;\n"
+        + "".join(notes)
+        + "\\.\nCOPY public.orders (id, customer_email, note) FROM stdin;\n"
+        + "1\tuser7@corp.example\tcall user8@corp.example\n\\.\n"
+    )
+    original, sanitized = files(tmp_path, dump)
+    rules = make_rules(RULES)
+    sanitize_file(original, sanitized, rules, salt=SALT)
+    leaks = check_leaks_files(original, sanitized, rules, SALT)
+    assert [(leak.table, leak.column, leak.count, leak.sources) for leak in leaks] == [
+        ("public.orders", "note", len(planted) + 1, ("public.users.email",))
+    ]
+    # a value too large to search, deep in a block: its own line is named
+    lines = sanitized.read_text().splitlines(keepends=True)
+    at = next(n for n, line in enumerate(lines) if line.startswith("13000\t"))
+    lines[at] = "13000\tx@y.example\t" + "word " * 300_000 + "\n"
+    sanitized.write_text("".join(lines))
+    monkeypatch.setattr(_leaks, "MAX_TEXT_CHARS", 1 << 20)
+    with pytest.raises(DataError) as info:
+        check_leaks_files(original, sanitized, rules, SALT)
+    assert str(info.value).startswith(
+        f"{sanitized}:{at + 1}: table public.orders, column note: a value of"
+    )

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["CopyFn", "PlanItem", "Sink", "TablePlan", "ValueFn"]
+__all__ = ["BlockFn", "CopyFn", "PlanItem", "Sink", "TablePlan", "ValueFn"]
 
 #: A COPY field in text format (escaped, ``\N`` for NULL) to its replacement.
 CopyFn = Callable[[str], str]
 #: A decoded value (``None`` for NULL) to its replacement.
 ValueFn = Callable[[str | None], str | None]
+#: The COPY fields of one column for a block of rows (escaped, ``\N`` for
+#: NULL), in row order; for sinks that only look (:attr:`TablePlan.observe`).
+BlockFn = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class PlanItem:
     column: str
     copy: CopyFn
     value: ValueFn
+    block: BlockFn | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,12 @@ class TablePlan:
     ``touched`` says whether the sink changes this table at all; a reader
     that cannot parse a table's rows (unknown columns, an INSERT ... SELECT)
     may pass them through only when it is false.
+
+    ``observe``: the sink changes nothing and only looks at the values (the
+    leak check's passes); a reader need not write the rows, and one that can
+    split many rows at once (COPY) hands each item's :attr:`PlanItem.block`
+    the column's fields of a block of rows instead of calling ``copy`` per
+    field.
     """
 
     table: str
@@ -45,6 +55,7 @@ class TablePlan:
     items: tuple[PlanItem, ...] = ()
     drop: bool = False
     touched: bool = False
+    observe: bool = False
 
 
 class Sink(Protocol):
