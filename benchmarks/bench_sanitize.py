@@ -45,6 +45,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -424,6 +425,7 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
         planted = generate_text(copy_dump, insert_dump, args.rows)
         total_planted = sum(planted.values())
         baseline_arg = f" --baseline {args.baseline}" if args.baseline else ""
+        baseline_arg += f" --against {args.against}" if args.against else ""
         say(f"command: python benchmarks/bench_sanitize.py --text --rows {args.rows}{baseline_arg}")
         say(
             f"generated {args.rows:,} rows (30 % users, 60 % orders with a free-text note, "
@@ -435,9 +437,18 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
         rules = work / "text.yaml"
         rules.write_text(TEXT_RULES, encoding="utf-8")
         results: dict[tuple[str, str], dict[str, Any]] = {}
+        against: dict[str, list[dict[str, Any]]] = {"whole": [], "text": []}
+        ours: dict[str, list[dict[str, Any]]] = {"whole": [], "text": []}
         for fmt, dump in (("COPY", copy_dump), ("INSERT", insert_dump)):
             for mode in ("sanitize", "whole", "text"):
                 results[(fmt, mode)] = run_text_child(dump, rules, work / "safe.sql", mode)
+        if args.against is not None:  # interleaved, three rounds: the same machine state
+            for _ in range(3):
+                for mode in ("whole", "text"):
+                    against[mode].append(
+                        run_text_child(copy_dump, rules, work / "safe.sql", mode, args.against)
+                    )
+                    ours[mode].append(run_text_child(copy_dump, rules, work / "safe.sql", mode))
         parallel = run_text_child(copy_dump, rules, work / "safe.sql", "parallel")
         baseline = None
         if args.baseline is not None:
@@ -468,6 +479,17 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
             f"{parallel['rows'] / parallel['wall']:>12,.0f} {'':>10} "
             f"{max(parallel['rss_mb'], parallel['child_rss_mb']):>7.1f}MB"
         )
+        if args.against is not None:
+            for mode in ("whole", "text"):
+
+                def med(runs: list[dict[str, Any]]) -> float:
+                    return statistics.median(r["cpu"] - r["sanitize_cpu"] for r in runs)
+
+                theirs, mine = med(against[mode]), med(ours[mode])
+                say(
+                    f"COPY    check CPU, {mode:<5} (median of 3, interleaved): this checkout "
+                    f"{mine:.2f}s, --against {theirs:.2f}s -> {theirs / mine:.2f}x"
+                )
         if baseline is not None:
             check = baseline["cpu"] - baseline["sanitize_cpu"]
             say(
@@ -588,6 +610,12 @@ def main(argv: list[str]) -> int:
         "--baseline",
         type=Path,
         help="--text: also time an older checkout's src/ directory (e.g. from git archive)",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="--text: the COPY checks also with another checkout's src/ (same API), "
+        "interleaved with this one's, three rounds",
     )
     args = parser.parse_args(argv)
     lines: list[str] = []
