@@ -122,6 +122,14 @@ class Keeper:
 
     def round(self) -> None:
         self.reload()
+        # What is being started or removed, and what is held ready, before the
+        # engine is asked: a start that ends while the members are listed shows
+        # there as still starting, and must not be judged (or forgotten) from
+        # that listing as a half-started one.
+        with self._lock:
+            starting = set(self.starting)
+            removing = set(self.removing)
+            held = set(self.ready)
         try:
             found = P.members(self.backend, self.key)
         except EngineUnavailableError as exc:
@@ -134,9 +142,6 @@ class Keeper:
             _log("the engine answers again")
             self._engine_down = False
         live = 0
-        with self._lock:
-            starting = set(self.starting)
-            removing = set(self.removing)
         for m in found:
             if m.id in starting or m.id in removing:
                 continue
@@ -145,17 +150,19 @@ class Keeper:
                 live += counts
                 continue
             self.remove_later(m, why)
-        self.reconcile(found)
+        self.reconcile(found, held)
         need = self.size - live - len(starting)
         if need > 0 and self.spec is not None and time.monotonic() >= self.next_start:
             for _ in range(need):
                 self.start_one(self.spec)
 
     # -- claims handed out over the socket (pool_lease) -------------------------------
-    def reconcile(self, found: list[P.Member]) -> None:
+    def reconcile(self, found: list[P.Member], held: set[str]) -> None:
         """Keep the in-memory ready list true to the engine: forget what is no
         longer ready there (claimed by labels, removed), and take in ready
-        members of ours it does not hold (handed back by labels)."""
+        members of ours it does not hold (handed back by labels). ``held``:
+        the ids in the ready list before ``found`` was listed (one that came
+        in since is newer than the listing)."""
         me = self.manager.owner
         ready_now = {
             m.id: m
@@ -166,7 +173,7 @@ class Keeper:
             and m.spec_hash == self.spec.hash
         }
         with self._lock:
-            for env_id in [i for i in self.ready if i not in ready_now]:
+            for env_id in [i for i in self.ready if i not in ready_now and i in held]:
                 del self.ready[env_id]
             missing = [
                 m for i, m in ready_now.items() if i not in self.ready and i not in self.leased
