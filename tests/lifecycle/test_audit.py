@@ -406,7 +406,7 @@ def test_the_end_of_an_environment_reaches_its_creators_trail_whoever_removes_it
     backend.create_volume("gone-1-data", labels)
     monkeypatch.setenv(audit.AUDIT_ENV, str(sweeper))
     audit.configure(None)
-    assert sweep(backend) == {"gone-1": "its owner (pid 999999) is gone"}  # type: ignore[arg-type]
+    assert sweep(backend) == {"gone-1": "its owner (pid 999999) is gone"}
     for path in (creator, sweeper):
         (rec,) = lines(path)
         assert (rec["event"], rec["env"], rec["details"]["by"]) == ("reaped", "gone-1", "sweep")
@@ -419,6 +419,6 @@ def test_the_end_of_an_environment_reaches_its_creators_trail_whoever_removes_it
     backend.create_volume(
         "gone-3-data", {**labels, L.OWNER: str(remote), L.KEPT: "true", L.EXPIRES: "1"}
     )
-    sweep(backend)  # type: ignore[arg-type]
+    sweep(backend)
     assert [r["env"] for r in lines(sweeper)] == ["gone-1", "gone-2", "gone-3"]
     assert [r["env"] for r in lines(creator)] == ["gone-1"]

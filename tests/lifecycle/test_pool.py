@@ -5,6 +5,7 @@ keeper, a second keeper and ``eph pool down`` (DESIGN.md §11)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -115,6 +116,14 @@ def wait_for(what: Callable[[], bool], within: float = 90.0) -> bool:
 
 def ready_ids(cwd: Path, spec: Path) -> set[str]:
     return {r["id"] for r in pool_ls(cwd, spec) if r["state"] == "ready"}
+
+
+def _logged(key: str, text: str) -> bool:
+    return text in P.log_path(key).read_text()
+
+
+def _other_ready(cwd: Path, spec: Path, env_id: str) -> bool:
+    return ready_ids(cwd, spec) - {env_id} != set()
 
 
 @pytest.fixture
@@ -423,10 +432,11 @@ def test_keeper_life_stale_spec_takeover_and_down(
             env_id, seen = (tmp_path / "seen").read_text().split()
             assert seen == "none"  # nothing left by the claimant before
             # handed back to the keeper, which found it cannot be reset
-            assert wait_for(
-                lambda e=env_id: f"removed {e}: service 'app'" in P.log_path(key).read_text(), 30
-            ), P.log_path(key).read_text()
-            assert wait_for(lambda e=env_id: ready_ids(cwd, spec) - {e} != set(), 90)  # type: ignore[misc]
+            removed = f"removed {env_id}: service 'app'"
+            assert wait_for(functools.partial(_logged, key, removed), 30), P.log_path(
+                key
+            ).read_text()
+            assert wait_for(functools.partial(_other_ready, cwd, spec, env_id), 90)
             assert env_id not in {r["id"] for r in pool_ls(cwd, spec)}
 
         # the spec changes: the stale environment is removed, a new one started
