@@ -70,19 +70,31 @@ def backend(
     b.close()
 
 
+def _absent(image: str) -> bool | None:
+    """Whether the engine says it has no ``image`` (None: it did not say)."""
+    done = subprocess.run(
+        ["docker", "image", "inspect", image],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode == 0:
+        return False
+    return True if "no such image" in done.stderr.lower() else None
+
+
 def _forget(*images: str) -> None:
     """Remove our registry names of the test image (never anything else), and
-    make sure they are gone: a test that needs a real pull must not find one."""
+    make sure they are gone: a test that needs a real pull must not find one.
+    Gone means the engine says so; an error of a busy engine is asked again."""
     for image in images:
         why = ""
         for _ in range(10):  # a busy engine (other workers' starts) may refuse for a moment
             done = subprocess.run(
                 ["docker", "rmi", image], capture_output=True, text=True, timeout=120, check=False
             )
-            left = subprocess.run(
-                ["docker", "image", "inspect", image], capture_output=True, timeout=60, check=False
-            )
-            if left.returncode != 0:
+            if _absent(image):
                 break
             why = done.stderr.strip()
             time.sleep(1)
@@ -122,30 +134,63 @@ def fresh() -> Iterator[None]:
     _forget(PLAIN, AUTHED)
 
 
-@pytest.fixture
-def unique_image(registries: None, tmp_path: Path) -> Iterator[str]:
-    """An image only this test has: the offline redis plus a 4 MB layer of
-    random bytes, pushed to 127.0.0.1:5000 under a tag of its own and removed
-    from the engine, so that nothing else on the engine (another test's build
-    from the registry's image, a pull it left going) can hold its name or its
-    layer: the test's pull is a real one."""
+def _push_unique(port: int, folder: Path, *, login: bool = False, size: int = 4_000_000) -> str:
+    """An image only the calling test has: the offline redis plus a layer of
+    ``size`` random bytes, pushed to the registry on 127.0.0.1:``port`` under a tag
+    of its own (logged in with a throwaway client configuration when
+    ``login``) and removed from the engine. Nothing else on the engine (another
+    test's build from the registry's image, a pull it left going, a pull
+    recorded a moment ago) can hold its name, its layer or its pull record:
+    the test's pull is a real one."""
     import uuid
 
-    image = f"127.0.0.1:5000/eph-test/redis:u-{uuid.uuid4().hex[:12]}"
-    ctx = tmp_path / "unique-image"
+    image = f"127.0.0.1:{port}/eph-test/redis:u-{uuid.uuid4().hex[:12]}"
+    ctx = folder / "unique-image"
     ctx.mkdir()
-    (ctx / "pad").write_bytes(os.urandom(4_000_000))
+    (ctx / "pad").write_bytes(os.urandom(size))
     (ctx / "Dockerfile").write_text(
         f"FROM redis:7-alpine\nCOPY pad /eph-test-pad\nLABEL {REGISTRY_LABEL}\n", encoding="utf-8"
     )
-    config = tmp_path / "push-config"  # a throwaway client configuration
-    for argv in (
-        ["docker", "build", "-q", "-t", image, str(ctx)],
-        ["docker", "--config", str(config), "push", "-q", image],
-    ):
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    config = folder / "push-config"
+    steps: list[tuple[list[str], str | None]] = [
+        (["docker", "build", "-q", "-t", image, str(ctx)], None)
+    ]
+    if login:
+        registry = f"127.0.0.1:{port}"
+        argv = [
+            "docker",
+            "--config",
+            str(config),
+            "login",
+            "-u",
+            USER,
+            "--password-stdin",
+            registry,
+        ]
+        steps.append((argv, PASSWORD))
+    steps.append((["docker", "--config", str(config), "push", "-q", image], None))
+    for argv, given in steps:
+        done = subprocess.run(
+            argv, input=given, capture_output=True, text=True, timeout=300, check=False
+        )
         assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr.strip()}"
     _forget(image)
+    return image
+
+
+@pytest.fixture
+def unique_image(registries: None, tmp_path: Path) -> Iterator[str]:
+    """An image of this test's own on the plain registry (:func:`_push_unique`)."""
+    image = _push_unique(5000, tmp_path)
+    yield image
+    _forget(image)
+
+
+@pytest.fixture
+def authed_image(registries: None, tmp_path: Path) -> Iterator[str]:
+    """An image of this test's own on the registry behind basic auth (a small
+    layer: these tests check the credentials, not the download)."""
+    image = _push_unique(5001, tmp_path, login=True, size=64_000)
     yield image
     _forget(image)
 
@@ -256,19 +301,19 @@ def test_the_registry_down_is_one_line_in_bounded_time(backend: DockerBackend) -
 
 
 def test_the_auth_registry_with_credentials(
-    backend: DockerBackend, fresh: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: DockerBackend, authed_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     folder = _docker_config(tmp_path / "cfg", {"auths": {"127.0.0.1:5001": {"auth": auth}}})
     monkeypatch.setenv("DOCKER_CONFIG", str(folder))
     lines: list[str] = []
-    backend.pull_image(AUTHED, lines.append)
-    assert backend.image_exists(AUTHED)
+    backend.pull_image(authed_image, lines.append)
+    assert backend.image_exists(authed_image)
     assert DOWNLOADED.search(lines[-1]), lines
 
 
 def test_the_auth_registry_through_a_credential_helper(
-    backend: DockerBackend, fresh: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: DockerBackend, authed_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``credHelpers`` names a program the docker CLI protocol runs:
     ``docker-credential-NAME get``, the registry on stdin, JSON out."""
@@ -293,14 +338,14 @@ def test_the_auth_registry_through_a_credential_helper(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     folder = _docker_config(tmp_path / "cfg", {"credHelpers": {"127.0.0.1:5001": "ephtest"}})
     monkeypatch.setenv("DOCKER_CONFIG", str(folder))
-    backend.pull_image(AUTHED)
-    assert backend.image_exists(AUTHED)
+    backend.pull_image(authed_image)
+    assert backend.image_exists(authed_image)
     assert asked.read_text(encoding="utf-8") == "get 127.0.0.1:5001"
 
 
-def test_the_auth_registry_without_credentials(backend: DockerBackend, fresh: None) -> None:
+def test_the_auth_registry_without_credentials(backend: DockerBackend, authed_image: str) -> None:
     with pytest.raises(RegistryError) as err:
-        backend.pull_image(AUTHED)
+        backend.pull_image(authed_image)
     text = str(err.value)
     assert "registry 127.0.0.1:5001 needs credentials, and the Docker configuration has none" in (
         text
@@ -310,7 +355,7 @@ def test_the_auth_registry_without_credentials(backend: DockerBackend, fresh: No
 
 
 def test_the_auth_registry_refuses_wrong_credentials(
-    backend: DockerBackend, fresh: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: DockerBackend, authed_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = _docker_config(
         tmp_path / "cfg",
@@ -318,7 +363,7 @@ def test_the_auth_registry_refuses_wrong_credentials(
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(folder))
     with pytest.raises(RegistryError) as err:
-        backend.pull_image(AUTHED)
+        backend.pull_image(authed_image)
     assert "registry 127.0.0.1:5001 refused the credentials found for it" in str(err.value)
 
 
