@@ -202,6 +202,49 @@ def test_engine_is_warmed_up_when_collected_tests_ask_for_it(pytester: pytest.Py
 
 
 @pytest.mark.docker
+def test_a_first_test_that_changes_the_engine_settings_for_itself_does_not_change_the_run(
+    pytester: pytest.Pytester, docker_client: Any
+) -> None:
+    """The engine client is made in the background after collection; it reads
+    DOCKER_API_VERSION (and DOCKER_HOST, contexts) as it is made. A first test
+    that sets one for itself alone (monkeypatch) must not leave the whole run
+    with a client made with it: CI saw a worker keep API 1.47 from a test of
+    forced versions, against an engine that speaks 1.41. The warm-up is slowed
+    here so that it would still be running when that test starts."""
+    pytester.makefile(".yaml", ephemeral=SPEC)
+    pytester.makeconftest(
+        """
+        import time
+        from pytest_ephemeral.backends import docker as backend_module
+
+        made = backend_module.DockerBackend.__init__
+
+        def slow_init(self, *args, **kwargs):
+            time.sleep(1.5)
+            made(self, *args, **kwargs)
+
+        backend_module.DockerBackend.__init__ = slow_init
+        """
+    )
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_a_forced_version_for_this_test_only(monkeypatch):
+            monkeypatch.setenv("DOCKER_API_VERSION", "1.99")
+            time.sleep(3)  # while the (slowed) warm-up would make the client
+
+        def test_the_run_still_speaks_the_engines_version(eph):
+            code, out = eph["side"].exec("echo ok")
+            assert (code, out.strip()) == (0, "ok")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    assert wait_until_clean(docker_client, f"{L.SPEC_NAME}=inner") == []
+
+
+@pytest.mark.docker
 def test_failed_test_report_carries_service_logs(
     pytester: pytest.Pytester, docker_client: Any
 ) -> None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 if TYPE_CHECKING:
+    import threading
+
     from ._progress import ProgressFollower
     from .config import Settings
     from .lifecycle.manager import Manager
@@ -31,6 +33,7 @@ follower_key = pytest.StashKey["ProgressFollower"]()
 export_at_key = pytest.StashKey[str]()
 # the variables the exports set in os.environ, with the values they replaced
 exported_key = pytest.StashKey[dict[str, str | None]]()
+warm_up_key: pytest.StashKey[threading.Thread] = pytest.StashKey()
 
 WORKEROUTPUT = "pytest_ephemeral"
 KEEP_CHOICES = ("failed", "always", "never")
@@ -479,7 +482,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         for item in session.items
         for name in ("eph", "eph_factory")
     ):
-        _manager(config).warm_up()
+        config.stash[warm_up_key] = _manager(config).warm_up()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -605,8 +608,20 @@ def eph_replay(request: pytest.FixtureRequest) -> Callable[..., Any]:
 # -- reports ----------------------------------------------------------------------------
 
 
+#: How long the first test waits for the warm-up at most (it makes no request).
+WARM_UP_WAIT = 30.0
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    # The engine client reads the environment (DOCKER_HOST, DOCKER_API_VERSION,
+    # contexts) as it is made: the warm-up ends before the first test's fixtures
+    # can change it for that test alone (monkeypatch.setenv), or the whole run
+    # would keep a client made with that test's settings.
+    warming = item.config.stash.get(warm_up_key, None)
+    if warming is not None:
+        del item.config.stash[warm_up_key]
+        warming.join(WARM_UP_WAIT)
     item.stash[test_start_key] = time.time()
 
 
