@@ -1,0 +1,801 @@
+/* The leak check's index of originals, compiled: keyed hashes, their table,
+ * and the search inside ASCII texts (see _leaks.py, OriginalIndex).
+ *
+ * Optional: when this module is not built, _leaks.py does the same in Python.
+ * The two give the same findings (tests/data/test_fastindex.py compares them
+ * on generated texts); they do not give the same hashes, so one index is
+ * always built and searched by one of them.
+ *
+ * Hashes: SipHash-2-4 (Aumasson and Bernstein, 2012), a keyed 64-bit PRF
+ * made for short inputs, written here from the paper; the key is derived
+ * from the index's key by the caller. Domains: whole values are hashed as
+ * they are, keys for the search in text with a leading NUL, first tokens
+ * (the filter) with a leading 0x01.
+ *
+ * The search reproduces _search() of _leaks.py for texts that are all ASCII
+ * (the caller keeps the Python code for the others): tokens are e-mail
+ * addresses or runs of letters and digits (the regular expression _TOKEN of
+ * _text.py), digit runs are those of _DIGIT_RUN, both emulated exactly.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_SEQUENCE 12
+#define MIN_DIGITS 6
+#define FILTER_BITS (1u << 24)
+
+/* ------------------------------------------------------------- SipHash-2-4 */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                               \
+    do {                                                                       \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);              \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                 \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                 \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);              \
+    } while (0)
+
+static inline uint64_t load64(const unsigned char *p) {
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+/* SipHash-2-4 of prefix (0 or 1 byte, -1 for none) followed by data. */
+static uint64_t siphash(uint64_t k0, uint64_t k1, int prefix, const char *data, size_t len) {
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
+    const unsigned char *in = (const unsigned char *)data;
+    size_t total = len + (prefix >= 0 ? 1 : 0);
+    unsigned char block[8];
+    size_t fill = 0, i = 0;
+    if (prefix >= 0) block[fill++] = (unsigned char)prefix;
+    /* Fill the first partial block, then whole blocks straight from data. */
+    while (fill < 8 && i < len) block[fill++] = in[i++];
+    if (fill == 8) {
+        uint64_t m = load64(block);
+        v3 ^= m; SIPROUND; SIPROUND; v0 ^= m;
+        fill = 0;
+        while (len - i >= 8) {
+            m = load64(in + i);
+            v3 ^= m; SIPROUND; SIPROUND; v0 ^= m;
+            i += 8;
+        }
+        while (i < len) block[fill++] = in[i++];
+    }
+    uint64_t b = (uint64_t)(total & 0xff) << 56;
+    for (size_t j = 0; j < fill; j++) b |= (uint64_t)block[j] << (8 * j);
+    v3 ^= b; SIPROUND; SIPROUND; v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND; SIPROUND; SIPROUND; SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* -------------------------------------------------------------- the index */
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t k0, k1;
+    uint64_t *keys;       /* open addressing, 0 = empty */
+    uint16_t *tags;
+    size_t mask, count;
+    uint8_t *filter;      /* first tokens of word keys */
+    int words, digits, emails;
+    unsigned lengths;     /* bit n: a word key of n tokens exists */
+} Index;
+
+static int table_alloc(Index *self, size_t capacity) {
+    self->keys = PyMem_Calloc(capacity, sizeof(uint64_t));
+    self->tags = PyMem_Calloc(capacity, sizeof(uint16_t));
+    if (self->keys == NULL || self->tags == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->mask = capacity - 1;
+    return 0;
+}
+
+static int table_grow(Index *self) {
+    uint64_t *old_keys = self->keys;
+    uint16_t *old_tags = self->tags;
+    size_t old_capacity = self->mask + 1;
+    size_t capacity = old_capacity * (old_capacity < (1u << 20) ? 4 : 2);
+    if (table_alloc(self, capacity) < 0) {
+        PyMem_Free(self->keys);
+        PyMem_Free(self->tags);
+        self->keys = old_keys;
+        self->tags = old_tags;
+        self->mask = old_capacity - 1;
+        return -1;
+    }
+    for (size_t i = 0; i < old_capacity; i++) {
+        uint64_t d = old_keys[i];
+        if (d) {
+            size_t slot = d & self->mask;
+            while (self->keys[slot]) slot = (slot + 1) & self->mask;
+            self->keys[slot] = d;
+            self->tags[slot] = old_tags[i];
+        }
+    }
+    PyMem_Free(old_keys);
+    PyMem_Free(old_tags);
+    return 0;
+}
+
+/* 1 when added, 0 when there already, -1 on error. */
+static int table_add(Index *self, uint64_t d, uint16_t tag) {
+    if (d == 0) d = 1;
+    size_t slot = d & self->mask;
+    for (;;) {
+        uint64_t found = self->keys[slot];
+        if (found == 0) {
+            self->keys[slot] = d;
+            self->tags[slot] = tag;
+            self->count++;
+            if (self->count * 3 > (self->mask + 1) * 2 && table_grow(self) < 0) return -1;
+            return 1;
+        }
+        if (found == d) return 0;
+        slot = (slot + 1) & self->mask;
+    }
+}
+
+static int table_get(const Index *self, uint64_t d) {
+    if (d == 0) d = 1;
+    size_t slot = d & self->mask;
+    for (;;) {
+        uint64_t found = self->keys[slot];
+        if (found == 0) return -1;
+        if (found == d) return self->tags[slot];
+        slot = (slot + 1) & self->mask;
+    }
+}
+
+static inline uint64_t key_hash(const Index *self, const char *s, size_t n) {
+    return siphash(self->k0, self->k1, 0, s, n);
+}
+
+static inline void filter_mark(Index *self, const char *s, size_t n) {
+    uint64_t h = siphash(self->k0, self->k1, 1, s, n) & (FILTER_BITS - 1);
+    self->filter[h >> 3] |= (uint8_t)(1u << (h & 7));
+}
+
+static inline int filter_has(const Index *self, const char *s, size_t n) {
+    uint64_t h = siphash(self->k0, self->k1, 1, s, n) & (FILTER_BITS - 1);
+    return (self->filter[h >> 3] >> (h & 7)) & 1;
+}
+
+static int Index_init(Index *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"key", NULL};
+    Py_buffer key;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*", kwlist, &key)) return -1;
+    if (key.len != 16) {
+        PyBuffer_Release(&key);
+        PyErr_SetString(PyExc_ValueError, "the key is 16 bytes");
+        return -1;
+    }
+    self->k0 = load64((const unsigned char *)key.buf);
+    self->k1 = load64((const unsigned char *)key.buf + 8);
+    PyBuffer_Release(&key);
+    PyMem_Free(self->keys);
+    PyMem_Free(self->tags);
+    PyMem_Free(self->filter);
+    self->keys = NULL;
+    self->tags = NULL;
+    self->count = 0;
+    self->words = self->digits = self->emails = 0;
+    self->lengths = 0;
+    self->filter = PyMem_Calloc(FILTER_BITS / 8, 1);
+    if (self->filter == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return table_alloc(self, 1u << 14);
+}
+
+static void Index_dealloc(Index *self) {
+    PyMem_Free(self->keys);
+    PyMem_Free(self->tags);
+    PyMem_Free(self->filter);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static const char *utf8_of(PyObject *text, Py_ssize_t *n) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "a str is needed");
+        return NULL;
+    }
+    return PyUnicode_AsUTF8AndSize(text, n);
+}
+
+/* add_value(tag, value) -> bool: remember a whole original; True if new. */
+static PyObject *Index_add_value(Index *self, PyObject *args) {
+    int tag;
+    PyObject *value;
+    if (!PyArg_ParseTuple(args, "iU", &tag, &value)) return NULL;
+    Py_ssize_t n;
+    const char *s = utf8_of(value, &n);
+    if (s == NULL) return NULL;
+    int added = table_add(self, siphash(self->k0, self->k1, -1, s, (size_t)n), (uint16_t)tag);
+    if (added < 0) return NULL;
+    return PyBool_FromLong(added);
+}
+
+/* value_tag(value) -> int: the tag of a whole original, or -1. */
+static PyObject *Index_value_tag(Index *self, PyObject *value) {
+    Py_ssize_t n;
+    const char *s = utf8_of(value, &n);
+    if (s == NULL) return NULL;
+    return PyLong_FromLong(table_get(self, siphash(self->k0, self->k1, -1, s, (size_t)n)));
+}
+
+/* add_key(tag, key): remember a key for the search in text (see _text.py). */
+static PyObject *Index_add_key(Index *self, PyObject *args) {
+    int tag;
+    PyObject *key;
+    if (!PyArg_ParseTuple(args, "iU", &tag, &key)) return NULL;
+    Py_ssize_t n;
+    const char *s = utf8_of(key, &n);
+    if (s == NULL) return NULL;
+    if (n < 2) {
+        PyErr_SetString(PyExc_ValueError, "a key is a kind and a text");
+        return NULL;
+    }
+    if (table_add(self, key_hash(self, s, (size_t)n), (uint16_t)tag) < 0) return NULL;
+    char kind = s[0];
+    if (kind == '#') {
+        self->digits = 1;
+    } else if (kind == '@') {
+        self->emails = 1;
+    } else {
+        self->words = 1;
+        const char *first = s + 1, *end = memchr(first, ' ', (size_t)(n - 1));
+        size_t first_len = end == NULL ? (size_t)(n - 1) : (size_t)(end - first);
+        filter_mark(self, first, first_len);
+        unsigned length = 1;
+        for (Py_ssize_t i = 1; i < n; i++) length += s[i] == ' ';
+        if (length <= MAX_SEQUENCE) self->lengths |= 1u << length;
+    }
+    Py_RETURN_NONE;
+}
+
+/* key_tag(key) -> int: the tag of a key, or -1. */
+static PyObject *Index_key_tag(Index *self, PyObject *key) {
+    Py_ssize_t n;
+    const char *s = utf8_of(key, &n);
+    if (s == NULL) return NULL;
+    return PyLong_FromLong(table_get(self, key_hash(self, s, (size_t)n)));
+}
+
+/* first(token) -> bool: whether a word key may start with this (lower-cased) token. */
+static PyObject *Index_first(Index *self, PyObject *token) {
+    Py_ssize_t n;
+    const char *s = utf8_of(token, &n);
+    if (s == NULL) return NULL;
+    return PyBool_FromLong(filter_has(self, s, (size_t)n));
+}
+
+/* --------------------------------------------------- the search in ASCII */
+
+static inline int is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
+static inline int is_word(unsigned char c) { return is_alnum(c) || c == '_'; }
+static inline int is_local(unsigned char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+static inline int is_domain(unsigned char c) { return is_alnum(c) || c == '-'; }
+
+/* Where the e-mail address whose '@' is at s[at] ends (the regular
+ * expression's match: the last label starting with two letters or more
+ * ends at its last leading letter), or -1. */
+static Py_ssize_t email_end(const char *s, Py_ssize_t n, Py_ssize_t at) {
+    Py_ssize_t q = at + 1, start = q;
+    while (q < n && is_domain((unsigned char)s[q])) q++;
+    if (q == start) return -1;
+    Py_ssize_t best = -1;
+    while (q + 1 < n && s[q] == '.' && is_domain((unsigned char)s[q + 1])) {
+        Py_ssize_t label = q + 1, t = label;
+        while (t < n && is_alpha((unsigned char)s[t])) t++;
+        q = label;
+        while (q < n && is_domain((unsigned char)s[q])) q++;
+        if (t - label >= 2) best = t;
+    }
+    return best;
+}
+
+typedef struct {
+    Py_ssize_t start, end;
+} Span;
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} Buffer;
+
+static int buf_reserve(Buffer *b, size_t need) {
+    if (need <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) cap *= 2;
+    char *data = PyMem_Realloc(b->data, cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(Buffer *b, const char *s, size_t n) {
+    if (buf_reserve(b, b->len + n) < 0) return -1;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_put_lower(Buffer *b, const char *s, size_t n) {
+    if (buf_reserve(b, b->len + n) < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        b->data[b->len + i] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+    }
+    b->len += n;
+    return 0;
+}
+
+/* Add the tag of the key in b (if any) to found; -1 on error. */
+static int probe(const Index *self, const Buffer *b, PyObject *found) {
+    int tag = table_get(self, key_hash(self, b->data, b->len));
+    if (tag < 0) return 0;
+    PyObject *t = PyLong_FromLong(tag);
+    if (t == NULL) return -1;
+    int r = PySet_Add(found, t);
+    Py_DECREF(t);
+    return r;
+}
+
+/* The tokens of s (as _TOKEN.finditer gives them). Returns the count, or -1. */
+static Py_ssize_t tokenize(const char *s, Py_ssize_t n, Span **out, unsigned char **emails,
+                           Span *stack, unsigned char *stack_emails, Py_ssize_t stack_size) {
+    Span *spans = stack;
+    unsigned char *is_email = stack_emails;
+    Py_ssize_t count = 0, cap = stack_size;
+    Py_ssize_t no_email_before = 0; /* a run of local chars already known not to be an address */
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_local(c)) {
+            i++;
+            continue;
+        }
+        Py_ssize_t end = -1;
+        if (i >= no_email_before) {
+            Py_ssize_t j = i;
+            while (j < n && is_local((unsigned char)s[j])) j++;
+            if (j < n && s[j] == '@') end = email_end(s, n, j);
+            if (end < 0) no_email_before = j;
+        }
+        int email = end >= 0;
+        if (!email) {
+            if (!is_alnum(c)) {
+                i++;
+                continue;
+            }
+            end = i;
+            while (end < n && is_alnum((unsigned char)s[end])) end++;
+        }
+        if (count == cap) {
+            Py_ssize_t grown = cap * 2;
+            Span *more = PyMem_Malloc((size_t)grown * sizeof(Span));
+            unsigned char *more_emails = PyMem_Malloc((size_t)grown);
+            if (more == NULL || more_emails == NULL) {
+                PyMem_Free(more);
+                PyMem_Free(more_emails);
+                if (spans != stack) {
+                    PyMem_Free(spans);
+                    PyMem_Free(is_email);
+                }
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(more, spans, (size_t)count * sizeof(Span));
+            memcpy(more_emails, is_email, (size_t)count);
+            if (spans != stack) {
+                PyMem_Free(spans);
+                PyMem_Free(is_email);
+            }
+            spans = more;
+            is_email = more_emails;
+            cap = grown;
+        }
+        spans[count].start = i;
+        spans[count].end = end;
+        is_email[count] = (unsigned char)email;
+        count++;
+        i = end;
+    }
+    *out = spans;
+    *emails = is_email;
+    return count;
+}
+
+/* The digit runs of one match of _DIGIT_RUN (digits groups[0..count)):
+ * probe every join of up to 8 consecutive groups of MIN_DIGITS digits or more. */
+static int probe_runs(const Index *self, const char *s, Span *groups, Py_ssize_t count,
+                      Buffer *b, PyObject *found) {
+    for (Py_ssize_t start = 0; start < count; start++) {
+        b->len = 0;
+        if (buf_put(b, "#", 1) < 0) return -1;
+        Py_ssize_t last = count < start + 8 ? count : start + 8;
+        for (Py_ssize_t end = start; end < last; end++) {
+            if (buf_put(b, s + groups[end].start, (size_t)(groups[end].end - groups[end].start)) < 0)
+                return -1;
+            if (b->len - 1 >= MIN_DIGITS && probe(self, b, found) < 0) return -1;
+        }
+        if (count == 1) break;
+    }
+    return 0;
+}
+
+/* Emulates _DIGIT_RUN = (?<![\w@.])\+?\(?\d+(?:(?:[ ./-]|\) ?| ?\()\d+)*(?![\w@])
+ * over s, with digit_runs() of _text.py on each match. */
+static int search_digits(const Index *self, const char *s, Py_ssize_t n, Buffer *b,
+                         PyObject *found) {
+    Span groups_stack[64];
+    Span *groups = groups_stack;
+    Py_ssize_t cap = 64;
+    int result = 0;
+    Py_ssize_t p = 0;
+    while (p < n) {
+        unsigned char c = (unsigned char)s[p];
+        if (!(c == '+' || c == '(' || is_digit(c))) {
+            p++;
+            continue;
+        }
+        if (p > 0) {
+            unsigned char before = (unsigned char)s[p - 1];
+            if (is_word(before) || before == '@' || before == '.') {
+                p++;
+                continue;
+            }
+        }
+        Py_ssize_t q = p;
+        if (q < n && s[q] == '+') q++;
+        if (q < n && s[q] == '(') q++;
+        if (!(q < n && is_digit((unsigned char)s[q]))) {
+            p++;
+            continue;
+        }
+        Py_ssize_t count = 0;
+        for (;;) {
+            Py_ssize_t d = q;
+            while (q < n && is_digit((unsigned char)s[q])) q++;
+            if (count == cap) {
+                Span *more = PyMem_Malloc((size_t)cap * 2 * sizeof(Span));
+                if (more == NULL) {
+                    PyErr_NoMemory();
+                    result = -1;
+                    goto done;
+                }
+                memcpy(more, groups, (size_t)count * sizeof(Span));
+                if (groups != groups_stack) PyMem_Free(groups);
+                groups = more;
+                cap *= 2;
+            }
+            groups[count].start = d;
+            groups[count].end = q;
+            count++;
+            /* the next group: a separator, then digits */
+            Py_ssize_t next = -1;
+            if (q < n) {
+                unsigned char sep = (unsigned char)s[q];
+                if ((sep == ' ' || sep == '.' || sep == '/' || sep == '-') && q + 1 < n &&
+                    is_digit((unsigned char)s[q + 1]))
+                    next = q + 1;
+                else if (sep == ')' && q + 2 < n && s[q + 1] == ' ' &&
+                         is_digit((unsigned char)s[q + 2]))
+                    next = q + 2;
+                else if (sep == ')' && q + 1 < n && is_digit((unsigned char)s[q + 1]))
+                    next = q + 1;
+                else if (sep == ' ' && q + 2 < n && s[q + 1] == '(' &&
+                         is_digit((unsigned char)s[q + 2]))
+                    next = q + 2;
+                else if (sep == '(' && q + 1 < n && is_digit((unsigned char)s[q + 1]))
+                    next = q + 1;
+            }
+            if (next < 0) break;
+            q = next;
+        }
+        /* (?![\w@]) at the end, else without the last group (after which
+         * comes a separator, which passes); no match with no group left. */
+        Py_ssize_t end = groups[count - 1].end;
+        if (end < n && (is_word((unsigned char)s[end]) || s[end] == '@')) {
+            count--;
+            if (count == 0) {
+                p++;
+                continue;
+            }
+            end = groups[count - 1].end;
+        }
+        /* A first group starting with the international prefix 00: also without it. */
+        Span *g = groups;
+        Span split[2];
+        Py_ssize_t total = count;
+        if (groups[0].end - groups[0].start > 2 && s[groups[0].start] == '0' &&
+            s[groups[0].start + 1] == '0') {
+            if (count == cap) { /* room for one more group */
+                Span *more = PyMem_Malloc((size_t)(cap + 1) * sizeof(Span));
+                if (more == NULL) {
+                    PyErr_NoMemory();
+                    result = -1;
+                    goto done;
+                }
+                memcpy(more, groups, (size_t)count * sizeof(Span));
+                if (groups != groups_stack) PyMem_Free(groups);
+                groups = more;
+                cap += 1;
+                g = groups;
+            }
+            split[0].start = groups[0].start;
+            split[0].end = groups[0].start + 2;
+            split[1].start = groups[0].start + 2;
+            split[1].end = groups[0].end;
+            memmove(groups + 2, groups + 1, (size_t)(count - 1) * sizeof(Span));
+            groups[0] = split[0];
+            groups[1] = split[1];
+            total = count + 1;
+        }
+        if (probe_runs(self, s, g, total, b, found) < 0) {
+            result = -1;
+            goto done;
+        }
+        p = end;
+    }
+done:
+    if (groups != groups_stack) PyMem_Free(groups);
+    return result;
+}
+
+static inline int sentence_end(unsigned char c) {
+    return c == '.' || c == '!' || c == '?' || c == ':' || c == ';' || c == '\n' || c == '\r' ||
+           c == '\t';
+}
+
+/* search(text, found) -> bool: add to the set found the tags of the keys
+ * inside text (an ASCII str; False, and nothing done, for any other). */
+static PyObject *Index_search(Index *self, PyObject *args) {
+    PyObject *text, *found;
+    if (!PyArg_ParseTuple(args, "UO!", &text, &PySet_Type, &found)) return NULL;
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_FALSE;
+    const char *s = (const char *)PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Buffer b = {NULL, 0, 0};
+    Span stack[256];
+    unsigned char stack_emails[256];
+    Span *spans = stack;
+    unsigned char *emails = stack_emails;
+    int failed = 0;
+    int has_digit = 0, has_letter = 0, has_at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        has_digit |= is_digit(c);
+        has_letter |= is_alpha(c);
+        has_at |= c == '@';
+    }
+    int need_words = self->words && has_letter;
+    int need_emails = self->emails && has_at;
+    Py_ssize_t count = 0;
+    if (need_words || need_emails) {
+        count = tokenize(s, n, &spans, &emails, stack, stack_emails, 256);
+        if (count < 0) return NULL;
+    }
+    if (need_emails) {
+        for (Py_ssize_t i = 0; i < count && !failed; i++) {
+            if (!emails[i]) continue;
+            b.len = 0;
+            failed = buf_put(&b, "@", 1) < 0 ||
+                     buf_put_lower(&b, s + spans[i].start, (size_t)(spans[i].end - spans[i].start)) < 0 ||
+                     probe(self, &b, found) < 0;
+        }
+    }
+    if (!failed && self->digits && has_digit) failed = search_digits(self, s, n, &b, found) < 0;
+    if (!failed && need_words) {
+        int single = (self->lengths >> 1) & 1;
+        for (Py_ssize_t i = 0; i < count && !failed; i++) {
+            const char *tok = s + spans[i].start;
+            size_t len = (size_t)(spans[i].end - spans[i].start);
+            b.len = 0;
+            if (buf_put_lower(&b, tok, len) < 0) {
+                failed = 1;
+                break;
+            }
+            if (!filter_has(self, b.data, b.len)) continue;
+            if (single && !emails[i]) {
+                /* "-low", then "=low" for a capital, then "^low" mid-sentence */
+                b.len = 0;
+                if (buf_put(&b, "-", 1) < 0 || buf_put_lower(&b, tok, len) < 0) {
+                    failed = 1;
+                    break;
+                }
+                int tag = table_get(self, key_hash(self, b.data, b.len));
+                if (tag < 0 && tok[0] >= 'A' && tok[0] <= 'Z') {
+                    b.data[0] = '=';
+                    tag = table_get(self, key_hash(self, b.data, b.len));
+                    if (tag < 0) {
+                        int starts = i == 0;
+                        for (Py_ssize_t k = spans[i > 0 ? i - 1 : 0].end; !starts && k < spans[i].start; k++)
+                            starts = sentence_end((unsigned char)s[k]);
+                        if (!starts) {
+                            b.data[0] = '^';
+                            tag = table_get(self, key_hash(self, b.data, b.len));
+                        }
+                    }
+                }
+                if (tag >= 0) {
+                    PyObject *t = PyLong_FromLong(tag);
+                    if (t == NULL || PySet_Add(found, t) < 0) failed = 1;
+                    Py_XDECREF(t);
+                }
+            }
+            for (unsigned m = 2; m <= MAX_SEQUENCE && !failed; m++) {
+                if (!((self->lengths >> m) & 1)) continue;
+                if (i + (Py_ssize_t)m > count) break;
+                b.len = 0;
+                failed = buf_put(&b, "~", 1) < 0;
+                for (unsigned k = 0; k < m && !failed; k++) {
+                    if (k) failed = buf_put(&b, " ", 1) < 0;
+                    const Span *sp = &spans[i + k];
+                    if (!failed)
+                        failed = buf_put_lower(&b, s + sp->start, (size_t)(sp->end - sp->start)) < 0;
+                }
+                if (!failed) failed = probe(self, &b, found) < 0;
+            }
+        }
+    }
+    if (spans != stack) {
+        PyMem_Free(spans);
+        PyMem_Free(emails);
+    }
+    PyMem_Free(b.data);
+    if (failed) return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* --------------------------------------------------- state for another process */
+
+static PyObject *Index_export(Index *self, PyObject *Py_UNUSED(ignored)) {
+    size_t capacity = self->mask + 1;
+    return Py_BuildValue(
+        "(KKy#y#y#nniiiI)", (unsigned long long)self->k0, (unsigned long long)self->k1,
+        (const char *)self->keys, (Py_ssize_t)(capacity * sizeof(uint64_t)),
+        (const char *)self->tags, (Py_ssize_t)(capacity * sizeof(uint16_t)),
+        (const char *)self->filter, (Py_ssize_t)(FILTER_BITS / 8), (Py_ssize_t)capacity,
+        (Py_ssize_t)self->count, self->words, self->digits, self->emails, self->lengths);
+}
+
+static PyObject *Index_restore(PyTypeObject *type, PyObject *state) {
+    unsigned long long k0, k1;
+    Py_buffer keys, tags, filter;
+    Py_ssize_t capacity, count;
+    int words, digits, emails;
+    unsigned int lengths;
+    if (!PyArg_ParseTuple(state, "KKy*y*y*nniiiI", &k0, &k1, &keys, &tags, &filter, &capacity,
+                          &count, &words, &digits, &emails, &lengths))
+        return NULL;
+    Index *self = NULL;
+    if (capacity <= 0 || (capacity & (capacity - 1)) != 0 ||
+        keys.len != capacity * (Py_ssize_t)sizeof(uint64_t) ||
+        tags.len != capacity * (Py_ssize_t)sizeof(uint16_t) || filter.len != FILTER_BITS / 8) {
+        PyErr_SetString(PyExc_ValueError, "not the state of an index");
+        goto out;
+    }
+    self = (Index *)type->tp_alloc(type, 0);
+    if (self == NULL) goto out;
+    self->k0 = k0;
+    self->k1 = k1;
+    self->keys = PyMem_Malloc((size_t)keys.len);
+    self->tags = PyMem_Malloc((size_t)tags.len);
+    self->filter = PyMem_Malloc((size_t)filter.len);
+    if (self->keys == NULL || self->tags == NULL || self->filter == NULL) {
+        Py_CLEAR(self);
+        PyErr_NoMemory();
+        goto out;
+    }
+    memcpy(self->keys, keys.buf, (size_t)keys.len);
+    memcpy(self->tags, tags.buf, (size_t)tags.len);
+    memcpy(self->filter, filter.buf, (size_t)filter.len);
+    self->mask = (size_t)capacity - 1;
+    self->count = (size_t)count;
+    self->words = words;
+    self->digits = digits;
+    self->emails = emails;
+    self->lengths = lengths;
+out:
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&tags);
+    PyBuffer_Release(&filter);
+    return (PyObject *)self;
+}
+
+static PyObject *Index_get_count(Index *self, void *Py_UNUSED(closure)) {
+    return PyLong_FromSize_t(self->count);
+}
+
+static PyObject *Index_get_flags(Index *self, void *Py_UNUSED(closure)) {
+    return Py_BuildValue("(iiiI)", self->words, self->digits, self->emails, self->lengths);
+}
+
+/* siphash(key16, data) -> int: SipHash-2-4, for the tests against the paper's vectors. */
+static PyObject *fast_siphash(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer key, data;
+    if (!PyArg_ParseTuple(args, "y*y*", &key, &data)) return NULL;
+    PyObject *result = NULL;
+    if (key.len != 16) {
+        PyErr_SetString(PyExc_ValueError, "the key is 16 bytes");
+    } else {
+        const unsigned char *k = key.buf;
+        result = PyLong_FromUnsignedLongLong(
+            siphash(load64(k), load64(k + 8), -1, data.buf, (size_t)data.len));
+    }
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyMethodDef Index_methods[] = {
+    {"add_value", (PyCFunction)Index_add_value, METH_VARARGS, "Remember a whole original."},
+    {"value_tag", (PyCFunction)Index_value_tag, METH_O, "The tag of a whole original, or -1."},
+    {"add_key", (PyCFunction)Index_add_key, METH_VARARGS, "Remember a key for the search in text."},
+    {"key_tag", (PyCFunction)Index_key_tag, METH_O, "The tag of a key, or -1."},
+    {"first", (PyCFunction)Index_first, METH_O, "Whether a word key may start with this token."},
+    {"search", (PyCFunction)Index_search, METH_VARARGS, "Add the tags of the keys inside an ASCII text."},
+    {"export", (PyCFunction)Index_export, METH_NOARGS, "The state, for restore()."},
+    {"restore", (PyCFunction)Index_restore, METH_O | METH_CLASS, "The index export() gave."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Index_getset[] = {
+    {"count", (getter)Index_get_count, NULL, "Hashes held.", NULL},
+    {"flags", (getter)Index_get_flags, NULL, "(words, digits, emails, lengths).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject IndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pytest_ephemeral.data.sanitize._fastindex.Index",
+    .tp_basicsize = sizeof(Index),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Keyed hashes of originals and the search inside ASCII texts.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Index_init,
+    .tp_dealloc = (destructor)Index_dealloc,
+    .tp_methods = Index_methods,
+    .tp_getset = Index_getset,
+};
+
+static PyMethodDef module_methods[] = {
+    {"siphash", fast_siphash, METH_VARARGS, "SipHash-2-4 of data under a 16-byte key."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef fastindex_module = {
+    PyModuleDef_HEAD_INIT, "_fastindex",
+    "The leak check's index of originals, compiled (see _leaks.py).", -1, module_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastindex(void) {
+    if (PyType_Ready(&IndexType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&fastindex_module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&IndexType);
+    if (PyModule_AddObject(m, "Index", (PyObject *)&IndexType) < 0) {
+        Py_DECREF(&IndexType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

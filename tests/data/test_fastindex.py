@@ -1,0 +1,146 @@
+"""The compiled index of originals (``_fastindex.c``) against the Python one.
+
+The two must give the same findings for every text: the Python index is the
+reference (its behaviour is what test_sanitize_text.py pins down), the
+compiled one is checked against it on generated originals and texts built
+to hit the corners of the tokenizer and of the digit runs (e-mail addresses
+next to words, brackets and separators around digit groups, sentence starts,
+capitals, the international prefix 00, texts that are not ASCII).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_ephemeral.data.sanitize import _leaks
+from pytest_ephemeral.data.sanitize._leaks import OriginalIndex
+from pytest_ephemeral.data.sanitize._rules import Rules
+
+pytestmark = pytest.mark.skipif(
+    not _leaks.COMPILED and os.environ.get("EPH_REQUIRE_COMPILED") != "1",
+    reason="the compiled index is not built (no C compiler at install)",
+)
+
+
+def rules() -> Rules:
+    return Rules(path=Path("r.yaml"), default="keep")
+
+
+def test_the_compiled_index_is_built_where_the_tests_run() -> None:
+    # scripts/run-tests sets EPH_REQUIRE_COMPILED=1: there, a build that
+    # silently fell back to Python fails here instead of being skipped.
+    assert _leaks.COMPILED, "the compiled index is not built: pip install -e . with gcc at hand"
+
+
+@pytest.mark.parametrize(
+    ("length", "expected"),
+    [(0, 0x726FDB47DD0E0E31), (8, 0x93F5F5799A932462), (15, 0xA129CA6149BE45E5)],
+)
+def test_siphash_gives_the_vectors_of_its_paper(length: int, expected: int) -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+
+    assert _fastindex.siphash(bytes(range(16)), bytes(range(length))) == expected
+
+
+ORIGINALS = {
+    "t.first": ["Anna", "Green", "jdoe42", "Müller", "Zoë"],
+    "t.email": ["anna.meyer@corp.example", "x.y@b.com", "Bob_O+tag@sub.mail.example.org"],
+    "t.phone": ["+49 30 1234567", "(555) 123-4567", "0049-30-7654321", "123-45-6789"],
+    "t.address": ["12 Main Street\nSpringfield", "Rue de la Paix 7, Paris", "Anna Meyer"],
+    "t.id": ["AB-7788991", "CUST 00412 993"],
+}
+
+# Pieces texts are made of: the originals and ways of writing them, words,
+# separators and the characters the tokenizer and digit runs turn on.
+# fmt: off
+PIECES = [
+    *(value for values in ORIGINALS.values() for value in values),
+    "anna", "ANNA", "green", "Green", "main street", "MAIN  STREET", "meyer",
+    "ANNA.MEYER@CORP.EXAMPLE", "x.y@b.com1", "x.y@b.c", "@b.com", "a@b", "mail.example.org",
+    "+49-30-1234567", "49 30 1234567", "4930 1234567", "+(49) 30 1234567", "00 49 30 1234567",
+    "0049301234567", "555.123.4567", "5551234567x", "_5551234567", "1234567@", ".1234567",
+    "30/1234567", "(30)1234567", "30(1234567", "30) 1234567", "30 (1234567)",
+    "CUST-00412-993", "0041299 3",
+    "müller", "MÜLLER", "Zoë", "straße", "\u00a0", "\u2013", "rue de la paix 7",
+    "the", "a", "and", "items", "42", "7", "2024-01-02", "12:30",
+    " ", " ", " ", ", ", ". ", "! ", "? ", "; ", ": ", "\n", "\t", "-", "+", "(", ")", "/",
+    ".", "@", "_", "%", "'", '"',
+]
+# fmt: on
+
+texts = st.lists(st.sampled_from(PIECES), min_size=1, max_size=14).map("".join)
+
+
+def build(compiled: bool) -> OriginalIndex:
+    index = OriginalIndex(rules(), key=b"k" * 32, compiled=compiled)
+    for source, values in ORIGINALS.items():
+        for value in values:
+            index.add(source, value)
+    return index
+
+
+PYTHON = build(False)
+COMPILED = build(True) if _leaks.COMPILED else None
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts)
+def test_the_compiled_index_finds_what_the_python_one_finds(text: str) -> None:
+    assert COMPILED is not None
+    assert COMPILED.sources_in(text) == PYTHON.sources_in(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("call Anna today", {"t.first"}),
+        ("Anna called", {"t.first"}),  # a name, not a common word: found at a sentence start too
+        ("Green is ok. green is not", set()),
+        ("says Green twice", {"t.first"}),
+        ("mail ANNA.MEYER@CORP.EXAMPLE now", {"t.email"}),
+        ("mail x.y@b.com1 now", {"t.email"}),  # the address ends where its domain's letters do
+        ("ring 0049 30 1234567!", {"t.phone"}),
+        ("ring +49-30-1234567x", set()),  # glued to a word: not a run
+        ("ring 49 30(1234567", {"t.phone"}),  # a bracket without a blank before it
+        ("ring 49 30) 1234567", {"t.phone"}),
+        ("at 12, MAIN street", {"t.address"}),
+        ("see CUST-00412-993", {"t.id"}),
+        ("Grüße an Müller", {"t.first"}),  # not ASCII: the Python search, the compiled hashes
+        ("nothing here 2024-01-02", set()),
+    ],
+)
+def test_both_indexes_on_known_texts(text: str, found: set[str]) -> None:
+    assert PYTHON.sources_in(text) == found
+    assert COMPILED is not None
+    assert COMPILED.sources_in(text) == found
+
+
+def test_the_compiled_state_crosses_to_another_process_and_back() -> None:
+    assert COMPILED is not None
+    again = OriginalIndex.restore(rules(), COMPILED.export())
+    assert len(again) == len(COMPILED)
+    for text in ("call Anna today", "ring 0049 30 1234567!", "x.y@b.com", "12 main street"):
+        assert again.sources_in(text) == COMPILED.sources_in(text) != set()
+    assert "anna.meyer@corp.example" in again
+
+
+def test_the_environment_can_ask_for_the_python_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EPH_LEAK_INDEX", "python")
+    assert OriginalIndex(rules())._core is None
+    monkeypatch.delenv("EPH_LEAK_INDEX")
+    assert OriginalIndex(rules())._core is not None
+
+
+def test_a_long_run_of_address_characters_is_read_in_linear_time() -> None:
+    # No quadratic rescans of a run of e-mail characters without an '@'
+    # (would take minutes at this size).
+    assert COMPILED is not None
+    text = "a." * 400_000 + " Anna"
+    assert COMPILED.sources_in("x " + text) == {"t.first"}
+    digits = "1-" * 400_000 + "x"
+    assert COMPILED.sources_in(digits) == set()
