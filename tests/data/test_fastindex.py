@@ -144,3 +144,99 @@ def test_a_long_run_of_address_characters_is_read_in_linear_time() -> None:
     assert COMPILED.sources_in("x " + text) == {"t.first"}
     digits = "1-" * 400_000 + "x"
     assert COMPILED.sources_in(digits) == set()
+
+
+# fmt: off
+VALUE_PIECES = [
+    "Anna", "anna", "Green", "The", "green", "jdoe42", "Zoë", "x.y@b.com", "X.Y@B.COM", "a@b",
+    "@", "b.co", ".x", "12", "00", "0049", "1234567", "Main", "Street", "Rue", "de", "la",
+    " ", "  ", "+", "-", ".", "/", "(", ")", "\t", "\n", "\r\n", "\r", ", ", "; ", ",", ";",
+    "\x0b", "\x1c", "\x00", "_", "%", "'", "a", "ab",
+]
+# fmt: on
+values = st.lists(st.sampled_from(VALUE_PIECES), min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(values)
+def test_the_compiled_keys_of_an_original_are_those_of_text(value: str) -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+    from pytest_ephemeral.data.sanitize._text import original_keys
+
+    keys = _fastindex.keys_of(value)
+    if value.isascii():
+        assert keys == original_keys(value), repr(value)
+    else:
+        assert keys is None, "left to the Python code"
+
+
+def test_a_long_original_is_left_to_the_python_code() -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+
+    assert _fastindex.keys_of("word " * 200) is None
+    assert _fastindex.keys_of("word " * 100) == ["~" + " ".join(["word"] * 12)]
+
+
+def test_originals_collected_a_block_at_a_time_are_those_of_python(tmp_path: Path) -> None:
+    from pytest_ephemeral.data.sanitize import collect_originals, load_rules
+
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(
+        "default: keep\n"
+        "tables:\n"
+        "  public.people:\n"
+        "    columns:\n"
+        "      name: {fake: first_name}\n"
+        "      note: {fake: text}\n"
+        "      flag: {fixed: 'REDACTED'}\n"
+        "      city: {fixed: 'Springfield'}\n",
+        encoding="utf-8",
+    )
+    rows = [
+        ("Anna", "call +49 30 1234567\\nor write", "REDACTED", "Springfield"),
+        ("Zoë", "12 Main Street\\tSpringfield", "x", "Springfield"),
+        ("  Bob ", "a\\\\b", "\\N", "Paris"),
+        ("\\N", "Grüße, Müller; 55 Rue de la Paix", "ok", "Springfield"),
+        ("Green", "word " * 200, "flag", "Springfield"),
+        ("Anna", "x.y@b.com", "\\101BC", "Springfield"),
+    ]
+    dump = tmp_path / "prod.sql"
+    dump.write_text(
+        "COPY public.people (name, note, flag, city) FROM stdin;\n"
+        + "".join("\t".join(row) + "\n" for row in rows * 3000)
+        + "\\.\n",
+        encoding="utf-8",
+    )
+    rules = load_rules(rules_file)
+    python = collect_originals(dump, rules, salt=b"s" * 16)
+    os.environ["EPH_LEAK_INDEX"] = "python"
+    try:
+        python = collect_originals(dump, rules, salt=b"s" * 16)
+    finally:
+        del os.environ["EPH_LEAK_INDEX"]
+    compiled = collect_originals(dump, rules, salt=b"s" * 16)
+    assert python._core is None and compiled._core is not None
+    assert len(compiled) == len(python), (len(compiled), len(python))
+    for text in [
+        "ring 0049 30 1234567 now",
+        "Hi Anna!",
+        "said Green",
+        "12 main street",
+        "or write",
+        "55 rue de la paix",
+        "Müller",
+        "x.y@B.COM",
+        "a\\b",
+        "ABC",
+        "ab",
+        "REDACTED",
+        "Springfield",
+        "flag",
+        "word " * 12,
+    ]:
+        assert compiled.sources_in(text) == python.sources_in(text), text
+    assert compiled.sources_in("please CALL +49 30 1234567") == {"public.people.note"}
+    assert compiled.sources_in("Grüße Müller, 55 RUE de la Paix!") == {"public.people.note"}, (
+        "not ASCII"
+    )
+    assert compiled.sources_in("REDACTED") == set(), "a fixed: value is no original"

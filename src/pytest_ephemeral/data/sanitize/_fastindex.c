@@ -231,6 +231,8 @@ static PyObject *Index_value_tag(Index *self, PyObject *value) {
     return PyLong_FromLong(table_get(self, siphash(self->k0, self->k1, -1, s, (size_t)n)));
 }
 
+static int add_key_bytes(Index *self, uint16_t tag, const char *s, Py_ssize_t n);
+
 /* add_key(tag, key): remember a key for the search in text (see _text.py). */
 static PyObject *Index_add_key(Index *self, PyObject *args) {
     int tag;
@@ -243,7 +245,13 @@ static PyObject *Index_add_key(Index *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "a key is a kind and a text");
         return NULL;
     }
-    if (table_add(self, key_hash(self, s, (size_t)n), (uint16_t)tag) < 0) return NULL;
+    if (add_key_bytes(self, (uint16_t)tag, s, n) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* The key s[0..n) (kind and text), with the flags and the first-token filter. */
+static int add_key_bytes(Index *self, uint16_t tag, const char *s, Py_ssize_t n) {
+    if (table_add(self, key_hash(self, s, (size_t)n), tag) < 0) return -1;
     char kind = s[0];
     if (kind == '#') {
         self->digits = 1;
@@ -258,7 +266,7 @@ static PyObject *Index_add_key(Index *self, PyObject *args) {
         for (Py_ssize_t i = 1; i < n; i++) length += s[i] == ' ';
         if (length <= MAX_SEQUENCE) self->lengths |= 1u << length;
     }
-    Py_RETURN_NONE;
+    return 0;
 }
 
 /* key_tag(key) -> int: the tag of a key, or -1. */
@@ -664,6 +672,311 @@ static PyObject *Index_search(Index *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+/* ------------------------------------- the keys of an original (ASCII) */
+
+/* The lower-cased common English words (_text.COMMON_WORDS), set once. */
+static PyObject *common_words = NULL;
+
+/* Originals longer than this are left to the Python code (it searches for
+ * them by their first MAX_SEQUENCE * 64 characters' tokens). */
+#define KEYS_MAX_CHARS (MAX_SEQUENCE * 64)
+#define MAX_KEYS 5
+
+static inline int is_space(unsigned char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+static inline int is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+
+/* '^' for a common word, '=' for another (the word is lower-cased in w). */
+static int word_kind(const char *w, size_t n) {
+    PyObject *word = PyUnicode_FromStringAndSize(w, (Py_ssize_t)n);
+    if (word == NULL) return -1;
+    int common = common_words == NULL ? 0 : PySet_Contains(common_words, word);
+    Py_DECREF(word);
+    return common < 0 ? -1 : (common ? '^' : '=');
+}
+
+/* A one-word key into b: "-low", or "=low"/"^low" when it starts with a capital. */
+static int word_key(const char *w, size_t n, Buffer *b) {
+    b->len = 0;
+    if (buf_put(b, "-", 1) < 0 || buf_put_lower(b, w, n) < 0) return -1;
+    if (is_upper((unsigned char)w[0])) {
+        int kind = word_kind(b->data + 1, n);
+        if (kind < 0) return -1;
+        b->data[0] = (char)kind;
+    }
+    return 1;
+}
+
+/* original_key() of _text.py for an ASCII s[0..n), n <= KEYS_MAX_CHARS:
+ * 1 and the key in b, 0 for none, -1 on error. */
+static int original_key_ascii(const char *s, Py_ssize_t n, Buffer *b) {
+    Py_ssize_t i;
+    int alpha = n > 0, has_at = 0, has_space = 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        alpha &= is_alpha(c);
+        has_at |= c == '@';
+        has_space |= c == ' ';
+    }
+    if (alpha) return n < 4 ? 0 : word_key(s, (size_t)n, b);
+    if (has_at && !has_space) { /* one e-mail address, the whole value */
+        Py_ssize_t j = 0;
+        while (j < n && is_local((unsigned char)s[j])) j++;
+        if (j > 0 && j < n && s[j] == '@' && email_end(s, n, j) == n) {
+            b->len = 0;
+            if (buf_put(b, "@", 1) < 0 || buf_put_lower(b, s, (size_t)n) < 0) return -1;
+            return 1;
+        }
+    }
+    Span stack[64];
+    unsigned char stack_emails[64];
+    Span *spans;
+    unsigned char *emails;
+    Py_ssize_t count = tokenize(s, n, &spans, &emails, stack, stack_emails, 64);
+    if (count < 0) return -1;
+    int result = 0;
+    if (count == 0) goto done;
+    int digits_only = 1;
+    for (i = 0; i < count && digits_only; i++) {
+        if (emails[i]) digits_only = 0;
+        for (Py_ssize_t k = spans[i].start; k < spans[i].end && digits_only; k++)
+            digits_only = is_digit((unsigned char)s[k]);
+    }
+    if (digits_only) { /* a phone number or an id: its digits, if nothing else is in it */
+        Py_ssize_t at = 0;
+        for (i = 0; i <= count; i++) {
+            Py_ssize_t until = i < count ? spans[i].start : n;
+            for (; at < until; at++)
+                if (!strchr(" +-./()\t", s[at]) || s[at] == '\0') goto done;
+            if (i < count) at = spans[i].end;
+        }
+        b->len = 0;
+        if (buf_put(b, "#", 1) < 0) goto fail;
+        for (i = 0; i < count; i++)
+            if (buf_put(b, s + spans[i].start, (size_t)(spans[i].end - spans[i].start)) < 0)
+                goto fail;
+        result = b->len - 1 >= MIN_DIGITS;
+        goto done;
+    }
+    if (count == 1) {
+        const char *t = s + spans[0].start;
+        size_t len = (size_t)(spans[0].end - spans[0].start);
+        if (emails[0]) {
+            b->len = 0;
+            if (buf_put(b, "@", 1) < 0 || buf_put_lower(b, t, len) < 0) goto fail;
+            result = 1;
+        } else if (len >= 4) { /* (all digits was handled above) */
+            result = word_key(t, len, b);
+        }
+        goto done;
+    }
+    b->len = 0;
+    if (buf_put(b, "~", 1) < 0) goto fail;
+    for (i = 0; i < count && i < MAX_SEQUENCE; i++) {
+        if ((i && buf_put(b, " ", 1) < 0) ||
+            buf_put_lower(b, s + spans[i].start, (size_t)(spans[i].end - spans[i].start)) < 0)
+            goto fail;
+    }
+    result = b->len - 1 >= 4;
+    goto done;
+fail:
+    result = -1;
+done:
+    if (spans != stack) {
+        PyMem_Free(spans);
+        PyMem_Free(emails);
+    }
+    return result;
+}
+
+/* The next match of _PARTS = \s*(?:\r?\n|, |; )\s* in s[from..n): its
+ * start and end, or 0 when there is none. */
+static int next_part_separator(const char *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t *start,
+                               Py_ssize_t *end) {
+    for (Py_ssize_t p = from; p < n; p++) {
+        Py_ssize_t w = p;
+        while (w < n && is_space((unsigned char)s[w])) w++;
+        for (Py_ssize_t q = w; q >= p; q--) { /* \s* greedy, then backing off */
+            Py_ssize_t len = 0;
+            if (q + 1 < n && s[q] == '\r' && s[q + 1] == '\n')
+                len = 2;
+            else if (q < n && s[q] == '\n')
+                len = 1;
+            else if (q + 1 < n && (s[q] == ',' || s[q] == ';') && s[q + 1] == ' ')
+                len = 2;
+            if (len) {
+                Py_ssize_t e = q + len;
+                while (e < n && is_space((unsigned char)s[e])) e++;
+                *start = p;
+                *end = e;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* original_keys() of _text.py for an ASCII s[0..n), n <= KEYS_MAX_CHARS:
+ * the number of keys written to keys[0..MAX_KEYS), or -1. */
+static int original_keys_ascii(const char *s, Py_ssize_t n, Buffer keys[MAX_KEYS]) {
+    int count = 0;
+    int r = original_key_ascii(s, n, &keys[0]);
+    if (r < 0) return -1;
+    count += r;
+    Span parts[5];
+    Py_ssize_t nparts = 0, at = 0, a, e;
+    while (nparts < 4 && next_part_separator(s, n, at, &a, &e)) { /* maxsplit=4 */
+        parts[nparts].start = at;
+        parts[nparts].end = a;
+        nparts++;
+        at = e;
+    }
+    if (nparts == 0) return count; /* the only part is the value itself */
+    parts[nparts].start = at;
+    parts[nparts].end = n;
+    nparts++;
+    for (Py_ssize_t i = 0; i < nparts && i < 4; i++) {
+        Py_ssize_t len = parts[i].end - parts[i].start;
+        if (len == 0) continue;
+        Buffer *b = &keys[count];
+        r = original_key_ascii(s + parts[i].start, len, b);
+        if (r < 0) return -1;
+        if (r == 0 || !(b->data[0] == '~' || b->data[0] == '#' || b->data[0] == '@')) continue;
+        int again = 0;
+        for (int k = 0; k < count && !again; k++)
+            again = keys[k].len == b->len && memcmp(keys[k].data, b->data, b->len) == 0;
+        if (!again) count++;
+    }
+    return count;
+}
+
+static void free_keys(Buffer keys[MAX_KEYS]) {
+    for (int i = 0; i < MAX_KEYS; i++) PyMem_Free(keys[i].data);
+}
+
+/* keys_of(value) -> list[str] | None: original_keys(value), or None when
+ * the value is left to the Python code (not ASCII, or long). */
+static PyObject *Index_keys_of(PyObject *Py_UNUSED(module), PyObject *value) {
+    if (!PyUnicode_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "a str is needed");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(value) || PyUnicode_GET_LENGTH(value) > KEYS_MAX_CHARS) Py_RETURN_NONE;
+    Buffer keys[MAX_KEYS] = {{NULL, 0, 0}};
+    int count = original_keys_ascii((const char *)PyUnicode_DATA(value),
+                                    PyUnicode_GET_LENGTH(value), keys);
+    PyObject *result = count < 0 ? NULL : PyList_New(count);
+    for (int i = 0; result != NULL && i < count; i++) {
+        PyObject *key = PyUnicode_FromStringAndSize(keys[i].data, (Py_ssize_t)keys[i].len);
+        if (key == NULL) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, i, key);
+    }
+    free_keys(keys);
+    return result;
+}
+
+/* Whether the leak check wants the original value (see _leaks._wanted):
+ * 4 characters or more, also without the blanks around, not a fixed: value.
+ * 1, 0, or -1 on error. */
+static int wanted(PyObject *value, PyObject *skip) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
+    if (n < 4) return 0;
+    if (PyUnicode_IS_ASCII(value)) {
+        const unsigned char *s = PyUnicode_DATA(value);
+        Py_ssize_t a = 0, e = n;
+        while (a < e && is_space(s[a])) a++;
+        while (e > a && is_space(s[e - 1])) e--;
+        if (e - a < 4) return 0;
+    } else {
+        PyObject *stripped = PyObject_CallMethod(value, "strip", NULL);
+        if (stripped == NULL) return -1;
+        Py_ssize_t len = PyUnicode_GET_LENGTH(stripped);
+        Py_DECREF(stripped);
+        if (len < 4) return 0;
+    }
+    int fixed = PySet_GET_SIZE(skip) ? PySet_Contains(skip, value) : 0;
+    return fixed < 0 ? -1 : !fixed;
+}
+
+/* Add one wanted original: the whole value and, with in_text, its keys;
+ * values whose keys are left to Python are appended to later. 1 when the
+ * whole value was new, 0 when not, -1 on error. */
+static int add_original(Index *self, uint16_t tag, PyObject *value, int in_text,
+                        PyObject *later) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(value, &n);
+    if (s == NULL) return -1;
+    int added = table_add(self, siphash(self->k0, self->k1, -1, s, (size_t)n), tag);
+    if (added < 0 || !in_text) return added;
+    if (!PyUnicode_IS_ASCII(value) || n > KEYS_MAX_CHARS) return PyList_Append(later, value) < 0 ? -1 : added;
+    Buffer keys[MAX_KEYS] = {{NULL, 0, 0}};
+    int count = original_keys_ascii(s, n, keys);
+    for (int i = 0; i < count; i++) {
+        if (add_key_bytes(self, tag, keys[i].data, (Py_ssize_t)keys[i].len) < 0) {
+            count = -1;
+            break;
+        }
+    }
+    free_keys(keys);
+    return count < 0 ? -1 : added;
+}
+
+/* add(tag, value, in_text, later) -> int: add_original() for one value
+ * (already wanted); the number of new whole values (0 or 1). */
+static PyObject *Index_add(Index *self, PyObject *args) {
+    int tag, in_text;
+    PyObject *value, *later;
+    if (!PyArg_ParseTuple(args, "iUpO!", &tag, &value, &in_text, &PyList_Type, &later)) return NULL;
+    int added = add_original(self, (uint16_t)tag, value, in_text, later);
+    return added < 0 ? NULL : PyLong_FromLong(added);
+}
+
+/* collect(tag, raws, skip, in_text, decode, later) -> int: the COPY fields
+ * of a block of rows (escaped, \N for NULL; decode() for those with a
+ * backslash) as originals of one column; the number of new whole values. */
+static PyObject *Index_collect(Index *self, PyObject *args) {
+    int tag, in_text;
+    PyObject *raws, *skip, *decode, *later;
+    if (!PyArg_ParseTuple(args, "iO!O!pOO!", &tag, &PyList_Type, &raws, &PyFrozenSet_Type, &skip,
+                          &in_text, &decode, &PyList_Type, &later))
+        return NULL;
+    long total = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(raws); i++) {
+        PyObject *raw = PyList_GET_ITEM(raws, i);
+        if (!PyUnicode_Check(raw)) {
+            PyErr_SetString(PyExc_TypeError, "the fields are str");
+            return NULL;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+        if (n < 4) continue; /* \N, and values too short to be wanted */
+        PyObject *value;
+        if (PyUnicode_FindChar(raw, '\\', 0, n, 1) >= 0) {
+            value = PyObject_CallOneArg(decode, raw);
+            if (value == NULL) return NULL;
+        } else {
+            value = Py_NewRef(raw);
+        }
+        int ok = wanted(value, skip);
+        int added = ok > 0 ? add_original(self, (uint16_t)tag, value, in_text, later) : ok;
+        Py_DECREF(value);
+        if (added < 0) return NULL;
+        total += added;
+    }
+    return PyLong_FromLong(total);
+}
+
+/* set_common_words(words): the lower-cased common English words. */
+static PyObject *fast_set_common_words(PyObject *Py_UNUSED(module), PyObject *words) {
+    if (!PyFrozenSet_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "a frozenset is needed");
+        return NULL;
+    }
+    Py_XSETREF(common_words, Py_NewRef(words));
+    Py_RETURN_NONE;
+}
+
 /* --------------------------------------------------- state for another process */
 
 static PyObject *Index_export(Index *self, PyObject *Py_UNUSED(ignored)) {
@@ -752,6 +1065,8 @@ static PyMethodDef Index_methods[] = {
     {"key_tag", (PyCFunction)Index_key_tag, METH_O, "The tag of a key, or -1."},
     {"first", (PyCFunction)Index_first, METH_O, "Whether a word key may start with this token."},
     {"search", (PyCFunction)Index_search, METH_VARARGS, "Add the tags of the keys inside an ASCII text."},
+    {"add", (PyCFunction)Index_add, METH_VARARGS, "Remember a wanted original and its keys."},
+    {"collect", (PyCFunction)Index_collect, METH_VARARGS, "Remember the originals of a block of COPY fields."},
     {"export", (PyCFunction)Index_export, METH_NOARGS, "The state, for restore()."},
     {"restore", (PyCFunction)Index_restore, METH_O | METH_CLASS, "The index export() gave."},
     {NULL, NULL, 0, NULL},
@@ -778,6 +1093,8 @@ static PyTypeObject IndexType = {
 
 static PyMethodDef module_methods[] = {
     {"siphash", fast_siphash, METH_VARARGS, "SipHash-2-4 of data under a 16-byte key."},
+    {"keys_of", Index_keys_of, METH_O, "original_keys() of an ASCII value, or None."},
+    {"set_common_words", fast_set_common_words, METH_O, "The lower-cased common English words."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -55,6 +55,7 @@ from ._pgdump import copy_decode
 from ._plan import BlockFn, CopyFn, PlanItem, TablePlan, ValueFn
 from ._rules import ColumnRule, Fake, Fixed, Hash, Keep, Noise, Null, Rules, Transform
 from ._text import (
+    COMMON_WORDS,
     DETECTORS,
     MAX_SEQUENCE,
     MAX_TEXT_CHARS,
@@ -76,6 +77,8 @@ except ImportError:  # pragma: no cover - the same in Python, slower
 
 #: Whether the compiled index is there (``OriginalIndex`` then uses it).
 COMPILED: Final = _fastindex is not None
+if _fastindex is not None:
+    _fastindex.set_common_words(COMMON_WORDS)
 
 __all__ = [
     "COMPILED",
@@ -369,6 +372,27 @@ class OriginalIndex:
 
         return add
 
+    def block_adder(self, source: str) -> BlockFn | None:
+        """``adder(source)`` for the COPY fields of a block of rows, or ``None``
+        without the compiled index (``adder`` is called per value then)."""
+        core = self._core
+        if core is None:
+            return None
+        self.adder(source)  # gives the source its id
+        ident = self._ids[source]
+        skip = frozenset(self._skip)
+        in_text = self.in_text
+
+        def block(raws: list[str]) -> None:
+            later: list[str] = []
+            self._whole += core.collect(ident, raws, skip, in_text, copy_decode, later)
+            self._flags = None
+            for text in later:
+                for key in original_keys(text):
+                    core.add_key(ident, key)
+
+        return block
+
     def _add(self, ident: int, value: str) -> None:
         recent = self._recent
         if value in recent:
@@ -378,10 +402,11 @@ class OriginalIndex:
         recent.add(value)
         core = self._core
         if core is not None:
-            self._whole += core.add_value(ident, value)
+            later: list[str] = []
+            self._whole += core.add(ident, value, self.in_text, later)
             self._flags = None
-            if self.in_text:
-                for key in original_keys(value):
+            for text in later:  # not ASCII, or long: the keys from _text
+                for key in original_keys(text):
                     core.add_key(ident, key)
             return
         table = self._values
@@ -743,9 +768,15 @@ class _ValueSink:
     """Calls ``make(table, column)(value)`` for the values of the chosen columns;
     changes nothing."""
 
-    def __init__(self, choose: Chooser, make: Callable[[str, str], Looker]) -> None:
+    def __init__(
+        self,
+        choose: Chooser,
+        make: Callable[[str, str], Looker],
+        make_block: Callable[[str, str], BlockFn | None] | None = None,
+    ) -> None:
         self.choose = choose
         self.make = make
+        self.make_block = make_block
 
     @property
     def failed(self) -> bool:
@@ -761,8 +792,11 @@ class _ValueSink:
             if self.choose(table, column):
                 look = self.make(table, column)
                 value = _recorder(look)
+                block = None if self.make_block is None else self.make_block(table, column)
                 items.append(
-                    PlanItem(index, column, _recording_copy(value), value, _block_looker(look))
+                    PlanItem(
+                        index, column, _recording_copy(value), value, block or _block_looker(look)
+                    )
                 )
         return TablePlan(table, columns, tuple(items), observe=True)
 
@@ -779,11 +813,12 @@ def _scan_file(
     make: Callable[[str, str], Looker],
     fmt: Format,
     table: str | None,
+    make_block: Callable[[str, str], BlockFn | None] | None = None,
 ) -> None:
     detected = detect_format(path, fmt)
     if detected == "csv" and table is None:
         table = table_from_path(path)
-    sink = _ValueSink(choose, make)
+    sink = _ValueSink(choose, make, make_block)
     with open_input(path) as src:
         try:
             collections.deque(_process(src, sink, detected, table, str(path)), maxlen=0)
@@ -811,7 +846,14 @@ def collect_originals(
     are kept (the index cannot find originals inside texts).
     """
     index = OriginalIndex(rules, key=_index_key(salt), in_text=in_text)
-    _scan_file(Path(input), index.collects, lambda t, c: index.adder(f"{t}.{c}"), fmt, table)
+    _scan_file(
+        Path(input),
+        index.collects,
+        lambda t, c: index.adder(f"{t}.{c}"),
+        fmt,
+        table,
+        lambda t, c: index.block_adder(f"{t}.{c}"),
+    )
     return index
 
 
