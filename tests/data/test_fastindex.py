@@ -240,3 +240,71 @@ def test_originals_collected_a_block_at_a_time_are_those_of_python(tmp_path: Pat
         "not ASCII"
     )
     assert compiled.sources_in("REDACTED") == set(), "a fixed: value is no original"
+
+
+def test_the_leak_check_of_a_dump_finds_the_same_compiled_and_in_python(tmp_path: Path) -> None:
+    # Searched a block of COPY fields at a time by the compiled index, or
+    # value by value in Python: the same leaks, counted the same.
+    from pytest_ephemeral.data.sanitize import check_leaks_files, load_rules
+
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(
+        "default: keep\n"
+        "tables:\n"
+        "  public.users:\n"
+        "    columns:\n"
+        "      email: {fake: email}\n"
+        "      name: {fake: first_name}\n"
+        "      phone: {fake: phone}\n"
+        "      code: {fixed: 'N/A'}\n",
+        encoding="utf-8",
+    )
+    users = [
+        ("anna.meyer@corp.example", "Anna", "+49 30 1234567", "AB-7788991"),
+        ("zoe@corp.example", "Zoë", "(555) 123-4567", "N/A"),
+        ("bob@corp.example", "Green", "0049-30-7654321", "\\N"),
+    ]
+    notes = [
+        "\\N",
+        "call Anna at 0049 30 1234567",  # two originals inside
+        "ANNA.MEYER@CORP.EXAMPLE",  # one whole address, otherwise written
+        "anna.meyer@corp.example",  # whole
+        "mail zoe@corp.example\\tor Zoë",  # an escape, not ASCII
+        "Green is fine. green too",  # a common word at a sentence start only
+        "said Green",
+        "5551234567",  # plain digits
+        "2024-01-02",
+        "N/A",
+        "ticket AB-7788991 closed",
+        "x" * 70_000 + " Anna",  # longer than a chunk: the Python code
+        "reach me at 203.0.113.9",  # no original; the detection
+        "nothing at all",
+    ]
+    original = tmp_path / "prod.sql"
+    sanitized = tmp_path / "safe.sql"
+    lines = ["COPY public.users (email, name, phone, code) FROM stdin;\n"]
+    lines += ["\t".join(user) + "\n" for user in users]
+    lines += ["\\.\n", "COPY public.notes (id, body) FROM stdin;\n"]
+    # distinct clean values beyond the clean cache, then the notes repeated
+    lines += [f"{i}\tplain words {i}\n" for i in range(9000)]
+    lines += [f"{i}\t{note}\n" for i, note in enumerate(notes * 300)]
+    lines += ["\\.\n"]
+    original.write_text("".join(lines), encoding="utf-8")
+    sanitized.write_text("".join(lines[len(users) + 2 :]), encoding="utf-8")
+    rules = load_rules(rules_file)
+
+    def check() -> list[object]:
+        return list(check_leaks_files(original, sanitized, rules, b"s" * 16, fmt="pgdump"))
+
+    compiled = check()
+    os.environ["EPH_LEAK_INDEX"] = "python"
+    try:
+        python = check()
+    finally:
+        del os.environ["EPH_LEAK_INDEX"]
+    assert compiled == python
+    assert [str(leak) for leak in compiled] == [
+        "2400 original values of public.users.code, public.users.email, public.users.name, "
+        "public.users.phone found in public.notes.body",
+        "300 values in kept column public.notes.body look like personal data (IP address)",
+    ]

@@ -977,6 +977,160 @@ static PyObject *fast_set_common_words(PyObject *Py_UNUSED(module), PyObject *wo
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------ a block of values searched */
+
+/* Whether s[0..n) is one e-mail address (_EMAIL_RE.fullmatch, ASCII). */
+static int is_email(const char *s, Py_ssize_t n) {
+    Py_ssize_t j = 0;
+    while (j < n && is_local((unsigned char)s[j])) j++;
+    return j > 0 && j < n && s[j] == '@' && email_end(s, n, j) == n;
+}
+
+/* The tags of the originals in one ASCII value, as _search() and
+ * source_of() of _leaks.py find them (whole, then inside), into found.
+ * plain: PLAIN.fullmatch. -1 on error. */
+static int look_ascii(Index *self, PyObject *value, PyObject *skip, PyObject *plain, int in_text,
+                      PyObject *found) {
+    int ok = wanted(value, skip);
+    if (ok < 0) return -1;
+    const char *s = (const char *)PyUnicode_DATA(value);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
+    if (ok) {
+        int tag = table_get(self, siphash(self->k0, self->k1, -1, s, (size_t)n));
+        if (tag >= 0) {
+            PyObject *t = PyLong_FromLong(tag);
+            int r = t == NULL ? -1 : PySet_Add(found, t);
+            Py_XDECREF(t);
+            return r;
+        }
+    }
+    if (!in_text) return 0;
+    PyObject *match = PyObject_CallOneArg(plain, value);
+    if (match == NULL) return -1;
+    int is_plain = match != Py_None;
+    Py_DECREF(match);
+    Buffer b = {NULL, 0, 0};
+    int r = 0;
+    if (is_plain) { /* a number, date or time: only a run of digits can be an original */
+        Py_ssize_t a = 0;
+        while (a < n && s[a] == '+') a++;
+        int digits = n - a >= MIN_DIGITS;
+        for (Py_ssize_t i = a; i < n && digits; i++) digits = is_digit((unsigned char)s[i]);
+        if (self->digits && digits)
+            r = buf_put(&b, "#", 1) < 0 || buf_put(&b, s + a, (size_t)(n - a)) < 0 ||
+                        probe(self, &b, found) < 0
+                    ? -1
+                    : 0;
+    } else if (memchr(s, '@', (size_t)n) != NULL && memchr(s, ' ', (size_t)n) == NULL &&
+               is_email(s, n)) { /* one e-mail address (a faked one, mostly) */
+        if (self->emails)
+            r = buf_put(&b, "@", 1) < 0 || buf_put_lower(&b, s, (size_t)n) < 0 ||
+                        probe(self, &b, found) < 0
+                    ? -1
+                    : 0;
+    } else {
+        PyObject *args = PyTuple_Pack(2, value, found);
+        PyObject *done = args == NULL ? NULL : Index_search(self, args);
+        Py_XDECREF(args);
+        r = done == NULL ? -1 : 0;
+        Py_XDECREF(done);
+    }
+    PyMem_Free(b.data);
+    return r;
+}
+
+/* look(raws, skip, decode, plain, in_text, clean, limit)
+ *   -> (found, rest, left, clean_hits)
+ * The COPY fields of one column for a block of rows (escaped, \N for NULL),
+ * each distinct value once with the number of times it came:
+ *   found: (tags, times) of the values holding originals;
+ *   rest: (value, times) of the values without (for the detection);
+ *   left: (value, times) of the values left to the Python code (not ASCII,
+ *         or longer than limit);
+ *   clean_hits: how many fields were values of the set clean (skipped). */
+static PyObject *Index_look(Index *self, PyObject *args) {
+    PyObject *raws, *skip, *decode, *plain, *clean;
+    int in_text;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!O!OOpOn", &PyList_Type, &raws, &PyFrozenSet_Type, &skip, &decode,
+                          &plain, &in_text, &clean, &limit))
+        return NULL;
+    if (clean != Py_None && !PySet_Check(clean)) {
+        PyErr_SetString(PyExc_TypeError, "clean is a set or None");
+        return NULL;
+    }
+    PyObject *times = PyDict_New(), *found = PyList_New(0), *rest = PyList_New(0),
+             *left = PyList_New(0), *result = NULL;
+    long clean_hits = 0;
+    if (times == NULL || found == NULL || rest == NULL || left == NULL) goto out;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(raws); i++) {
+        PyObject *raw = PyList_GET_ITEM(raws, i);
+        if (!PyUnicode_Check(raw)) {
+            PyErr_SetString(PyExc_TypeError, "the fields are str");
+            goto out;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+        if (n == 2 && PyUnicode_READ_CHAR(raw, 0) == '\\' && PyUnicode_READ_CHAR(raw, 1) == 'N')
+            continue;
+        PyObject *value;
+        if (PyUnicode_FindChar(raw, '\\', 0, n, 1) >= 0) {
+            value = PyObject_CallOneArg(decode, raw);
+            if (value == NULL) goto out;
+        } else {
+            value = Py_NewRef(raw);
+        }
+        PyObject *count = PyDict_GetItemWithError(times, value);
+        long before = count == NULL ? 0 : PyLong_AsLong(count);
+        PyObject *now = (count == NULL && PyErr_Occurred()) ? NULL : PyLong_FromLong(before + 1);
+        int r = now == NULL ? -1 : PyDict_SetItem(times, value, now);
+        Py_XDECREF(now);
+        Py_DECREF(value);
+        if (r < 0) goto out;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *value, *count;
+    while (PyDict_Next(times, &pos, &value, &count)) {
+        if (clean != Py_None) {
+            int seen = PySet_Contains(clean, value);
+            if (seen < 0) goto out;
+            if (seen) {
+                clean_hits += PyLong_AsLong(count);
+                continue;
+            }
+        }
+        PyObject *pair, *target;
+        if (!PyUnicode_IS_ASCII(value) || PyUnicode_GET_LENGTH(value) > limit) {
+            pair = PyTuple_Pack(2, value, count);
+            target = left;
+        } else {
+            PyObject *tags = PySet_New(NULL);
+            if (tags == NULL) goto out;
+            if (look_ascii(self, value, skip, plain, in_text, tags) < 0) {
+                Py_DECREF(tags);
+                goto out;
+            }
+            if (PySet_GET_SIZE(tags)) {
+                pair = PyTuple_Pack(2, tags, count);
+                target = found;
+            } else {
+                pair = PyTuple_Pack(2, value, count);
+                target = rest;
+            }
+            Py_DECREF(tags);
+        }
+        int r = pair == NULL ? -1 : PyList_Append(target, pair);
+        Py_XDECREF(pair);
+        if (r < 0) goto out;
+    }
+    result = Py_BuildValue("(OOOl)", found, rest, left, clean_hits);
+out:
+    Py_XDECREF(times);
+    Py_XDECREF(found);
+    Py_XDECREF(rest);
+    Py_XDECREF(left);
+    return result;
+}
+
 /* --------------------------------------------------- state for another process */
 
 static PyObject *Index_export(Index *self, PyObject *Py_UNUSED(ignored)) {
@@ -1065,6 +1219,7 @@ static PyMethodDef Index_methods[] = {
     {"key_tag", (PyCFunction)Index_key_tag, METH_O, "The tag of a key, or -1."},
     {"first", (PyCFunction)Index_first, METH_O, "Whether a word key may start with this token."},
     {"search", (PyCFunction)Index_search, METH_VARARGS, "Add the tags of the keys inside an ASCII text."},
+    {"look", (PyCFunction)Index_look, METH_VARARGS, "Search the values of a block of COPY fields."},
     {"add", (PyCFunction)Index_add, METH_VARARGS, "Remember a wanted original and its keys."},
     {"collect", (PyCFunction)Index_collect, METH_VARARGS, "Remember the originals of a block of COPY fields."},
     {"export", (PyCFunction)Index_export, METH_NOARGS, "The state, for restore()."},

@@ -25,6 +25,17 @@ class Index:
         later: list[str],
         /,
     ) -> int: ...
+    def look(
+        self,
+        raws: list[str],
+        skip: frozenset[str],
+        decode: Callable[[str], str],
+        plain: Callable[[str], object],
+        in_text: bool,
+        clean: set[str] | None,
+        limit: int,
+        /,
+    ) -> tuple[list[tuple[set[int], int]], list[tuple[str, int]], list[tuple[str, int]], int]: ...
     def search(self, text: str, found: set[int], /) -> bool: ...
     def export(self) -> tuple[object, ...]: ...
     @classmethod

@@ -718,6 +718,58 @@ class _Hits:
 
         return look
 
+    def block_looker(self, table: str, column: str) -> BlockFn | None:
+        """What :meth:`looker` does, for the COPY fields of a block of rows, in
+        the compiled index; ``None`` without it (or for a column only
+        checked by the detection)."""
+        index = self.index
+        core = index._core
+        if core is None or not index.searches(table, column):
+            return None
+        key = (table, column)
+        look = self.looker(table, column)  # for the values left to Python
+        in_text = self.in_text and index.in_text
+        detecting = self.detects(table, column)
+        per_source = self.found.setdefault(key, {})
+        per_kind = self.kinds.setdefault(key, {})
+        counts = self.counts
+        sources = index.sources
+        skip = frozenset(index._skip)
+        plain = PLAIN.fullmatch
+        clean: set[str] = set()
+        caching = True
+        hits = 0
+
+        def block(raws: list[str]) -> None:
+            nonlocal caching, hits
+            found, rest, left, clean_hits = core.look(
+                raws, skip, copy_decode, plain, in_text, clean if caching else None, _CHUNK
+            )
+            for tags, times in found:
+                for tag in tags:
+                    source = sources[tag]
+                    per_source[source] = per_source.get(source, 0) + times
+                counts[key] = counts.get(key, 0) + times
+            for value, times in rest:
+                if detecting:
+                    kind = detect(value)
+                    if kind is not None:
+                        per_kind[kind] = per_kind.get(kind, 0) + times
+                        continue
+                if caching:
+                    clean.add(value)
+            for value, times in left:
+                look(value, times)
+            if caching:
+                hits += clean_hits
+                if len(clean) >= _RECENT:
+                    clean.clear()
+                    # Fewer than 1 repeat in 16 values since the last fill: stop.
+                    caching = hits * 16 >= _RECENT
+                    hits = 0
+
+        return block
+
     def look(self, table: str, column: str, value: str | None) -> None:
         self.looker(table, column)(value)
 
@@ -912,7 +964,7 @@ def check_leaks_files(
     if index is None:
         index = collect_originals(original, rules, fmt=fmt, table=table, salt=salt, in_text=in_text)
     hits = _Hits(index, in_text=in_text, detect=detect)
-    _scan_file(Path(sanitized), hits.choose, hits.looker, fmt, table)
+    _scan_file(Path(sanitized), hits.choose, hits.looker, fmt, table, hits.block_looker)
     return hits.leaks()
 
 
