@@ -308,3 +308,42 @@ def test_the_leak_check_of_a_dump_finds_the_same_compiled_and_in_python(tmp_path
         "public.users.phone found in public.notes.body",
         "300 values in kept column public.notes.body look like personal data (IP address)",
     ]
+
+
+# fmt: off
+DETECT_PIECES = [
+    "DE44", "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "ABCD", "EFGH", "1234",
+    "123-45-6789", "AB 12 34 56 C", "X1234567L", "12345678Z", "RSSMRA85T10A562S",
+    "4111 1111 1111 1111", "4111-1111-1111-1111", "+49 30 1234567", "(555) 123-4567",
+    "555.123.4567", "203.0.113.9", "10.0.0", "2001:db8::1", "::", "x@y.org", "@",
+    "1", "12", "123", ".", "-", " ", "+", "(", ")", "A", "Z", "ab", "the", "items",
+]
+# fmt: on
+detect_texts = st.lists(st.sampled_from(DETECT_PIECES), min_size=1, max_size=8).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(detect_texts)
+def test_a_text_the_prefilter_passes_over_holds_nothing_the_detection_finds(text: str) -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+    from pytest_ephemeral.data.sanitize._text import detect
+
+    if not _fastindex.may_detect(text):
+        assert detect(text) is None, repr(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["DE44ABCDEFGHIJKLMN", "a@b", "::", "1.2.3.4", "123456", "see DE44 now"],
+)
+def test_the_prefilter_passes_what_may_be_personal(text: str) -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+
+    assert _fastindex.may_detect(text)
+
+
+@pytest.mark.parametrize("text", ["12 items", "1.2.3", "1234 and 5", "De44", "version 1.2"])
+def test_the_prefilter_dismisses_plain_text(text: str) -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+
+    assert not _fastindex.may_detect(text)

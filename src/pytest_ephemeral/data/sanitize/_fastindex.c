@@ -1039,21 +1039,53 @@ static int look_ascii(Index *self, PyObject *value, PyObject *skip, PyObject *pl
     return r;
 }
 
-/* look(raws, skip, decode, plain, in_text, clean, limit)
+/* Whether detect() of _text.py may find personal data in the ASCII
+ * s[0..n): false only when none of its patterns can match. Every detector
+ * needs an '@' (e-mail), a ':' (IPv6), six digits or more (phone numbers,
+ * national ids, card numbers), four digits and three dots (IPv4), or two
+ * capitals and two digits in a row (the start of an IBAN). */
+static int may_detect(const char *s, Py_ssize_t n) {
+    int digits = 0, dots = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_digit(c)) {
+            digits++;
+            if (i >= 3 && is_digit((unsigned char)s[i - 1]) && is_upper((unsigned char)s[i - 2]) &&
+                is_upper((unsigned char)s[i - 3]))
+                return 1;
+        } else if (c == '@' || c == ':') {
+            return 1;
+        } else if (c == '.') {
+            dots++;
+        }
+    }
+    return digits >= 6 || (digits >= 4 && dots >= 3);
+}
+
+static PyObject *fast_may_detect(PyObject *Py_UNUSED(module), PyObject *text) {
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
+        PyErr_SetString(PyExc_TypeError, "an ASCII str is needed");
+        return NULL;
+    }
+    return PyBool_FromLong(may_detect((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)));
+}
+
+/* look(raws, skip, decode, plain, in_text, detecting, clean, limit)
  *   -> (found, rest, left, clean_hits)
  * The COPY fields of one column for a block of rows (escaped, \N for NULL),
  * each distinct value once with the number of times it came:
  *   found: (tags, times) of the values holding originals;
- *   rest: (value, times) of the values without (for the detection);
+ *   rest: (value, times) of the values without, when detecting, that
+ *         detect() may find personal data in (see may_detect());
  *   left: (value, times) of the values left to the Python code (not ASCII,
  *         or longer than limit);
  *   clean_hits: how many fields were values of the set clean (skipped). */
 static PyObject *Index_look(Index *self, PyObject *args) {
     PyObject *raws, *skip, *decode, *plain, *clean;
-    int in_text;
+    int in_text, detecting;
     Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "O!O!OOpOn", &PyList_Type, &raws, &PyFrozenSet_Type, &skip, &decode,
-                          &plain, &in_text, &clean, &limit))
+    if (!PyArg_ParseTuple(args, "O!O!OOppOn", &PyList_Type, &raws, &PyFrozenSet_Type, &skip,
+                          &decode, &plain, &in_text, &detecting, &clean, &limit))
         return NULL;
     if (clean != Py_None && !PySet_Check(clean)) {
         PyErr_SetString(PyExc_TypeError, "clean is a set or None");
@@ -1112,9 +1144,13 @@ static PyObject *Index_look(Index *self, PyObject *args) {
             if (PySet_GET_SIZE(tags)) {
                 pair = PyTuple_Pack(2, tags, count);
                 target = found;
-            } else {
+            } else if (detecting && may_detect((const char *)PyUnicode_DATA(value),
+                                               PyUnicode_GET_LENGTH(value))) {
                 pair = PyTuple_Pack(2, value, count);
                 target = rest;
+            } else {
+                Py_DECREF(tags);
+                continue;
             }
             Py_DECREF(tags);
         }
@@ -1248,6 +1284,7 @@ static PyTypeObject IndexType = {
 
 static PyMethodDef module_methods[] = {
     {"siphash", fast_siphash, METH_VARARGS, "SipHash-2-4 of data under a 16-byte key."},
+    {"may_detect", fast_may_detect, METH_O, "Whether detect() may find something in an ASCII text."},
     {"keys_of", Index_keys_of, METH_O, "original_keys() of an ASCII value, or None."},
     {"set_common_words", fast_set_common_words, METH_O, "The lower-cased common English words."},
     {NULL, NULL, 0, NULL},

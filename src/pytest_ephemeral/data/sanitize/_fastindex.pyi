@@ -3,6 +3,7 @@ from collections.abc import Callable
 from typing import final
 
 def siphash(key: bytes, data: bytes, /) -> int: ...
+def may_detect(text: str, /) -> bool: ...
 def keys_of(value: str, /) -> list[str] | None: ...
 def set_common_words(words: frozenset[str], /) -> None: ...
 
@@ -32,6 +33,7 @@ class Index:
         decode: Callable[[str], str],
         plain: Callable[[str], object],
         in_text: bool,
+        detecting: bool,
         clean: set[str] | None,
         limit: int,
         /,

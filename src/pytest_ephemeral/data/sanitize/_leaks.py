@@ -743,20 +743,25 @@ class _Hits:
         def block(raws: list[str]) -> None:
             nonlocal caching, hits
             found, rest, left, clean_hits = core.look(
-                raws, skip, copy_decode, plain, in_text, clean if caching else None, _CHUNK
+                raws,
+                skip,
+                copy_decode,
+                plain,
+                in_text,
+                detecting,
+                clean if caching else None,
+                _CHUNK,
             )
             for tags, times in found:
                 for tag in tags:
                     source = sources[tag]
                     per_source[source] = per_source.get(source, 0) + times
                 counts[key] = counts.get(key, 0) + times
-            for value, times in rest:
-                if detecting:
-                    kind = detect(value)
-                    if kind is not None:
-                        per_kind[kind] = per_kind.get(kind, 0) + times
-                        continue
-                if caching:
+            for value, times in rest:  # those the detection may find something in
+                kind = detect(value)
+                if kind is not None:
+                    per_kind[kind] = per_kind.get(kind, 0) + times
+                elif caching:
                     clean.add(value)
             for value, times in left:
                 look(value, times)
