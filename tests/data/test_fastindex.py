@@ -347,3 +347,108 @@ def test_the_prefilter_dismisses_plain_text(text: str) -> None:
     from pytest_ephemeral.data.sanitize import _fastindex
 
     assert not _fastindex.may_detect(text)
+
+
+INSERT_DUMP = """\
+INSERT INTO public.users (email, name) VALUES ('anna.meyer@corp.example', 'Anna');
+INSERT INTO public.users (email, name) VALUES ('a\\\\b@x.org', NULL);
+INSERT INTO public.notes (id, body) VALUES (1, 'mail ANNA.MEYER@CORP.EXAMPLE');
+SET search_path = public;
+INSERT INTO public.notes (id, body) VALUES (2, 'back\\\\slash a\\\\b@x.org');
+INSERT INTO public.notes (id, body) VALUES (3, NULL);
+INSERT INTO public.notes (id, body) VALUES (4, 'said Anna'), (5, 'x');
+INSERT INTO public.notes (id, body) VALUES (6, 'it''s Anna');
+INSERT INTO public.users (email, name) VALUES ('zoe@corp.example', 'Zoey');
+INSERT INTO public.notes (id, body) VALUES (7, 'Zoey wrote');
+"""
+COPY_DUMP = """\
+COPY public.users (email, name) FROM stdin;
+anna.meyer@corp.example\tAnna
+a\\\\b@x.org\t\\\\N
+zoe@corp.example\tZoey
+\\\\.
+COPY public.notes (id, body) FROM stdin;
+1\tmail ANNA.MEYER@CORP.EXAMPLE
+2\tback\\\\\\\\slash a\\\\\\\\b@x.org
+3\t\\\\N
+4\tsaid Anna
+5\tx
+6\tit's Anna
+7\tZoey wrote
+\\\\.
+"""
+
+
+def test_one_line_inserts_are_checked_a_block_at_a_time_as_copy_is(tmp_path: Path) -> None:
+    from pytest_ephemeral.data.sanitize import check_leaks_files, load_rules
+
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(
+        "default: keep\ntables:\n  public.users:\n    columns:\n"
+        "      email: {fake: email}\n      name: {fake: first_name}\n",
+        encoding="utf-8",
+    )
+    rules = load_rules(rules_file)
+    found = {}
+    for name, text in (("insert", INSERT_DUMP), ("copy", COPY_DUMP)):
+        dump = tmp_path / f"{name}.sql"
+        dump.write_text(text.replace("\\\\\\\\", "\\\\").replace("\\\\", "\\"), encoding="utf-8")
+        for mode in ("compiled", "python"):
+            os.environ["EPH_LEAK_INDEX"] = mode
+            try:
+                found[(name, mode)] = check_leaks_files(dump, dump, rules, b"s" * 16)
+            finally:
+                del os.environ["EPH_LEAK_INDEX"]
+    assert len(set(map(tuple, found.values()))) == 1, found
+    assert [str(leak) for leak in found[("insert", "compiled")]] == [
+        "5 original values of public.users.email, public.users.name found in public.notes.body",
+        "3 original values of public.users.email found in public.users.email",
+    ]
+
+
+def test_a_value_too_large_in_a_block_of_inserts_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_ephemeral.data.sanitize import check_leaks_files, load_rules
+    from pytest_ephemeral.errors import DataError
+
+    monkeypatch.setattr(_leaks, "MAX_TEXT_CHARS", 1 << 17)
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(
+        "default: keep\ntables:\n  public.users:\n    columns:\n      name: {fake: first_name}\n",
+        encoding="utf-8",
+    )
+    dump = tmp_path / "insert.sql"
+    lines = ["INSERT INTO public.users (name) VALUES ('Anna');\n"]
+    lines += [f"INSERT INTO public.notes (id, body) VALUES ({i}, 'note {i}');\n" for i in range(50)]
+    lines += ["INSERT INTO public.notes (id, body) VALUES (50, '" + "x " * 100_000 + "');\n"]
+    lines += [f"INSERT INTO public.notes (id, body) VALUES ({i}, 'note');\n" for i in range(51, 60)]
+    dump.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        check_leaks_files(dump, dump, load_rules(rules_file), b"s" * 16)
+    assert str(info.value).startswith(
+        f"{dump}:52: table public.notes, column body: a value of 0 MiB is too large"
+    )
+
+
+def test_one_line_inserts_reach_a_looking_sink_in_blocks(tmp_path: Path) -> None:
+    from pytest_ephemeral.data.sanitize._leaks import _scan_file
+
+    dump = tmp_path / "insert.sql"
+    rows = [
+        f"INSERT INTO public.notes (id, body) VALUES ({i}, 'note\\{i}');\n" for i in range(3000)
+    ]
+    dump.write_text("".join(rows) + "SET x = 1;\n" + rows[0] + rows[1], encoding="utf-8")
+    blocks: list[list[str]] = []
+    values: list[str | None] = []
+    _scan_file(
+        dump,
+        lambda table, column: column == "body",
+        lambda table, column: lambda value, times=1: values.append(value),
+        "pgdump",
+        None,
+        lambda table, column: blocks.append,
+    )
+    assert [len(block) for block in blocks] == [2048, 952, 2], "a block, the rest, after SET"
+    assert blocks[0][:2] == ["note\\\\0", "note\\\\1"], "as COPY fields: the backslash escaped"
+    assert values == []

@@ -112,6 +112,13 @@ def copy_encode(value: str) -> str:
     return value.translate(_COPY_ENCODE)
 
 
+def _copy_field(value: str | None) -> str:
+    """A decoded value as a COPY field (``\\N`` for NULL)."""
+    if value is None:
+        return "\\N"
+    return copy_encode(value) if "\\" in value else value
+
+
 def _split_copy(body: str) -> list[str]:
     """Split a row on tabs that are not escaped with a backslash."""
     fields: list[str] = []
@@ -315,6 +322,11 @@ class _PgDump:
         # Rows of one-line INSERTs, counted here and told to the sink in one go.
         self.insert_rows: dict[tuple[str, bool], int] = {}
         self.observed = 0  # rows of the last COPY read by observe()
+        # One-line INSERTs for a sink that only looks, handed to its items'
+        # block functions a block of rows at a time (see flush_observed):
+        # the plan, and the line and the touched values of each row.
+        self.observed_plan: TablePlan | None = None
+        self.observed_rows: list[tuple[int, list[str | None]]] = []
 
     def where(self, line: int | None = None) -> str:
         return f"{self.source}:{self.lineno if line is None else line}"
@@ -372,6 +384,8 @@ class _PgDump:
                 elif keyword == "INSERT":
                     pending = yield from self.insert(it, line)
                     continue
+                if self.observed_rows:
+                    self.flush_observed()
                 elif keyword == "CREATE" and _CREATE_RE.match(stripped):
                     self.ddl = []
                 elif keyword == "SET":
@@ -381,6 +395,7 @@ class _PgDump:
             out, pending = self.statement_line(line)
             if not self.quiet:
                 yield out
+        self.flush_observed()
         self.flush_counts()
         self.sink.finish()
 
@@ -675,6 +690,7 @@ class _PgDump:
                 if fast and not self.quiet:
                     yield fast
                 return None
+        self.flush_observed()
         parts = [first]
         state, end, _opened = _scan(first, 0, _OUT, self.backslash_quotes)
         opened = start
@@ -754,6 +770,22 @@ class _PgDump:
             return ""
         if not plan.items:
             return line
+        if plan.observe and all(item.block is not None for item in plan.items):
+            if plan is not self.observed_plan:
+                self.flush_observed()
+                self.observed_plan = plan
+            values: list[str | None] = []
+            for item in plan.items:
+                begin, end = literals[item.index]
+                text = line[begin:end]
+                if text[0] == "'":
+                    values.append(text[1:-1].replace("''", "'"))
+                else:
+                    values.append(None if text.upper() == "NULL" else text)
+            self.observed_rows.append((start, values))
+            if len(self.observed_rows) >= _BLOCK_ROWS:
+                self.flush_observed()
+            return ""  # a sink that only looks: nothing is written
         pieces: list[str] = []
         pos = 0
         for item in plan.items:
@@ -778,6 +810,31 @@ class _PgDump:
             pos = end
         pieces.append(line[pos:])
         return "".join(pieces)
+
+    def flush_observed(self) -> None:
+        """Hand the values of the one-line INSERTs kept for a sink that only
+        looks to its items' block functions, as COPY fields (as ``observe``
+        does for a COPY). A value that raises is found again row by row, for
+        the error to name its line."""
+        plan, rows = self.observed_plan, self.observed_rows
+        if plan is None or not rows:
+            return
+        self.observed_rows = []
+        try:
+            for i, item in enumerate(plan.items):
+                assert item.block is not None
+                item.block([_copy_field(values[i]) for _line, values in rows])
+        except ValueProblem:
+            for line, values in rows:
+                for i, item in enumerate(plan.items):
+                    try:
+                        item.value(values[i])
+                    except ValueProblem as exc:
+                        raise DataError(
+                            f"{self.source}:{line}: table {plan.table}, column {item.column}: "
+                            f"{exc}; fix the rule for that column or the data"
+                        ) from None
+            raise  # pragma: no cover - a block raised what no value raises
 
     def tokens(self, statement: str, pos: int) -> list[Token]:
         regex = _TOKEN_OLD if self.backslash_quotes else _TOKEN_STD
