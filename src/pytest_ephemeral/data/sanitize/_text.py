@@ -18,7 +18,10 @@ one *key* that is searched for inside longer texts:
   tokens (at most :data:`MAX_SEQUENCE`), found as the same tokens in a row
   whatever the separators and case (``12, main street``).
 
-Keys are hashed by the caller (keyed BLAKE2b); this module never keeps them.
+Keys are hashed by the caller (keyed BLAKE2b, or SipHash-2-4 in the compiled
+index); this module never keeps them. ``_fastindex.c`` does the same as
+:func:`tokens`, :func:`digit_runs` and :func:`original_keys` for ASCII text,
+exactly (tests/data/test_fastindex.py compares them).
 """
 
 from __future__ import annotations
