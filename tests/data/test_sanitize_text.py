@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_ephemeral.data.sanitize import (
     Leak,
@@ -384,3 +386,34 @@ def test_a_whole_value_that_is_an_original_written_otherwise() -> None:
     assert index.sources_in("+49301234567") == {"t.phone"}
     assert index.sources_in("49-30-1234567") == {"t.phone"}
     assert index.sources_in("other@corp.example") == set()
+
+
+# fmt: off
+_TOKEN_PIECES = [
+    "a", "Anna", "x.y", "@", "b.com", ".com", ".c", ".x", "x1", "1", "-", "_", "%", "+", ".",
+    " ", "\n", ",", "é", "Zoë", "ü@ö.de", "a@b", "@b.co", "..", "0", "co", "ORG", "!",
+]
+# fmt: on
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_TOKEN_PIECES), max_size=16).map("".join))
+def test_the_linear_tokenizer_finds_the_tokens_of_the_regular_expression(text: str) -> None:
+    from pytest_ephemeral.data.sanitize import _text
+
+    assert _text.spans(text) == [m.span() for m in _text._TOKEN.finditer(text)], repr(text)
+    assert _text.tokens(text) == _text._TOKEN.findall(text)
+    assert _text._between_tokens(text) == _text._TOKEN.sub("", text)
+
+
+def test_a_long_run_of_address_characters_is_tokenised_in_linear_time() -> None:
+    # _TOKEN.finditer takes minutes on this (each position rescans the run).
+    from pytest_ephemeral.data.sanitize import _text
+
+    text = "é " + "a." * 200_000 + " anna.meyer@corp.example " + "b-" * 200_000
+    found = _text.spans(text)
+    assert len(found) == 1 + 200_000 + 1 + 200_000
+    assert text[slice(*found[200_001])] == "anna.meyer@corp.example"
+    index = OriginalIndex(Rules(path=Path("r.yaml"), default="keep"), compiled=False)
+    index.add("t.email", "anna.meyer@corp.example")
+    assert index.sources_in(text) == {"t.email"}

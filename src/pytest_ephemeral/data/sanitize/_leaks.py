@@ -585,7 +585,9 @@ class OriginalIndex:
                 found.update(self.sources[tag] for tag in tags)
                 return
         if emails and "@" in text:
-            for token in _EMAILS.findall(text):
+            for token in tokens(text):
+                if "@" not in token:
+                    continue
                 source = self._text_source("@" + token.lower())
                 if source is not None:
                     found.add(source)

@@ -73,9 +73,49 @@ _DIGIT_RUN: Final = re.compile(r"(?<![\w@.])\+?\(?\d+(?:(?:[ ./-]|\) ?| ?\()\d+)
 _DIGITS: Final = re.compile(r"\d+")
 
 
+_WORD: Final = re.compile(r"[^\W_]+")
+#: A whole run of the characters of an address's local part, followed by '@'.
+_LOCAL_RUN: Final = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++(?=@)")
+_DOMAIN: Final = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
 def spans(text: str) -> list[tuple[int, int]]:
-    """Where the tokens of ``text`` are."""
-    return [m.span() for m in _TOKEN.finditer(text)]
+    """Where the tokens of ``text`` are: the matches of ``_TOKEN``, found in
+    linear time. ``_TOKEN.finditer`` itself rescans a run of address
+    characters from each of its positions, which takes minutes for a long
+    run such as ``a.a.a...`` in a text with an '@'.
+
+    Every position of one run of local-part characters reaches the same '@'
+    and domain, so an address starts where the tokenizer first stands in a
+    run whose domain matches (its start, or where the address before it
+    ended, or the word before it, which may reach into it from a letter such
+    as 'é'); words are the runs of letters and digits elsewhere."""
+    if "@" not in text:
+        return [m.span() for m in _WORD.finditer(text)]
+    found: list[tuple[int, int]] = []
+    pos = 0
+    for run in _LOCAL_RUN.finditer(text):
+        start, at = run.span()
+        if pos >= at:
+            continue  # taken by the address before
+        domain = _DOMAIN.match(text, at)
+        if domain is None:
+            continue
+        # The words before the run; the last may run into it (from a letter
+        # that is no address character, such as 'é'): the address then
+        # starts where it ends, if before the '@'.
+        for word in _WORD.finditer(text, pos):
+            if word.start() >= start:
+                break
+            found.append(word.span())
+            pos = word.end()
+        if pos >= at:
+            continue
+        start = max(start, pos)
+        pos = domain.end()
+        found.append((start, pos))
+    found += [m.span() for m in _WORD.finditer(text, pos)]
+    return found
 
 
 _SENTENCE_END: Final = frozenset(".!?:;\n\r\t")
@@ -88,8 +128,21 @@ def sentence_start(text: str, places: list[tuple[int, int]], i: int) -> bool:
 
 def tokens(text: str) -> list[str]:
     """The tokens of ``text`` as written (not lower-cased)."""
-    found: list[str] = _TOKEN.findall(text)
-    return found
+    if "@" not in text:
+        found: list[str] = _WORD.findall(text)
+        return found
+    return [text[a:b] for a, b in spans(text)]
+
+
+def _between_tokens(text: str) -> str:
+    """``text`` without its tokens (``_TOKEN.sub("", text)``, in linear time)."""
+    pieces: list[str] = []
+    pos = 0
+    for a, b in spans(text):
+        pieces.append(text[pos:a])
+        pos = b
+    pieces.append(text[pos:])
+    return "".join(pieces)
 
 
 def original_key(value: str) -> str | None:
@@ -104,11 +157,11 @@ def original_key(value: str) -> str | None:
         return ("^" if low in COMMON_WORDS else "=") + low
     if "@" in value and " " not in value and _EMAIL_RE.fullmatch(value) is not None:
         return "@" + value.lower()
-    toks: list[str] = _TOKEN.findall(value[: MAX_SEQUENCE * 64])
+    toks = tokens(value[: MAX_SEQUENCE * 64])
     if not toks:
         return None
     if all(t.isdigit() for t in toks):
-        if _DIGIT_SEPARATORS.issuperset(_TOKEN.sub("", value)):
+        if _DIGIT_SEPARATORS.issuperset(_between_tokens(value)):
             digits = "".join(toks)
             return "#" + digits if len(digits) >= MIN_DIGITS else None
         return None  # numbers among other characters: times, versions, amounts
