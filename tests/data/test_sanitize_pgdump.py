@@ -224,6 +224,65 @@ def test_insert_multi_row_and_multi_line(make_rules: MakeRules, sanitize: Saniti
     assert out.endswith(";\n")
 
 
+MULTI_LINE_INSERTS = (
+    "INSERT INTO public.users (id, email, score, note) VALUES (1, 'anna@corp.example', 10, 'line one\n"
+    "line two\n"
+    "it''s line three');\n"
+    "INSERT INTO public.users (id, email, score, note) VALUES (2, 'bob\n"
+    "@corp.example', 3, NULL);\n"
+    # E'' with an escaped quote: the quotes do not pair up line by line, so
+    # the lines read ahead belong to the statements after it
+    "INSERT INTO public.users (id, email, score, note) VALUES (3, 'cy@corp.example', 1, E'a\\'b');\n"
+    "INSERT INTO public.users (id, email, score, note) VALUES (4, 'dee@corp.example', 2, 'x');\n"
+    "SELECT 1;\n"
+    "INSERT INTO public.users (id, email, score, note) VALUES (5, 'eve@corp.example', 5, 'y\n"
+    "z');\n"
+    "COPY public.users (id, email, score, note) FROM stdin;\n"
+    "6\tfay@corp.example\t7\t\\N\n"
+    "\\.\n"
+)
+
+
+def test_inserts_over_several_lines_take_the_fast_path_with_the_same_output(
+    make_rules: MakeRules, sanitize: Sanitize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_ephemeral.data.sanitize import _pgdump
+
+    rules = insert_rules(make_rules)
+    tokenized: list[int] = []
+    rewrite = _pgdump._PgDump.rewrite_insert
+
+    def counted(self: _pgdump._PgDump, statement: str, start: int) -> str:
+        tokenized.append(start)
+        return rewrite(self, statement, start)
+
+    monkeypatch.setattr(_pgdump._PgDump, "rewrite_insert", counted)
+    fast = sanitize(MULTI_LINE_INSERTS, rules)
+    assert tokenized == [6], "only the statement with an E'' string takes the slow path"
+    monkeypatch.setattr(_pgdump, "_FAST_LINES", 0)  # no reading ahead: the tokenizer
+    slow = sanitize(MULTI_LINE_INSERTS, rules)
+    assert tokenized == [6, 1, 4, 6, 9]
+    assert fast == slow
+    for email in ("anna@", "bob", "cy@", "dee@", "eve@", "fay@"):
+        assert email not in fast
+    # no line lost or added: one newline was inside an address, now hashed
+    assert fast.count("\n") == MULTI_LINE_INSERTS.count("\n") - 1
+    assert "line two\nit''s line three');" in fast
+    assert "E'a\\'b');\nINSERT INTO public.users" in fast
+    assert "SELECT 1;\n" in fast
+
+
+def test_an_insert_string_open_at_the_end_names_its_line(
+    make_rules: MakeRules, sanitize: Sanitize
+) -> None:
+    dump = "SELECT 1;\nINSERT INTO public.users (id, email) VALUES (1, 'anna\nmore\n"
+    message = one_line_error(lambda: sanitize(dump, insert_rules(make_rules)))
+    assert (
+        ":2: the INSERT statement that starts here never ends: a string or quoted name "
+        "opened on line 2 is never closed" in message
+    )
+
+
 def test_insert_literal_forms(make_rules: MakeRules, sanitize: Sanitize) -> None:
     rules = make_rules(
         "default: keep\ntables:\n  t:\n    columns:\n      v: {mask: {keep_first: 3}}\n"

@@ -119,6 +119,10 @@ def _copy_field(value: str | None) -> str:
     return copy_encode(value) if "\\" in value else value
 
 
+#: Lines an INSERT's string may go on over and still take the fast path.
+_FAST_LINES: Final = 64
+
+
 def _split_copy(body: str) -> list[str]:
     """Split a row on tabs that are not escaped with a backslash."""
     fields: list[str] = []
@@ -382,7 +386,9 @@ class _PgDump:
                             it = chain(leftover, it)
                         continue
                 elif keyword == "INSERT":
-                    pending = yield from self.insert(it, line)
+                    pending, unread = yield from self.insert(it, line)
+                    if unread:
+                        it = chain(unread, it)
                     continue
                 if self.observed_rows:
                     self.flush_observed()
@@ -675,22 +681,42 @@ class _PgDump:
 
     # -- INSERT --------------------------------------------------------------
 
-    def insert(self, it: Iterator[str], first: str) -> Generator[str, None, str | None]:
+    def insert(
+        self, it: Iterator[str], first: str
+    ) -> Generator[str, None, tuple[str | None, list[str]]]:
+        """One INSERT statement, from its first line; returns what follows its
+        end on its last line, and lines read ahead that are not part of it."""
         start = self.lineno
-        if (
-            not self.backslash_quotes
-            and not self.quiet
-            and first.count("'") % 2 == 0
-            and "$" not in first
-            and "--" not in first
-            and "/*" not in first
-        ):
-            fast = self.fast_insert(first, start)
-            if fast is not None:
-                if fast and not self.quiet:
-                    yield fast
-                return None
+        ahead: list[str] = []
+        if not self.backslash_quotes and not self.quiet:
+            statement = first
+            quotes = first.count("'")
+            # A string that goes on over the next lines (an address, a note):
+            # read on to where the quotes pair up, for the fast path.
+            while quotes % 2 and len(ahead) < _FAST_LINES:
+                line = next(it, None)
+                if line is None:
+                    break
+                ahead.append(line)
+                quotes += line.count("'")
+            if ahead:
+                statement = first + "".join(ahead)
+            if (
+                quotes % 2 == 0
+                and "$" not in statement
+                and "--" not in statement
+                and "/*" not in statement
+            ):
+                self.lineno = start + len(ahead)
+                fast = self.fast_insert(statement, start)
+                if fast is not None:
+                    if fast and not self.quiet:
+                        yield fast
+                    return None, []
+                self.lineno = start
         self.flush_observed()
+        unread = iter(ahead)
+        it = chain(unread, it)
         parts = [first]
         state, end, _opened = _scan(first, 0, _OUT, self.backslash_quotes)
         opened = start
@@ -719,7 +745,7 @@ class _PgDump:
         out = self.rewrite_insert(statement, start)
         if out and not self.quiet:
             yield out
-        return remainder
+        return remainder, list(unread)
 
     def column_list(self, text: str) -> tuple[str, ...]:
         found = self.column_lists.get(text)
