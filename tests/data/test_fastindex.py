@@ -452,3 +452,44 @@ def test_one_line_inserts_reach_a_looking_sink_in_blocks(tmp_path: Path) -> None
     assert [len(block) for block in blocks] == [2048, 952, 2], "a block, the rest, after SET"
     assert blocks[0][:2] == ["note\\\\0", "note\\\\1"], "as COPY fields: the backslash escaped"
     assert values == []
+
+
+# fmt: off
+LITERALS = [
+    "'a'", "'it''s'", "''", "'x,y)'", "'\n'", "'\u00e9'", "NULL", "null", "true", "false", "1",
+    "-2", "+3.5", ".5", "1.", "1e5", "1E-3", "\u0663", "-.5e+2",
+    "Null", "TRUE", "1e", "1e+", "x", "now()", "'", "'''", "1.2.3", "+", ".",  # not literals
+]
+BLANKS = ["", "", " ", "\t", "\n", "\r", "\u00a0", "\u2003", "  "]
+ENDS = ["", "\n", "\r\n", " \n", "\t", "\r", " x", "\n\n", "-- c\n"]
+# fmt: on
+blank = st.sampled_from(BLANKS)
+literal = st.tuples(blank, st.sampled_from(LITERALS), blank).map("".join)
+rows = st.tuples(
+    st.lists(literal, min_size=1, max_size=6).map(",".join),
+    blank,
+    st.sampled_from(ENDS),
+    st.sampled_from(["(", "( ", ""]),
+    st.sampled_from([")", ") ", "", ")\n"]),
+).map(lambda t: f"{t[3]}{t[0]}{t[4]}{t[1]};{t[2]}")
+
+
+@settings(max_examples=4000, deadline=None)
+@given(rows)
+def test_the_compiled_insert_row_reader_agrees_with_the_regular_expressions(row: str) -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex, _pgdump
+
+    line = "INSERT INTO t (a) VALUES " + row
+    pos = len("INSERT INTO t (a) VALUES ")
+    expected = _pgdump._row_literals_re(line, pos)
+    assert _fastindex.insert_literals(line, pos) == expected, repr(row)
+
+
+def test_the_compiled_insert_row_reader_on_known_rows() -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+
+    row = "(1, 'it''s', NULL,\t-2.5e3 , '\u00e9\n' ) ;  \r\n"
+    assert _fastindex.insert_literals(row, 0) == [(1, 2), (4, 11), (13, 17), (19, 25), (28, 32)]
+    assert _fastindex.insert_literals("(now());\n", 0) is None
+    assert _fastindex.insert_literals("(1);\nmore", 0) is None
+    assert _fastindex.insert_literals("(1e);", 0) is None

@@ -1167,6 +1167,116 @@ out:
     return result;
 }
 
+/* ------------------------------------------ one row of INSERT literals */
+
+/* insert_literals(line, pos) -> list[tuple[int, int]] | None: where the
+ * literals of the one row of plain literals at line[pos:] are, as
+ * _ROW_FAST.fullmatch and _LITERAL.finditer of _pgdump.py find them
+ * (None when the row does not match): ( lit , lit ... ) ; and the end of the
+ * line, a lit being 'text' (with ''), NULL, null, true, false or a number.
+ * \s and \d are Unicode's, as in the regular expressions. */
+static PyObject *fast_insert_literals(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *line;
+    Py_ssize_t p;
+    if (!PyArg_ParseTuple(args, "Un", &line, &p)) return NULL;
+    int kind = PyUnicode_KIND(line);
+    const void *data = PyUnicode_DATA(line);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+#define CH(i) PyUnicode_READ(kind, data, (i))
+#define SPACE(i) Py_UNICODE_ISSPACE(CH(i))
+#define DIGIT(i) Py_UNICODE_ISDECIMAL(CH(i))
+    if (p < 0 || p >= n || CH(p) != '(') Py_RETURN_NONE;
+    p++;
+    PyObject *spans = PyList_New(0);
+    if (spans == NULL) return NULL;
+    for (;;) {
+        while (p < n && SPACE(p)) p++;
+        Py_ssize_t start = p;
+        if (p >= n) goto no;
+        Py_UCS4 c = CH(p);
+        if (c == '\'') {
+            p++;
+            for (;;) {
+                if (p >= n) goto no;
+                if (CH(p) == '\'') {
+                    if (p + 1 < n && CH(p + 1) == '\'') {
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                p++;
+            }
+        } else if (c == 'N' || c == 'n' || c == 't' || c == 'f') {
+            static const char *words[] = {"NULL", "null", "true", "false"};
+            int matched = 0;
+            for (int w = 0; w < 4 && !matched; w++) {
+                Py_ssize_t len = (Py_ssize_t)strlen(words[w]), k = 0;
+                while (k < len && p + k < n && CH(p + k) == (Py_UCS4)words[w][k]) k++;
+                if (k == len) {
+                    p += len;
+                    matched = 1;
+                }
+            }
+            if (!matched) goto no;
+        } else {
+            if (c == '+' || c == '-') p++;
+            Py_ssize_t digits = p;
+            while (p < n && DIGIT(p)) p++;
+            if (p > digits) { /* \d+\.?\d* */
+                if (p < n && CH(p) == '.') {
+                    p++;
+                    while (p < n && DIGIT(p)) p++;
+                }
+            } else { /* \.\d+ */
+                if (!(p + 1 < n && CH(p) == '.' && DIGIT(p + 1))) goto no;
+                p++;
+                while (p < n && DIGIT(p)) p++;
+            }
+            if (p < n && (CH(p) == 'e' || CH(p) == 'E')) { /* (?:[eE][+-]?\d+)? */
+                Py_ssize_t e = p + 1;
+                if (e < n && (CH(e) == '+' || CH(e) == '-')) e++;
+                if (e < n && DIGIT(e)) {
+                    while (e < n && DIGIT(e)) e++;
+                    p = e;
+                }
+            }
+        }
+        PyObject *span = Py_BuildValue("(nn)", start, p);
+        if (span == NULL || PyList_Append(spans, span) < 0) {
+            Py_XDECREF(span);
+            Py_DECREF(spans);
+            return NULL;
+        }
+        Py_DECREF(span);
+        while (p < n && SPACE(p)) p++;
+        if (p < n && CH(p) == ',') {
+            p++;
+            continue;
+        }
+        if (p < n && CH(p) == ')') {
+            p++;
+            break;
+        }
+        goto no;
+    }
+    while (p < n && SPACE(p)) p++; /* \s*;[ \t]*\r?\n? and the end */
+    if (!(p < n && CH(p) == ';')) goto no;
+    p++;
+    while (p < n && (CH(p) == ' ' || CH(p) == '\t')) p++;
+    if (p < n && CH(p) == '\r') p++;
+    if (p < n && CH(p) == '\n') p++;
+    if (p != n) goto no;
+    return spans;
+no:
+    Py_DECREF(spans);
+    Py_RETURN_NONE;
+#undef CH
+#undef SPACE
+#undef DIGIT
+}
+
 /* --------------------------------------------------- state for another process */
 
 static PyObject *Index_export(Index *self, PyObject *Py_UNUSED(ignored)) {
@@ -1284,6 +1394,7 @@ static PyTypeObject IndexType = {
 
 static PyMethodDef module_methods[] = {
     {"siphash", fast_siphash, METH_VARARGS, "SipHash-2-4 of data under a 16-byte key."},
+    {"insert_literals", fast_insert_literals, METH_VARARGS, "Where the literals of one INSERT row are."},
     {"may_detect", fast_may_detect, METH_O, "Whether detect() may find something in an ASCII text."},
     {"keys_of", Index_keys_of, METH_O, "original_keys() of an ASCII value, or None."},
     {"set_common_words", fast_set_common_words, METH_O, "The lower-cased common English words."},

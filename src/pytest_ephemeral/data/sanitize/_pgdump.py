@@ -278,6 +278,21 @@ _ROW_FAST: Final = re.compile(rf"\(\s*({_LIT}(?:\s*,\s*{_LIT})*)\s*\)\s*;[ \t]*\
 _LITERAL: Final = re.compile(r"'(?:[^']|'')*'|[^\s,']+")
 
 
+def _row_literals_re(line: str, pos: int) -> list[tuple[int, int]] | None:
+    """Where the literals of the one row of plain literals at ``line[pos:]``
+    are (up to the end of the line), or ``None``."""
+    row = _ROW_FAST.fullmatch(line, pos)
+    if row is None:
+        return None
+    return [m.span() for m in _LITERAL.finditer(line, row.start(1), row.end(1))]
+
+
+try:  # the same in C (the compiled part of the sanitizer; tests compare the two)
+    from ._fastindex import insert_literals as _row_literals
+except ImportError:  # pragma: no cover - no C compiler at install
+    _row_literals = _row_literals_re
+
+
 def _e_unescape(match: re.Match[str]) -> str:
     if match.group() == "''":
         return "'"
@@ -767,8 +782,8 @@ class _PgDump:
         match = _INSERT_RE.match(line, lead)
         if match is None:
             return None
-        row = _ROW_FAST.fullmatch(line, match.end())
-        if row is None:
+        literals = _row_literals(line, match.end())
+        if literals is None:
             return None
         raw_name = match.group("name")
         table = self.names.get(raw_name)
@@ -787,7 +802,6 @@ class _PgDump:
             plan = self.plan(table, columns, self.where(start), complete=cols_text is None)
         if self.quiet:
             return line
-        literals = [m.span() for m in _LITERAL.finditer(line, row.start(1), row.end(1))]
         if len(literals) != len(columns):
             return None  # the slow path says what is wrong
         counted = (table, plan.drop)
