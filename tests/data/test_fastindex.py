@@ -31,6 +31,15 @@ def rules() -> Rules:
     return Rules(path=Path("r.yaml"), default="keep")
 
 
+def write_rules(tmp_path: Path, table: str, columns: dict[str, str]) -> Path:
+    """A rules file keeping everything but these columns of one table."""
+    path = tmp_path / "rules.yaml"
+    lines = ["default: keep", "tables:", f"  {table}:", "    columns:"]
+    lines += [f"      {column}: {rule}" for column, rule in columns.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def test_the_compiled_index_is_built_where_the_tests_run() -> None:
     # scripts/run-tests sets EPH_REQUIRE_COMPILED=1: there, a build that
     # silently fell back to Python fails here instead of being skipped.
@@ -180,17 +189,15 @@ def test_a_long_original_is_left_to_the_python_code() -> None:
 def test_originals_collected_a_block_at_a_time_are_those_of_python(tmp_path: Path) -> None:
     from pytest_ephemeral.data.sanitize import collect_originals, load_rules
 
-    rules_file = tmp_path / "rules.yaml"
-    rules_file.write_text(
-        "default: keep\n"
-        "tables:\n"
-        "  public.people:\n"
-        "    columns:\n"
-        "      name: {fake: first_name}\n"
-        "      note: {fake: text}\n"
-        "      flag: {fixed: 'REDACTED'}\n"
-        "      city: {fixed: 'Springfield'}\n",
-        encoding="utf-8",
+    rules_file = write_rules(
+        tmp_path,
+        "public.people",
+        {
+            "name": "{fake: first_name}",
+            "note": "{fake: text}",
+            "flag": "{fixed: 'REDACTED'}",
+            "city": "{fixed: 'Springfield'}",
+        },
     )
     rows = [
         ("Anna", "call +49 30 1234567\\nor write", "REDACTED", "Springfield"),
@@ -247,17 +254,15 @@ def test_the_leak_check_of_a_dump_finds_the_same_compiled_and_in_python(tmp_path
     # value by value in Python: the same leaks, counted the same.
     from pytest_ephemeral.data.sanitize import check_leaks_files, load_rules
 
-    rules_file = tmp_path / "rules.yaml"
-    rules_file.write_text(
-        "default: keep\n"
-        "tables:\n"
-        "  public.users:\n"
-        "    columns:\n"
-        "      email: {fake: email}\n"
-        "      name: {fake: first_name}\n"
-        "      phone: {fake: phone}\n"
-        "      code: {fixed: 'N/A'}\n",
-        encoding="utf-8",
+    rules_file = write_rules(
+        tmp_path,
+        "public.users",
+        {
+            "email": "{fake: email}",
+            "name": "{fake: first_name}",
+            "phone": "{fake: phone}",
+            "code": "{fixed: 'N/A'}",
+        },
     )
     users = [
         ("anna.meyer@corp.example", "Anna", "+49 30 1234567", "AB-7788991"),
@@ -382,11 +387,8 @@ COPY public.notes (id, body) FROM stdin;
 def test_one_line_inserts_are_checked_a_block_at_a_time_as_copy_is(tmp_path: Path) -> None:
     from pytest_ephemeral.data.sanitize import check_leaks_files, load_rules
 
-    rules_file = tmp_path / "rules.yaml"
-    rules_file.write_text(
-        "default: keep\ntables:\n  public.users:\n    columns:\n"
-        "      email: {fake: email}\n      name: {fake: first_name}\n",
-        encoding="utf-8",
+    rules_file = write_rules(
+        tmp_path, "public.users", {"email": "{fake: email}", "name": "{fake: first_name}"}
     )
     rules = load_rules(rules_file)
     found = {}
@@ -413,11 +415,7 @@ def test_a_value_too_large_in_a_block_of_inserts_names_its_line(
     from pytest_ephemeral.errors import DataError
 
     monkeypatch.setattr(_leaks, "MAX_TEXT_CHARS", 1 << 17)
-    rules_file = tmp_path / "rules.yaml"
-    rules_file.write_text(
-        "default: keep\ntables:\n  public.users:\n    columns:\n      name: {fake: first_name}\n",
-        encoding="utf-8",
-    )
+    rules_file = write_rules(tmp_path, "public.users", {"name": "{fake: first_name}"})
     dump = tmp_path / "insert.sql"
     lines = ["INSERT INTO public.users (name) VALUES ('Anna');\n"]
     lines += [f"INSERT INTO public.notes (id, body) VALUES ({i}, 'note {i}');\n" for i in range(50)]

@@ -430,6 +430,24 @@ static Py_ssize_t tokenize(const char *s, Py_ssize_t n, Span **out, unsigned cha
     return count;
 }
 
+/* Room for need spans in *spans (the caller's stack array at first, then
+ * memory of ours, twice as large each time); -1 on error. */
+static int spans_reserve(Span **spans, const Span *stack, Py_ssize_t *cap, Py_ssize_t count,
+                         Py_ssize_t need) {
+    if (need <= *cap) return 0;
+    Py_ssize_t grown = *cap * 2 > need ? *cap * 2 : need;
+    Span *more = PyMem_Malloc((size_t)grown * sizeof(Span));
+    if (more == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(more, *spans, (size_t)count * sizeof(Span));
+    if (*spans != stack) PyMem_Free(*spans);
+    *spans = more;
+    *cap = grown;
+    return 0;
+}
+
 /* The digit runs of one match of _DIGIT_RUN (digits groups[0..count)):
  * probe every join of up to 8 consecutive groups of MIN_DIGITS digits or more. */
 static int probe_runs(const Index *self, const char *s, Span *groups, Py_ssize_t count,
@@ -481,17 +499,9 @@ static int search_digits(const Index *self, const char *s, Py_ssize_t n, Buffer 
         for (;;) {
             Py_ssize_t d = q;
             while (q < n && is_digit((unsigned char)s[q])) q++;
-            if (count == cap) {
-                Span *more = PyMem_Malloc((size_t)cap * 2 * sizeof(Span));
-                if (more == NULL) {
-                    PyErr_NoMemory();
-                    result = -1;
-                    goto done;
-                }
-                memcpy(more, groups, (size_t)count * sizeof(Span));
-                if (groups != groups_stack) PyMem_Free(groups);
-                groups = more;
-                cap *= 2;
+            if (spans_reserve(&groups, groups_stack, &cap, count, count + 1) < 0) {
+                result = -1;
+                goto done;
             }
             groups[count].start = d;
             groups[count].end = q;
@@ -529,23 +539,13 @@ static int search_digits(const Index *self, const char *s, Py_ssize_t n, Buffer 
             end = groups[count - 1].end;
         }
         /* A first group starting with the international prefix 00: also without it. */
-        Span *g = groups;
         Span split[2];
         Py_ssize_t total = count;
         if (groups[0].end - groups[0].start > 2 && s[groups[0].start] == '0' &&
             s[groups[0].start + 1] == '0') {
-            if (count == cap) { /* room for one more group */
-                Span *more = PyMem_Malloc((size_t)(cap + 1) * sizeof(Span));
-                if (more == NULL) {
-                    PyErr_NoMemory();
-                    result = -1;
-                    goto done;
-                }
-                memcpy(more, groups, (size_t)count * sizeof(Span));
-                if (groups != groups_stack) PyMem_Free(groups);
-                groups = more;
-                cap += 1;
-                g = groups;
+            if (spans_reserve(&groups, groups_stack, &cap, count, count + 1) < 0) {
+                result = -1;
+                goto done;
             }
             split[0].start = groups[0].start;
             split[0].end = groups[0].start + 2;
@@ -556,7 +556,7 @@ static int search_digits(const Index *self, const char *s, Py_ssize_t n, Buffer 
             groups[1] = split[1];
             total = count + 1;
         }
-        if (probe_runs(self, s, g, total, b, found) < 0) {
+        if (probe_runs(self, s, groups, total, b, found) < 0) {
             result = -1;
             goto done;
         }
