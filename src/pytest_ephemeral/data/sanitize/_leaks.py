@@ -385,13 +385,19 @@ class OriginalIndex:
 
         def block(raws: list[str]) -> None:
             later: list[str] = []
-            self._whole += core.collect(ident, raws, skip, in_text, copy_decode, later)
-            self._flags = None
-            for text in later:
-                for key in original_keys(text):
-                    core.add_key(ident, key)
+            added = core.collect(ident, raws, skip, in_text, copy_decode, later)
+            self._added(core, ident, added, later)
 
         return block
+
+    def _added(self, core: _fastindex.Index, ident: int, added: int, later: list[str]) -> None:
+        """``added`` whole originals went into the compiled index; the keys of
+        those ``later`` (not ASCII, or long) come from ``_text``."""
+        self._whole += added
+        self._flags = None
+        for text in later:
+            for key in original_keys(text):
+                core.add_key(ident, key)
 
     def _add(self, ident: int, value: str) -> None:
         recent = self._recent
@@ -403,11 +409,7 @@ class OriginalIndex:
         core = self._core
         if core is not None:
             later: list[str] = []
-            self._whole += core.add(ident, value, self.in_text, later)
-            self._flags = None
-            for text in later:  # not ASCII, or long: the keys from _text
-                for key in original_keys(text):
-                    core.add_key(ident, key)
+            self._added(core, ident, core.add(ident, value, self.in_text, later), later)
             return
         table = self._values
         before = table.count

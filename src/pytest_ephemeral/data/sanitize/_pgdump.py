@@ -278,6 +278,13 @@ _ROW_FAST: Final = re.compile(rf"\(\s*({_LIT}(?:\s*,\s*{_LIT})*)\s*\)\s*;[ \t]*\
 _LITERAL: Final = re.compile(r"'(?:[^']|'')*'|[^\s,']+")
 
 
+def _plain_literal(text: str) -> str | None:
+    """The value of a plain literal of a one-row INSERT ('text', NULL, a number)."""
+    if text[0] == "'":
+        return text[1:-1].replace("''", "'")
+    return None if text.upper() == "NULL" else text
+
+
 def _row_literals_re(line: str, pos: int) -> list[tuple[int, int]] | None:
     """Where the literals of the one row of plain literals at ``line[pos:]``
     are (up to the end of the line), or ``None``."""
@@ -814,14 +821,7 @@ class _PgDump:
             if plan is not self.observed_plan:
                 self.flush_observed()
                 self.observed_plan = plan
-            values: list[str | None] = []
-            for item in plan.items:
-                begin, end = literals[item.index]
-                text = line[begin:end]
-                if text[0] == "'":
-                    values.append(text[1:-1].replace("''", "'"))
-                else:
-                    values.append(None if text.upper() == "NULL" else text)
+            values = [_plain_literal(line[slice(*literals[item.index])]) for item in plan.items]
             self.observed_rows.append((start, values))
             if len(self.observed_rows) >= _BLOCK_ROWS:
                 self.flush_observed()
@@ -832,12 +832,7 @@ class _PgDump:
             begin, end = literals[item.index]
             text = line[begin:end]
             quoted = text[0] == "'"
-            if quoted:
-                original: str | None = text[1:-1].replace("''", "'")
-            elif text.upper() == "NULL":
-                original = None
-            else:
-                original = text
+            original = _plain_literal(text)
             try:
                 new = item.value(original)
             except ValueProblem as exc:
