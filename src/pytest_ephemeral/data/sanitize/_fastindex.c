@@ -210,19 +210,6 @@ static const char *utf8_of(PyObject *text, Py_ssize_t *n) {
     return PyUnicode_AsUTF8AndSize(text, n);
 }
 
-/* add_value(tag, value) -> bool: remember a whole original; True if new. */
-static PyObject *Index_add_value(Index *self, PyObject *args) {
-    int tag;
-    PyObject *value;
-    if (!PyArg_ParseTuple(args, "iU", &tag, &value)) return NULL;
-    Py_ssize_t n;
-    const char *s = utf8_of(value, &n);
-    if (s == NULL) return NULL;
-    int added = table_add(self, siphash(self->k0, self->k1, -1, s, (size_t)n), (uint16_t)tag);
-    if (added < 0) return NULL;
-    return PyBool_FromLong(added);
-}
-
 /* value_tag(value) -> int: the tag of a whole original, or -1. */
 static PyObject *Index_value_tag(Index *self, PyObject *value) {
     Py_ssize_t n;
@@ -1359,7 +1346,6 @@ static PyObject *fast_siphash(PyObject *Py_UNUSED(module), PyObject *args) {
 }
 
 static PyMethodDef Index_methods[] = {
-    {"add_value", (PyCFunction)Index_add_value, METH_VARARGS, "Remember a whole original."},
     {"value_tag", (PyCFunction)Index_value_tag, METH_O, "The tag of a whole original, or -1."},
     {"add_key", (PyCFunction)Index_add_key, METH_VARARGS, "Remember a key for the search in text."},
     {"key_tag", (PyCFunction)Index_key_tag, METH_O, "The tag of a key, or -1."},
