@@ -14,6 +14,7 @@ from pytest_ephemeral.errors import DataError
 
 from ._csv import process_csv
 from ._io import Format, atomic_output, decode_error, detect_format, open_input, table_from_path
+from ._native import fastcopy
 from ._pgdump import copy_decode, copy_encode, process_pgdump
 from ._plan import CopyFn, PlanItem, Sink, TablePlan, ValueFn
 from ._rules import Keep, Rules, TableRule, Transform
@@ -83,6 +84,7 @@ class _SanitizeSink:
         self.dropped: dict[str, int] = {}
         self.columns: dict[str, tuple[str, ...]] = {}
         self.functions: dict[Transform, tuple[CopyFn, ValueFn]] = {}
+        self.native = fastcopy()
         # Column lists of INSERTs may leave columns out: a rule's column is
         # missing only if no INSERT of the table names it (checked at the end).
         self.partial: dict[str, tuple[TableRule, str, set[str]]] = {}
@@ -162,7 +164,16 @@ class _SanitizeSink:
             compiled = compile_transform(transform, salt)
             if compiled is None:  # keep; never planned
                 raise DataError(f"{self.rules.path}: internal error: keep compiled")
-            found = (_copy_function(compiled), _value_function(compiled))
+            copy, value = _copy_function(compiled), _value_function(compiled)
+            native = compiled.native
+            if self.native is not None and native is not None and native[2] in self.native.KINDS:
+                # The same function, compiled; the Python one takes what it leaves.
+                key, label, kind, param = native
+                keyed = self.native.Keyed(
+                    key, label, kind, param, compiled.redraws, compiled.safe, copy, compiled.fn
+                )
+                copy, value = keyed, keyed.value
+            found = (copy, value)
             self.functions[transform] = found
         return found
 
@@ -372,12 +383,13 @@ def _process(
     source: str,
     *,
     quiet: bool = False,
+    blocks: bool = False,
 ) -> Iterator[str]:
     if fmt == "csv":
         if table is None:
             raise DataError(f"{source}: CSV input needs a table name (--table / table=)")
         return process_csv(lines, sink, source, table, quiet=quiet)
-    return process_pgdump(lines, sink, source, quiet=quiet)
+    return process_pgdump(lines, sink, source, quiet=quiet, blocks=blocks)
 
 
 def sanitize_stream(
@@ -436,7 +448,7 @@ def sanitize_file(
     with open_input(input) as src:
         try:
             with atomic_output(output) as dst:
-                dst.writelines(_process(src, sink, detected, table, str(input)))
+                dst.writelines(_process(src, sink, detected, table, str(input), blocks=True))
         except UnicodeDecodeError as exc:
             raise decode_error(input, exc) from None
     return sink.report(time.perf_counter() - start)

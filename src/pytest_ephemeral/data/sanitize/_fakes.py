@@ -18,7 +18,7 @@ from typing import Final
 
 from . import _words
 
-__all__ = ["GENERATORS", "UNIQUE_GENERATORS", "VOCABULARY_KINDS", "luhn_digit"]
+__all__ = ["GENERATORS", "LISTS", "UNIQUE_GENERATORS", "VOCABULARY_KINDS", "luhn_digit"]
 
 Generator = Callable[[bytes, str], str]
 
@@ -43,6 +43,25 @@ _COUNTRIES: Final = _words.COUNTRIES
 _COMPANY_SFX: Final = _words.COMPANY_SUFFIXES
 _DOB_FIRST: Final = 708_205  # date(1940, 1, 1).toordinal()
 _DOB_SPAN: Final = 24_837  # days from 1940-01-01 to 2007-12-31, both included
+
+#: The lists above by the names the compiled generators (``_fastcopy.c``,
+#: ``set_words``) know them by: the two draw from the same lists.
+LISTS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "first": _FIRST,
+        "last": _LAST,
+        "first_l": _FIRST_L,
+        "last_l": _LAST_L,
+        "domains": _DOMAINS,
+        "words": _WORDS,
+        "street_names": _STREET_NAMES,
+        "street_sfx": _STREET_SFX,
+        "cities": _CITIES,
+        "city_pfx": _CITY_PFX,
+        "countries": _COUNTRIES,
+        "company_sfx": _COMPANY_SFX,
+    }
+)
 
 #: Kinds whose values all come from the short lists above: an original value
 #: can turn up among the fakes by coincidence (a real first name is a real

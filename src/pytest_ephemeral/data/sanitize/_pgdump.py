@@ -24,7 +24,8 @@ from typing import Final
 
 from pytest_ephemeral.errors import DataError
 
-from ._plan import Sink, TablePlan
+from ._native import fastcopy
+from ._plan import CopyFn, Sink, TablePlan
 from ._transforms import ValueProblem
 
 __all__ = ["copy_decode", "copy_encode", "process_pgdump"]
@@ -332,8 +333,13 @@ _BLOCK_ROWS: Final = 2048
 
 
 class _PgDump:
-    def __init__(self, sink: Sink, source: str, *, quiet: bool) -> None:
+    def __init__(self, sink: Sink, source: str, *, quiet: bool, blocks: bool = False) -> None:
         self.sink = sink
+        # COPY rows rewritten a block at a time in C, when it is built; with
+        # ``blocks`` such a block is yielded as one string of many lines.
+        self.fast = fastcopy()
+        self.blocks = blocks
+        self.copied = 0  # rows of the last COPY read by copy_blocks()
         self.source = source
         self.quiet = quiet or sink.failed
         self.lineno = 0
@@ -548,6 +554,10 @@ class _PgDump:
                 leftover = yield from self.observe(it, plan, width, start)
                 lineno = self.lineno
                 rows = self.observed
+            elif self.fast is not None and width > 1:
+                leftover = yield from self.copy_blocks(it, plan, width, start)
+                lineno = self.lineno
+                rows = self.copied
             else:
                 last = width - 1
                 inner = tuple((i, f) for i, f in items if i != last)
@@ -667,6 +677,70 @@ class _PgDump:
             self.observed = rows
         if False:  # a generator that yields nothing: the rows are not written
             yield ""
+
+    def copy_blocks(
+        self, it: Iterator[str], plan: TablePlan, width: int, start: int
+    ) -> Generator[str, None, list[str]]:
+        """The rows of a COPY rewritten a block of rows at a time by the
+        compiled ``copy_rows``; a block with anything unusual (the end
+        marker, escaped tabs, continued rows, ``\\r\\n``, a wrong field
+        count) or a value that raises is read line by line, as :meth:`copy`
+        reads. Sets ``lineno`` and ``copied`` (rows); returns the lines read
+        past the end marker."""
+        assert self.fast is not None
+        copy_rows = self.fast.copy_rows
+        functions: list[CopyFn | None] = [None] * width
+        for item in plan.items:
+            functions[item.index] = item.copy
+        by_column = tuple(functions)
+        items = tuple((item.index, item.copy) for item in plan.items)
+        lineno = start
+        rows = 0
+        index = -1
+        try:
+            while True:
+                block = list(islice(it, _BLOCK_ROWS))
+                if not block:
+                    raise self.truncated(plan.table, start)
+                try:
+                    out = copy_rows(block, width, by_column)
+                except ValueProblem:
+                    out = None  # found again below, on its line
+                if out is not None:
+                    lineno += len(block)
+                    rows += len(block)
+                    if self.blocks:
+                        yield out
+                    else:
+                        yield from _lines_of(out)
+                    continue
+                rest = iter(block)
+                for line in rest:
+                    lineno += 1
+                    body, eol = _split_eol(line)
+                    if body == "\\.":
+                        yield line
+                        return list(rest)
+                    if _odd_backslashes(body):
+                        fields, body, extra = self.slow_fields(body, chain(rest, it))
+                        lineno += extra
+                    else:
+                        fields = _split_copy(body)
+                    if len(fields) != width:
+                        raise self.width_error(plan.table, len(fields), width, lineno, start)
+                    for index, function in items:
+                        fields[index] = function(fields[index])
+                    rows += 1
+                    yield "\t".join(fields) + eol
+        except ValueProblem as exc:
+            column = plan.columns[index] if index >= 0 else "?"
+            raise DataError(
+                f"{self.source}:{lineno}: table {plan.table}, column {column}: {exc}; "
+                "fix the rule for that column or the data"
+            ) from None
+        finally:
+            self.lineno = lineno
+            self.copied = rows
 
     def slow_fields(self, body: str, it: Iterator[str]) -> tuple[list[str], str, int]:
         """Split a row with escaped tabs, or one continued on the next line
@@ -1022,6 +1096,13 @@ class _PgDump:
         return "'" + value.replace("'", "''") + "'"
 
 
+def _lines_of(block: str) -> Iterator[str]:
+    """The lines of a block of COPY rows, each with its newline."""
+    lines = block.split("\n")
+    lines.pop()  # the empty string after the last newline
+    return (line + "\n" for line in lines)
+
+
 def _split_eol(line: str) -> tuple[str, str]:
     if line.endswith("\r\n"):
         return line[:-2], "\r\n"
@@ -1031,11 +1112,13 @@ def _split_eol(line: str) -> tuple[str, str]:
 
 
 def process_pgdump(
-    lines: Iterable[str], sink: Sink, source: str, *, quiet: bool = False
+    lines: Iterable[str], sink: Sink, source: str, *, quiet: bool = False, blocks: bool = False
 ) -> Iterator[str]:
     """Rewrite a pg_dump plain-format stream line by line through ``sink``.
 
     With ``quiet``, nothing is written: the input is only read (for header
-    checks). ``sink.finish()`` is called at the end of the input.
+    checks). With ``blocks``, the output may come as strings of many lines
+    (for a file: fewer, larger writes). ``sink.finish()`` is called at the
+    end of the input.
     """
-    return _PgDump(sink, source, quiet=quiet).run(lines)
+    return _PgDump(sink, source, quiet=quiet, blocks=blocks).run(lines)

@@ -69,6 +69,14 @@ class Compiled:
     render: Render | None = None
     #: An output equal to its input is drawn again (see :func:`redraw`).
     redraws: bool = False
+    #: What the compiled sanitizer (``_fastcopy``) needs to do the same as
+    #: ``fn``: the padded HMAC key, the label, the render's kind and its
+    #: parameter (a hash's length, a noise's amount); ``None``: Python only.
+    native: Native | None = None
+
+
+#: (64-byte HMAC key, label, kind, parameter), see :attr:`Compiled.native`.
+Native = tuple[bytes, str, str, float]
 
 
 def _sha256_constructor() -> Callable[[bytes], HashState]:
@@ -89,10 +97,15 @@ _ABC: Final = hashlib.sha256(b"abc").digest()
 _sha256: Final = _sha256_constructor()
 
 
+def hmac_key(salt: bytes) -> bytes:
+    """The salt as HMAC-SHA256's 64-byte key block (hashed when longer)."""
+    key = hashlib.sha256(salt).digest() if len(salt) > 64 else salt
+    return key.ljust(64, b"\0")
+
+
 def keyed_states(salt: bytes, label: str) -> tuple[HashState, HashState]:
     """HMAC-SHA256's inner state (keyed, fed ``label + "\\0"``) and outer state."""
-    key = hashlib.sha256(salt).digest() if len(salt) > 64 else salt
-    key = key.ljust(64, b"\0")
+    key = hmac_key(salt)
     inner = _sha256(key.translate(_IPAD))
     inner.update(label.encode() + b"\0")
     return inner, _sha256(key.translate(_OPAD))
@@ -126,18 +139,37 @@ def compile_transform(transform: Transform, salt: bytes) -> Compiled | None:
         return Compiled(lambda _value: constant, constant, constant is None or _safe(constant))
     if isinstance(transform, Fake):
         table = UNIQUE_GENERATORS if transform.unique else GENERATORS
+        render = table[transform.kind]
+        # The compiled generators are named as the Python ones (_fastcopy.c, KINDS).
         return _keyed(
-            salt, "fake:" + transform.kind, table[transform.kind], echoes=False, redraws=True
+            salt,
+            "fake:" + transform.kind,
+            render,
+            echoes=False,
+            redraws=True,
+            kind=render.__name__,
         )
     if isinstance(transform, Hash):
         if not transform.keep_format:
-            return _keyed(salt, "hash", _hex_render(transform.length), echoes=False, redraws=True)
+            render = _hex_render(transform.length)
+            return _keyed(
+                salt,
+                "hash",
+                render,
+                echoes=False,
+                redraws=True,
+                kind="hash",
+                param=transform.length,
+            )
         if transform.unique:
             return Compiled(_FormatPermutation(salt).apply, None, False, echoes=True)
-        return _keyed(salt, "hash", _format_render(), echoes=True, redraws=True)
+        return _keyed(salt, "hash", _format_render(), echoes=True, redraws=True, kind="hash_format")
     if isinstance(transform, Mask):
         return Compiled(_mask(transform), None, False, echoes=True)
-    return _keyed(salt, "noise", _noise_render(transform), echoes=False)
+    kind = None if transform.mode == "days" else "noise_" + transform.mode
+    return _keyed(
+        salt, "noise", _noise_render(transform), echoes=False, kind=kind, param=transform.amount
+    )
 
 
 def redraw(render: Render, digest: bytes, value: str) -> str:
@@ -154,7 +186,14 @@ def redraw(render: Render, digest: bytes, value: str) -> str:
 
 
 def _keyed(
-    salt: bytes, label: str, render: Render, *, echoes: bool, redraws: bool = False
+    salt: bytes,
+    label: str,
+    render: Render,
+    *,
+    echoes: bool,
+    redraws: bool = False,
+    kind: str | None = None,
+    param: float = 0.0,
 ) -> Compiled:
     inner, outer = keyed_states(salt, label)
     inner_copy = inner.copy
@@ -172,7 +211,8 @@ def _keyed(
         return out
 
     safe = not echoes
-    return Compiled(keyed, None, safe, echoes, (inner, outer), render, redraws)
+    native = None if kind is None else (hmac_key(salt), label, kind, float(param))
+    return Compiled(keyed, None, safe, echoes, (inner, outer), render, redraws, native)
 
 
 def _safe(text: str) -> bool:

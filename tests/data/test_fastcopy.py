@@ -1,0 +1,319 @@
+"""The compiled sanitizer (``_fastcopy.c``) against the Python one.
+
+Every replacement must be the same, byte for byte: a sanitized dump may not
+depend on whether the machine that made it had a C compiler. The Python
+functions of ``_fakes.py`` and ``_transforms.py`` are the reference; the
+compiled ones are checked against them on generated values (every kind, the
+hashes, the noise with numbers written every way Python reads them), on
+values whose first draw equals them (the redraws), and on whole generated
+dumps sanitized both ways.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_ephemeral.data.sanitize import _native, load_rules, sanitize_file, sanitize_stream
+from pytest_ephemeral.data.sanitize._engine import _copy_function
+from pytest_ephemeral.data.sanitize._fakes import GENERATORS, UNIQUE_GENERATORS, postcode
+from pytest_ephemeral.data.sanitize._plan import CopyFn
+from pytest_ephemeral.data.sanitize._rules import Fake, Hash, Noise, Transform
+from pytest_ephemeral.data.sanitize._transforms import ValueProblem, compile_transform
+from pytest_ephemeral.errors import DataError
+
+try:
+    from pytest_ephemeral.data.sanitize import _fastcopy
+except ImportError:  # pragma: no cover - skipped below, or failed under run-tests
+    _fastcopy = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from pytest_ephemeral.data.sanitize._fastcopy import Keyed
+
+pytestmark = pytest.mark.skipif(
+    not _native.COMPILED and os.environ.get("EPH_REQUIRE_COMPILED") != "1",
+    reason="the compiled sanitizer is not built (no C compiler at install)",
+)
+
+SALT = b"tests-salt-0123456789abcdef"
+
+TRANSFORMS: list[Transform] = [
+    *(Fake(kind) for kind in GENERATORS if kind != "text"),
+    *(Fake(kind, unique=True) for kind in UNIQUE_GENERATORS),
+    *(Hash(length=n) for n in (8, 16, 31, 64)),
+    Hash(keep_format=True),
+    Noise("relative", 0.05),
+    Noise("relative", 3.0),
+    Noise("absolute", 10.0),
+    Noise("absolute", 0.5),
+]
+
+
+def pair(transform: Transform, salt: bytes = SALT) -> tuple[Keyed, CopyFn, Callable[..., object]]:
+    """(compiled Keyed, Python COPY function, Python value function)."""
+    compiled = compile_transform(transform, salt)
+    assert compiled is not None and compiled.native is not None
+    key, label, kind, param = compiled.native
+    assert kind in _fastcopy.KINDS, kind
+    python_copy = _copy_function(compiled)
+    keyed = _fastcopy.Keyed(
+        key, label, kind, param, compiled.redraws, compiled.safe, python_copy, compiled.fn
+    )
+    return keyed, python_copy, compiled.fn
+
+
+def outcome(fn: Callable[..., object], value: object) -> tuple[str, object]:
+    try:
+        return ("ok", fn(value))
+    except ValueProblem as exc:
+        return ("problem", str(exc))
+
+
+def test_the_compiled_sanitizer_is_built_where_the_tests_run() -> None:
+    # scripts/run-tests sets EPH_REQUIRE_COMPILED=1 (see test_fastindex.py).
+    assert _native.COMPILED, "the compiled sanitizer is not built: pip install -e . with gcc"
+
+
+def test_every_keyed_transformation_but_text_and_days_is_compiled() -> None:
+    for transform in TRANSFORMS:
+        compiled = compile_transform(transform, SALT)
+        assert compiled is not None and compiled.native is not None
+        assert compiled.native[2] in _fastcopy.KINDS
+    for left in (Fake("text"), Noise("days", 3.0)):
+        compiled = compile_transform(left, SALT)
+        assert compiled is not None
+        assert compiled.native is None or compiled.native[2] not in _fastcopy.KINDS
+
+
+@pytest.mark.parametrize("portable", ["0", "1"])
+def test_sha256_both_ways_equals_hashlib(portable: str) -> None:
+    # In a child: the implementation is chosen at import.
+    code = (
+        "import hashlib, random\n"
+        "from pytest_ephemeral.data.sanitize import _fastcopy as f\n"
+        "rnd = random.Random(5)\n"
+        "for n in [*range(200), 1000, 4096, 65537]:\n"
+        "    data = bytes(rnd.randrange(256) for _ in range(n))\n"
+        "    assert f.sha256(data) == hashlib.sha256(data).digest(), n\n"
+        "print(f.SHA)\n"
+    )
+    env = dict(os.environ, EPH_SHA_PORTABLE=portable)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    if portable == "1":
+        assert done.stdout.strip() == "portable"
+
+
+def test_the_keyed_digest_is_hmac_sha256_of_label_and_value() -> None:
+    import hmac
+
+    keyed, _copy, _value = pair(Fake("email"))
+    for value in ["", "a", "Müller", "x" * 200]:
+        expected = hmac.digest(SALT, b"fake:email\0" + value.encode(), "sha256")
+        assert keyed.digest(value) == expected
+
+
+VALUES = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet="aZ09 -.,@+()\\\t\n\r\bé€", max_size=40),
+    st.from_regex(r"-?[0-9]{1,20}(\.[0-9]{0,12})?", fullmatch=True),
+    st.sampled_from(
+        [
+            "+5",
+            " 7",
+            "1_000",
+            "1e5",
+            "2E-3",
+            "nan",
+            "NaN",
+            "Infinity",
+            "-infinity",
+            "-0",
+            "-0.0",
+            "5.",
+            ".5",
+            ".",
+            "-",
+            "1.2.3",
+            "0.5",
+            "-0.5",
+            "12345678901234567890",
+            "999999999999999999",
+            "1.00000000000000000000001",
+            "٣٤",
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TRANSFORMS), VALUES)
+def test_a_decoded_value_gets_the_python_replacement(transform: Transform, value: str) -> None:
+    keyed, _copy, python_value = pair(transform)
+    assert outcome(keyed.value, value) == outcome(python_value, value)
+
+
+RAW = st.one_of(
+    VALUES.map(lambda v: v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")),
+    st.text(alphabet="ab1\\ntNx07é", max_size=20),  # any escape, numeric ones included
+    st.just("\\N"),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TRANSFORMS), RAW)
+def test_a_copy_field_gets_the_python_replacement(transform: Transform, raw: str) -> None:
+    keyed, python_copy, _value = pair(transform)
+    assert outcome(keyed, raw) == outcome(python_copy, raw)
+
+
+def test_a_replacement_equal_to_its_original_is_drawn_again_as_in_python() -> None:
+    # Five-digit strings whose first postcode is themselves: found by search.
+    keyed, python_copy, python_value = pair(Fake("postcode"))
+    equal = [
+        value
+        for value in (f"{i:05d}" for i in range(100_000))
+        if postcode(keyed.digest(value), value) == value
+    ]
+    assert equal, "no five-digit value is its own first postcode under this salt"
+    for value in equal:
+        assert keyed(value) == python_copy(value) != value
+        assert keyed.value(value) == python_value(value)
+    # A value no draw can change (only kept characters): sixteen redraws, then itself.
+    fmt, fmt_copy, _ = pair(Hash(keep_format=True))
+    assert fmt("-- ./") == fmt_copy("-- ./") == "-- ./"
+
+
+def test_the_lists_must_be_given_whole() -> None:
+    with pytest.raises(ValueError, match="first"):
+        _fastcopy.set_words({})
+
+
+# ------------------------------------------------------------ whole dumps
+
+RULES = """\
+default: keep
+tables:
+  public.people:
+    columns:
+      email: {fake: email, unique: true}
+      name: {fake: name}
+      phone: {hash: {keep_format: true}}
+      amount: {noise: {relative: 0.1}}
+      note: {fake: text}
+      code: {hash: {length: 12}}
+      born: {noise: {days: 30}}
+"""
+
+COLUMNS = ("id", "email", "name", "phone", "amount", "note", "code", "born", "kept")
+
+FIELD = st.one_of(
+    st.just("\\N"),
+    st.text(alphabet="ab Z9-.@é\\", min_size=0, max_size=12).map(lambda v: v.replace("\\", "\\\\")),
+    st.sampled_from(["a\\tb", "x\\ny", "\\101\\x41", "q\\\\"]),
+)
+
+
+def _row(draw: st.DrawFn, i: int) -> str:
+    fields = [str(i)] + [draw(FIELD) for _ in COLUMNS[1:4]]
+    fields.append(draw(st.sampled_from(["12.50", "7", "-3", "\\N", "1e3", "0.001"])))
+    fields += [draw(FIELD), draw(FIELD), draw(st.sampled_from(["2020-01-31", "\\N"]))]
+    fields.append(draw(FIELD))
+    return "\t".join(fields)
+
+
+@st.composite
+def dumps(draw: st.DrawFn) -> str:
+    rows = [_row(draw, i) for i in range(draw(st.integers(0, 30)))]
+    odd = draw(st.sampled_from(["", "crlf", "continued", "short"]))
+    lines = [row + "\n" for row in rows]
+    if lines and odd == "crlf":
+        lines[-1] = lines[-1][:-1] + "\r\n"
+    elif lines and odd == "continued":
+        lines[0] = lines[0][:-1] + "\\\nmore\n"
+    header = f"COPY public.people ({', '.join(COLUMNS)}) FROM stdin;\n"
+    return header + "".join(lines) + "\\.\n\nSELECT 1;\n"
+
+
+def _sanitize_both(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(RULES, encoding="utf-8")
+    rules = load_rules(rules_path)
+    dump = tmp_path / "in.sql"
+    dump.write_text(text, encoding="utf-8")
+    results: list[object] = []
+    for mode in ("compiled", "python"):
+        if mode == "python":
+            monkeypatch.setenv("EPH_SANITIZER", "python")
+        out = tmp_path / f"{mode}.sql"
+        try:
+            sanitize_file(dump, out, rules, salt=SALT, fmt="pgdump")
+            results.append(out.read_bytes())
+        except DataError as exc:
+            results.append(("error", str(exc)))
+        monkeypatch.delenv("EPH_SANITIZER", raising=False)
+    return results
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(dumps())
+def test_a_dump_sanitized_in_c_is_the_dump_sanitized_in_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    compiled, python = _sanitize_both(tmp_path, text, monkeypatch)
+    assert compiled == python
+
+
+def test_blocks_of_many_rows_and_a_bad_value_far_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Several blocks of 2,048 rows; then a number noise cannot read, on its line.
+    rows = [
+        f"{i}\tu{i}@example.com\tAnn {i}\t+1 555 {i:04d}\t{i}.25\tnote {i}\tc{i}\t2020-02-0{i % 9 + 1}\tk"
+        for i in range(5000)
+    ]
+    rows[4321] = rows[4321].replace("4321.25", "lots")
+    header = f"COPY public.people ({', '.join(COLUMNS)}) FROM stdin;\n"
+    text = header + "".join(r + "\n" for r in rows) + "\\.\n"
+    compiled, python = _sanitize_both(tmp_path, text, monkeypatch)
+    assert compiled == python
+    assert isinstance(compiled, tuple) and ":4323: table public.people, column amount" in str(
+        compiled[1]
+    )
+    del rows[4321]
+    text = header + "".join(r + "\n" for r in rows) + "\\.\n"
+    compiled, python = _sanitize_both(tmp_path, text, monkeypatch)
+    assert isinstance(compiled, bytes) and compiled == python
+    assert compiled.count(b"\n") == len(rows) + 2
+
+
+def test_the_stream_still_yields_one_line_at_a_time(tmp_path: Path) -> None:
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(RULES, encoding="utf-8")
+    header = f"COPY public.people ({', '.join(COLUMNS)}) FROM stdin;\n"
+    rows = [f"{i}\ta{i}@b.example\tN\t555\t1.5\tx\ty\t\\N\tk\n" for i in range(3000)]
+    lines = [header, *rows, "\\.\n"]
+    out = list(sanitize_stream(lines, load_rules(rules_path), SALT))
+    assert len(out) == len(lines)
+    assert all(line.endswith("\n") and line.count("\n") == 1 for line in out)
+
+
+def test_a_non_ascii_dump_and_its_hash() -> None:
+    # the compiled digest hashes the UTF-8 bytes, as Python's value.encode()
+    keyed, python_copy, _ = pair(Hash(length=64))
+    for value in ["Zoë", "東京", "🙂 x"]:
+        assert keyed(value) == python_copy(value) == keyed.digest(value).hex()
+        assert keyed.digest(value) != hashlib.sha256(value.encode()).digest()
