@@ -491,3 +491,22 @@ def test_the_compiled_insert_row_reader_on_known_rows() -> None:
     assert _fastindex.insert_literals("(now());\n", 0) is None
     assert _fastindex.insert_literals("(1);\nmore", 0) is None
     assert _fastindex.insert_literals("(1e);", 0) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789+-.eE:TZ ", max_size=30),
+        st.from_regex(
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?",
+            fullmatch=True,
+        ),
+        st.from_regex(r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]*)?", fullmatch=True),
+        st.from_regex(r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?", fullmatch=True),
+    )
+)
+def test_the_compiled_plain_is_the_python_plain(text: str) -> None:
+    from pytest_ephemeral.data.sanitize import _fastindex
+    from pytest_ephemeral.data.sanitize._text import PLAIN
+
+    assert _fastindex.plain(text) == (PLAIN.fullmatch(text) is not None)

@@ -836,6 +836,34 @@ static PyObject *Keyed_value(Keyed *self, PyObject *value) {
  * before a tab or the newline, \r\n, a wrong number of tabs, no newline):
  * the caller reads that block line by line. functions[i] is None for a
  * column kept as it is, a Keyed, or any callable of a COPY field. */
+/* Whether every line is a plain row of width fields (see copy_rows): 1,
+ * 0, or -1 on error; the total and the longest length in UTF-8 bytes. */
+static int plain_rows(PyObject *lines, Py_ssize_t width, size_t *total, size_t *longest) {
+    *total = *longest = 0;
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(lines); r++) {
+        PyObject *line = PyList_GET_ITEM(lines, r);
+        if (!PyUnicode_Check(line)) {
+            PyErr_SetString(PyExc_TypeError, "the lines must be str");
+            return -1;
+        }
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+        if (s == NULL) return -1;
+        if (n < 2 || s[n - 1] != '\n' || s[n - 2] == '\r' || s[n - 2] == '\\') return 0;
+        Py_ssize_t tabs = 0;
+        const char *p = s, *end = s + n;
+        while ((p = memchr(p, '\t', (size_t)(end - p))) != NULL) {
+            if (p > s && p[-1] == '\\') return 0;
+            tabs++;
+            p++;
+        }
+        if (tabs != width - 1) return 0;
+        *total += (size_t)n;
+        if ((size_t)n > *longest) *longest = (size_t)n;
+    }
+    return 1;
+}
+
 static PyObject *fast_copy_rows(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *lines, *functions;
     Py_ssize_t width;
@@ -846,28 +874,12 @@ static PyObject *fast_copy_rows(PyObject *Py_UNUSED(module), PyObject *args) {
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(lines);
-    /* First pass: every line a plain row; no function is called before. */
-    size_t total = 0, longest = 0;
-    for (Py_ssize_t r = 0; r < count; r++) {
-        PyObject *line = PyList_GET_ITEM(lines, r);
-        if (!PyUnicode_Check(line)) {
-            PyErr_SetString(PyExc_TypeError, "copy_rows(): lines must be str");
-            return NULL;
-        }
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
-        if (s == NULL) return NULL;
-        if (n < 2 || s[n - 1] != '\n' || s[n - 2] == '\r' || s[n - 2] == '\\') Py_RETURN_NONE;
-        Py_ssize_t tabs = 0;
-        const char *p = s, *end = s + n;
-        while ((p = memchr(p, '\t', (size_t)(end - p))) != NULL) {
-            if (p > s && p[-1] == '\\') Py_RETURN_NONE;
-            tabs++;
-            p++;
-        }
-        if (tabs != width - 1) Py_RETURN_NONE;
-        total += (size_t)n;
-        if ((size_t)n > longest) longest = (size_t)n;
+    /* First: every line a plain row; no function is called before. */
+    size_t total, longest;
+    int plain = plain_rows(lines, width, &total, &longest);
+    if (plain <= 0) {
+        if (plain < 0) return NULL;
+        Py_RETURN_NONE;
     }
     Buf b = {NULL, 0, 0};
     if (buf_need(&b, total + total / 2 + 64) < 0) return NULL;
@@ -899,6 +911,86 @@ static PyObject *fast_copy_rows(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     PyMem_Free(scratch);
     return result_of(&b);
+}
+
+/* columns(lines, width, wanted) -> tuple of lists, or None: the fields of
+ * the columns wanted (indexes, in the order given) of a block of plain COPY
+ * rows, as they are (escaped, \\N for NULL); None as copy_rows() says. */
+static PyObject *fast_columns(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *lines, *wanted;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "O!nO!", &PyList_Type, &lines, &width, &PyTuple_Type, &wanted))
+        return NULL;
+    Py_ssize_t k = PyTuple_GET_SIZE(wanted), count = PyList_GET_SIZE(lines);
+    if (width < 2 || k > 64) {
+        PyErr_SetString(PyExc_ValueError, "columns(): width >= 2 and at most 64 columns");
+        return NULL;
+    }
+    Py_ssize_t at[64];
+    for (Py_ssize_t j = 0; j < k; j++) {
+        at[j] = PyLong_AsSsize_t(PyTuple_GET_ITEM(wanted, j));
+        if (at[j] == -1 && PyErr_Occurred()) return NULL;
+        if (at[j] < 0 || at[j] >= width) {
+            PyErr_SetString(PyExc_ValueError, "columns(): an index out of the row");
+            return NULL;
+        }
+    }
+    size_t total, longest;
+    int plain = plain_rows(lines, width, &total, &longest);
+    if (plain <= 0) {
+        if (plain < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *result = PyTuple_New(k);
+    if (result == NULL) return NULL;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *list = PyList_New(count);
+        if (list == NULL) goto fail;
+        PyTuple_SET_ITEM(result, j, list);
+    }
+    const char *starts[257], *stops[257];
+    const char **start = starts, **stop = stops;
+    if (width > 256) {
+        start = PyMem_Malloc(sizeof(char *) * (size_t)width * 2);
+        if (start == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        stop = start + width;
+    }
+    for (Py_ssize_t r = 0; r < count; r++) {
+        PyObject *line = PyList_GET_ITEM(lines, r);
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+        const char *end = s + n - 1, *field = s;
+        for (Py_ssize_t col = 0; col < width; col++) {
+            const char *sep = col + 1 < width ? memchr(field, '\t', (size_t)(end - field)) : end;
+            start[col] = field;
+            stop[col] = sep;
+            field = sep + 1;
+        }
+        int ascii = PyUnicode_IS_ASCII(line);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            Py_ssize_t len = stop[at[j]] - start[at[j]];
+            PyObject *value;
+            if (ascii) {
+                value = PyUnicode_New(len, 127);
+                if (value != NULL) memcpy(PyUnicode_DATA(value), start[at[j]], (size_t)len);
+            } else {
+                value = PyUnicode_DecodeUTF8(start[at[j]], len, "strict");
+            }
+            if (value == NULL) {
+                if (start != starts) PyMem_Free(start);
+                goto fail;
+            }
+            PyList_SET_ITEM(PyTuple_GET_ITEM(result, j), r, value);
+        }
+    }
+    if (start != starts) PyMem_Free(start);
+    return result;
+fail:
+    Py_DECREF(result);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ module */
@@ -949,6 +1041,7 @@ static PyTypeObject KeyedType = {
 static PyMethodDef module_methods[] = {
     {"set_words", fast_set_words, METH_O, "The lists the fakes are drawn from (once)."},
     {"copy_rows", fast_copy_rows, METH_VARARGS, "A block of plain COPY rows rewritten, or None."},
+    {"columns", fast_columns, METH_VARARGS, "Some columns' fields of a block of COPY rows, or None."},
     {"sha256", fast_sha256, METH_O, "SHA-256 (for the tests)."},
     {NULL, NULL, 0, NULL},
 };

@@ -341,15 +341,21 @@ static int buf_put_lower(Buffer *b, const char *s, size_t n) {
     return 0;
 }
 
-/* Add the tag of the key in b (if any) to found; -1 on error. */
-static int probe(const Index *self, const Buffer *b, PyObject *found) {
-    int tag = table_get(self, key_hash(self, b->data, b->len));
-    if (tag < 0) return 0;
+/* Add tag to the set *found, made on the first tag (most values have
+ * none, and a set per value costs more than the search); -1 on error. */
+static int add_tag(PyObject **found, int tag) {
+    if (*found == NULL && (*found = PySet_New(NULL)) == NULL) return -1;
     PyObject *t = PyLong_FromLong(tag);
     if (t == NULL) return -1;
-    int r = PySet_Add(found, t);
+    int r = PySet_Add(*found, t);
     Py_DECREF(t);
     return r;
+}
+
+/* Add the tag of the key in b (if any) to *found; -1 on error. */
+static int probe(const Index *self, const Buffer *b, PyObject **found) {
+    int tag = table_get(self, key_hash(self, b->data, b->len));
+    return tag < 0 ? 0 : add_tag(found, tag);
 }
 
 /* The tokens of s (as _TOKEN.finditer gives them). Returns the count, or -1. */
@@ -438,7 +444,7 @@ static int spans_reserve(Span **spans, const Span *stack, Py_ssize_t *cap, Py_ss
 /* The digit runs of one match of _DIGIT_RUN (digits groups[0..count)):
  * probe every join of up to 8 consecutive groups of MIN_DIGITS digits or more. */
 static int probe_runs(const Index *self, const char *s, Span *groups, Py_ssize_t count,
-                      Buffer *b, PyObject *found) {
+                      Buffer *b, PyObject **found) {
     for (Py_ssize_t start = 0; start < count; start++) {
         b->len = 0;
         if (buf_put(b, "#", 1) < 0) return -1;
@@ -456,7 +462,7 @@ static int probe_runs(const Index *self, const char *s, Span *groups, Py_ssize_t
 /* Emulates _DIGIT_RUN = (?<![\w@.])\+?\(?\d+(?:(?:[ ./-]|\) ?| ?\()\d+)*(?![\w@])
  * over s, with digit_runs() of _text.py on each match. */
 static int search_digits(const Index *self, const char *s, Py_ssize_t n, Buffer *b,
-                         PyObject *found) {
+                         PyObject **found) {
     Span groups_stack[64];
     Span *groups = groups_stack;
     Py_ssize_t cap = 64;
@@ -559,14 +565,9 @@ static inline int sentence_end(unsigned char c) {
            c == '\t';
 }
 
-/* search(text, found) -> bool: add to the set found the tags of the keys
- * inside text (an ASCII str; False, and nothing done, for any other). */
-static PyObject *Index_search(Index *self, PyObject *args) {
-    PyObject *text, *found;
-    if (!PyArg_ParseTuple(args, "UO!", &text, &PySet_Type, &found)) return NULL;
-    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_FALSE;
-    const char *s = (const char *)PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+/* The tags of the keys inside the ASCII s[0..n) into *found (a set made
+ * on the first one); -1 on error. */
+static int search_into(const Index *self, const char *s, Py_ssize_t n, PyObject **found) {
     Buffer b = {NULL, 0, 0};
     Span stack[256];
     unsigned char stack_emails[256];
@@ -585,7 +586,7 @@ static PyObject *Index_search(Index *self, PyObject *args) {
     Py_ssize_t count = 0;
     if (need_words || need_emails) {
         count = tokenize(s, n, &spans, &emails, stack, stack_emails, 256);
-        if (count < 0) return NULL;
+        if (count < 0) return -1;
     }
     if (need_emails) {
         for (Py_ssize_t i = 0; i < count && !failed; i++) {
@@ -629,11 +630,7 @@ static PyObject *Index_search(Index *self, PyObject *args) {
                         }
                     }
                 }
-                if (tag >= 0) {
-                    PyObject *t = PyLong_FromLong(tag);
-                    if (t == NULL || PySet_Add(found, t) < 0) failed = 1;
-                    Py_XDECREF(t);
-                }
+                if (tag >= 0 && add_tag(found, tag) < 0) failed = 1;
             }
             for (unsigned m = 2; m <= MAX_SEQUENCE && !failed; m++) {
                 if (!((self->lengths >> m) & 1)) continue;
@@ -655,7 +652,18 @@ static PyObject *Index_search(Index *self, PyObject *args) {
         PyMem_Free(emails);
     }
     PyMem_Free(b.data);
-    if (failed) return NULL;
+    return failed ? -1 : 0;
+}
+
+/* search(text, found) -> bool: add to the set found the tags of the keys
+ * inside text (an ASCII str; False, and nothing done, for any other). */
+static PyObject *Index_search(Index *self, PyObject *args) {
+    PyObject *text, *found;
+    if (!PyArg_ParseTuple(args, "UO!", &text, &PySet_Type, &found)) return NULL;
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_FALSE;
+    PyObject *into = found;
+    if (search_into(self, (const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), &into) < 0)
+        return NULL;
     Py_RETURN_TRUE;
 }
 
@@ -973,32 +981,88 @@ static int is_email(const char *s, Py_ssize_t n) {
     return j > 0 && j < n && s[j] == '@' && email_end(s, n, j) == n;
 }
 
+static Py_ssize_t digits_from(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t j = i;
+    while (j < n && is_digit((unsigned char)s[j])) j++;
+    return j - i;
+}
+
+/* s[i..i+k) are k digits. */
+static int digits_exactly(const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t k) {
+    return i + k <= n && digits_from(s, i + k, i) == k;
+}
+
+/* hh:mm[:ss[.f+]] at s[i]; the end of it, or -1. */
+static Py_ssize_t clock_at(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    if (!digits_exactly(s, n, i, 2) || i + 2 >= n || s[i + 2] != ':' || !digits_exactly(s, n, i + 3, 2))
+        return -1;
+    i += 5;
+    if (i < n && s[i] == ':' && digits_exactly(s, n, i + 1, 2)) {
+        i += 3;
+        if (i < n && s[i] == '.' && digits_from(s, n, i + 1) > 0) i += 1 + digits_from(s, n, i + 1);
+    }
+    return i;
+}
+
+/* PLAIN.fullmatch of _text.py for an ASCII s[0..n): a number, a date or
+ * timestamp, or a time of day. */
+static int plain_ascii(const char *s, Py_ssize_t n) {
+    /* [+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)? */
+    Py_ssize_t i = (n > 0 && (s[0] == '+' || s[0] == '-')) ? 1 : 0, d = digits_from(s, n, i);
+    if (d > 0) {
+        i += d;
+        if (i < n && s[i] == '.' && digits_from(s, n, i + 1) > 0) i += 1 + digits_from(s, n, i + 1);
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+            Py_ssize_t j = i + 1;
+            if (j < n && (s[j] == '+' || s[j] == '-')) j++;
+            if (digits_from(s, n, j) > 0) i = j + digits_from(s, n, j);
+        }
+        if (i == n) return 1;
+    }
+    /* \d{4}-\d{2}-\d{2}(?:[ T]clock(?:Z|[+-]\d{2}(?::?\d{2})?)?)? */
+    if (digits_exactly(s, n, 0, 4) && n >= 10 && s[4] == '-' && digits_exactly(s, n, 5, 2) &&
+        s[7] == '-' && digits_exactly(s, n, 8, 2)) {
+        if (n == 10) return 1;
+        if (s[10] != ' ' && s[10] != 'T') return 0;
+        i = clock_at(s, n, 11);
+        if (i < 0) return 0;
+        if (i == n) return 1;
+        if (s[i] == 'Z') return i + 1 == n;
+        if ((s[i] != '+' && s[i] != '-') || !digits_exactly(s, n, i + 1, 2)) return 0;
+        i += 3;
+        if (i == n) return 1;
+        if (s[i] == ':') i++;
+        return digits_exactly(s, n, i, 2) && i + 2 == n;
+    }
+    /* \d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? */
+    return clock_at(s, n, 0) == n;
+}
+
+/* plain(text) -> bool: plain_ascii() of an ASCII str (for the tests). */
+static PyObject *fast_plain(PyObject *Py_UNUSED(module), PyObject *text) {
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
+        PyErr_SetString(PyExc_TypeError, "plain() takes an ASCII str");
+        return NULL;
+    }
+    return PyBool_FromLong(plain_ascii((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)));
+}
+
 /* The tags of the originals in one ASCII value, as _search() and
- * source_of() of _leaks.py find them (whole, then inside), into found.
- * plain: PLAIN.fullmatch. -1 on error. */
-static int look_ascii(Index *self, PyObject *value, PyObject *skip, PyObject *plain, int in_text,
-                      PyObject *found) {
+ * source_of() of _leaks.py find them (whole, then inside), into *found (a
+ * set made on the first). -1 on error. */
+static int look_ascii(Index *self, PyObject *value, PyObject *skip, int in_text, PyObject **found) {
     int ok = wanted(value, skip);
     if (ok < 0) return -1;
     const char *s = (const char *)PyUnicode_DATA(value);
     Py_ssize_t n = PyUnicode_GET_LENGTH(value);
     if (ok) {
         int tag = table_get(self, siphash(self->k0, self->k1, -1, s, (size_t)n));
-        if (tag >= 0) {
-            PyObject *t = PyLong_FromLong(tag);
-            int r = t == NULL ? -1 : PySet_Add(found, t);
-            Py_XDECREF(t);
-            return r;
-        }
+        if (tag >= 0) return add_tag(found, tag);
     }
     if (!in_text) return 0;
-    PyObject *match = PyObject_CallOneArg(plain, value);
-    if (match == NULL) return -1;
-    int is_plain = match != Py_None;
-    Py_DECREF(match);
     Buffer b = {NULL, 0, 0};
     int r = 0;
-    if (is_plain) { /* a number, date or time: only a run of digits can be an original */
+    if (plain_ascii(s, n)) { /* a number, date or time: only a run of digits can be an original */
         Py_ssize_t a = 0;
         while (a < n && s[a] == '+') a++;
         int digits = n - a >= MIN_DIGITS;
@@ -1016,11 +1080,7 @@ static int look_ascii(Index *self, PyObject *value, PyObject *skip, PyObject *pl
                     ? -1
                     : 0;
     } else {
-        PyObject *args = PyTuple_Pack(2, value, found);
-        PyObject *done = args == NULL ? NULL : Index_search(self, args);
-        Py_XDECREF(args);
-        r = done == NULL ? -1 : 0;
-        Py_XDECREF(done);
+        r = search_into(self, s, n, found);
     }
     PyMem_Free(b.data);
     return r;
@@ -1057,7 +1117,7 @@ static PyObject *fast_may_detect(PyObject *Py_UNUSED(module), PyObject *text) {
     return PyBool_FromLong(may_detect((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)));
 }
 
-/* look(raws, skip, decode, plain, in_text, detecting, clean, limit)
+/* look(raws, skip, decode, in_text, detecting, clean, limit)
  *   -> (found, rest, left, clean_hits)
  * The COPY fields of one column for a block of rows (escaped, \N for NULL),
  * each distinct value once with the number of times it came:
@@ -1068,11 +1128,11 @@ static PyObject *fast_may_detect(PyObject *Py_UNUSED(module), PyObject *text) {
  *         or longer than limit);
  *   clean_hits: how many fields were values of the set clean (skipped). */
 static PyObject *Index_look(Index *self, PyObject *args) {
-    PyObject *raws, *skip, *decode, *plain, *clean;
+    PyObject *raws, *skip, *decode, *clean;
     int in_text, detecting;
     Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "O!O!OOppOn", &PyList_Type, &raws, &PyFrozenSet_Type, &skip,
-                          &decode, &plain, &in_text, &detecting, &clean, &limit))
+    if (!PyArg_ParseTuple(args, "O!O!OppOn", &PyList_Type, &raws, &PyFrozenSet_Type, &skip,
+                          &decode, &in_text, &detecting, &clean, &limit))
         return NULL;
     if (clean != Py_None && !PySet_Check(clean)) {
         PyErr_SetString(PyExc_TypeError, "clean is a set or None");
@@ -1122,13 +1182,12 @@ static PyObject *Index_look(Index *self, PyObject *args) {
             pair = PyTuple_Pack(2, value, count);
             target = left;
         } else {
-            PyObject *tags = PySet_New(NULL);
-            if (tags == NULL) goto out;
-            if (look_ascii(self, value, skip, plain, in_text, tags) < 0) {
-                Py_DECREF(tags);
+            PyObject *tags = NULL;
+            if (look_ascii(self, value, skip, in_text, &tags) < 0) {
+                Py_XDECREF(tags);
                 goto out;
             }
-            if (PySet_GET_SIZE(tags)) {
+            if (tags != NULL) {
                 pair = PyTuple_Pack(2, tags, count);
                 target = found;
             } else if (detecting && may_detect((const char *)PyUnicode_DATA(value),
@@ -1136,10 +1195,9 @@ static PyObject *Index_look(Index *self, PyObject *args) {
                 pair = PyTuple_Pack(2, value, count);
                 target = rest;
             } else {
-                Py_DECREF(tags);
                 continue;
             }
-            Py_DECREF(tags);
+            Py_XDECREF(tags);
         }
         int r = pair == NULL ? -1 : PyList_Append(target, pair);
         Py_XDECREF(pair);
@@ -1381,6 +1439,7 @@ static PyTypeObject IndexType = {
 static PyMethodDef module_methods[] = {
     {"siphash", fast_siphash, METH_VARARGS, "SipHash-2-4 of data under a 16-byte key."},
     {"insert_literals", fast_insert_literals, METH_VARARGS, "Where the literals of one INSERT row are."},
+    {"plain", fast_plain, METH_O, "PLAIN.fullmatch of an ASCII str, as a bool."},
     {"may_detect", fast_may_detect, METH_O, "Whether detect() may find something in an ASCII text."},
     {"keys_of", Index_keys_of, METH_O, "original_keys() of an ASCII value, or None."},
     {"set_common_words", fast_set_common_words, METH_O, "The lower-cased common English words."},

@@ -739,7 +739,6 @@ class _Hits:
         counts = self.counts
         sources = index.sources
         skip = frozenset(index._skip)
-        plain = PLAIN.fullmatch
         clean: set[str] = set()
         caching = True
         hits = 0
@@ -750,7 +749,6 @@ class _Hits:
                 raws,
                 skip,
                 copy_decode,
-                plain,
                 in_text,
                 detecting,
                 clean if caching else None,
