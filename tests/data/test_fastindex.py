@@ -430,7 +430,7 @@ def test_a_value_too_large_in_a_block_of_inserts_names_its_line(
 
 
 def test_one_line_inserts_reach_a_looking_sink_in_blocks(tmp_path: Path) -> None:
-    from pytest_ephemeral.data.sanitize._leaks import _scan_file
+    from pytest_ephemeral.data.sanitize._leaks import _scan_file, _ValueSink
 
     dump = tmp_path / "insert.sql"
     rows = [
@@ -439,14 +439,12 @@ def test_one_line_inserts_reach_a_looking_sink_in_blocks(tmp_path: Path) -> None
     dump.write_text("".join(rows) + "SET x = 1;\n" + rows[0] + rows[1], encoding="utf-8")
     blocks: list[list[str]] = []
     values: list[str | None] = []
-    _scan_file(
-        dump,
+    sink = _ValueSink(
         lambda table, column: column == "body",
         lambda table, column: lambda value, times=1: values.append(value),
-        "pgdump",
-        None,
         lambda table, column: blocks.append,
     )
+    _scan_file(dump, sink, "pgdump", None)
     assert [len(block) for block in blocks] == [2048, 952, 2], "a block, the rest, after SET"
     assert blocks[0][:2] == ["note\\\\0", "note\\\\1"], "as COPY fields: the backslash escaped"
     assert values == []

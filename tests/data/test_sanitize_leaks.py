@@ -208,3 +208,58 @@ def test_many_rows_are_checked_a_block_at_a_time_with_exact_counts_and_lines(
     assert str(info.value).startswith(
         f"{sanitized}:{at + 1}: table public.orders, column note: a value of"
     )
+
+
+@pytest.mark.parametrize("engine", ["compiled", "python"])
+@pytest.mark.parametrize("form", ["copy", "insert"])
+def test_originals_collected_while_sanitizing_are_those_collected_after(
+    make_rules: MakeRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, form: str
+) -> None:
+    """``eph sanitize --check`` collects the originals in the sanitizing pass
+    (``observer``): the index must find exactly what a separate pass finds,
+    through every way a row is read (blocks, escapes, a continued row, CRLF,
+    an end marker mid-block, INSERTs of one and of several lines)."""
+    if engine == "python":
+        monkeypatch.setenv("EPH_SANITIZER", "python")
+        monkeypatch.setenv("EPH_LEAK_INDEX", "python")
+    rows = []  # blocks of 2,048 rows: the first two read line by line, the third in one go
+    for i in range(7000):
+        email = f"user{i}@corp.example" if i != 5 else "tab\\tin@corp.example"
+        phone = f"+49 30 {1000000 + i}" if i % 7 else f"+49 30\\n{1000000 + i}"
+        end = "\r\n" if i == 2500 else "\n"
+        rows.append(f"{i}\t{email}\tName{i % 13}\t{phone}\tpin{i}\tstaff{end}")
+    if form == "copy":
+        dump = (
+            "COPY public.users (id, email, first_name, phone, pin, role) FROM stdin;\n"
+            + "".join(rows[:1000])
+            + rows[1000][:-1]
+            + "\\\nsecond line\n"
+            + "".join(rows[1001:])
+            + "\\.\n"
+        )
+    else:
+        inserts = []
+        for i in range(7000):
+            phone = f"+49 30 {1000000 + i}" if i % 7 else f"+49 30\n{1000000 + i}"
+            inserts.append(
+                "INSERT INTO public.users (id, email, first_name, phone, pin, role) VALUES "
+                f"({i}, 'user{i}@corp.example', 'Name{i % 13}', '{phone}', 'pin{i}', 'staff');\n"
+            )
+        dump = "".join(inserts[:1500]) + "SET x = 1;\n" + "".join(inserts[1500:])
+    assert len(rows) == 7000
+    dump += (
+        "COPY public.orders (id, customer_email, note) FROM stdin;\n1\tuser7@corp.example\tx\n\\.\n"
+    )
+    original, sanitized = files(tmp_path, dump)
+    rules = make_rules(RULES)
+    during = OriginalIndex(rules, key=b"k" * 32)
+    sanitize_file(original, sanitized, rules, salt=SALT, observer=during.collector())
+    after = collect_originals(original, rules)
+    assert len(during) == len(after) > 7000
+    # Checked against the original itself: every collected original is a leak there.
+    found_during = check_leaks_files(original, original, rules, originals=during)
+    found_after = check_leaks_files(original, original, rules, originals=after)
+    assert found_during == found_after
+    assert {leak.column for leak in found_during} >= {"email", "pin"}
+    # and the sanitized output holds none of them
+    assert check_leaks_files(original, sanitized, rules, originals=during) == []

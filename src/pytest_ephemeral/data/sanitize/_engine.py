@@ -72,8 +72,17 @@ class SanitizeReport:
 class _SanitizeSink:
     """Applies the rules; collects coverage problems to report them all at once."""
 
-    def __init__(self, rules: Rules, salt: bytes | None, source: str, *, whole_input: bool) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        salt: bytes | None,
+        source: str,
+        *,
+        whole_input: bool,
+        observer: Sink | None = None,
+    ) -> None:
         self.rules = rules
+        self.observer = observer
         self.salt = salt
         self.source = source
         self.whole_input = whole_input
@@ -120,7 +129,11 @@ class _SanitizeSink:
             items.append(PlanItem(index, column, copy, value))
         known = self.columns.get(table, ())
         self.columns[table] = known + tuple(i.column for i in items if i.column not in known)
-        return TablePlan(table, columns, tuple(items), touched=bool(items))
+        touched = bool(items)
+        if self.observer is not None:
+            shown = self.observer.plan(table, columns, where, complete=complete)
+            items = _observed(items, shown.items)
+        return TablePlan(table, columns, tuple(items), touched=touched)
 
     def check(
         self,
@@ -221,6 +234,46 @@ class _SanitizeSink:
             columns=MappingProxyType(dict(self.columns)),
             elapsed=elapsed,
         )
+
+
+def _observed(items: list[PlanItem], shown: tuple[PlanItem, ...]) -> list[PlanItem]:
+    """``items`` that also show the original values of the columns of
+    ``shown`` (the plan of an observer: its functions look and return what
+    they got) before changing them; a shown column no item changes gets an
+    item that only shows."""
+    by_index = {item.index: item for item in items}
+    for look in shown:
+        item = by_index.get(look.index)
+        if item is None:
+            by_index[look.index] = PlanItem(
+                look.index, look.column, look.copy, look.value, look.block
+            )
+            continue
+        by_index[look.index] = PlanItem(
+            item.index,
+            item.column,
+            _both_copy(look.copy, item.copy),
+            _both_value(look.value, item.value),
+            look.block,
+            item.copy,
+        )
+    return [by_index[index] for index in sorted(by_index)]
+
+
+def _both_copy(show: CopyFn, change: CopyFn) -> CopyFn:
+    def copy(raw: str) -> str:
+        show(raw)
+        return change(raw)
+
+    return copy
+
+
+def _both_value(show: ValueFn, change: ValueFn) -> ValueFn:
+    def value(original: str | None) -> str | None:
+        show(original)
+        return change(original)
+
+    return value
 
 
 def _copy_function(compiled: Compiled) -> CopyFn:
@@ -426,6 +479,7 @@ def sanitize_file(
     salt: bytes,
     fmt: Format = "auto",
     table: str | None = None,
+    observer: Sink | None = None,
 ) -> SanitizeReport:
     """Sanitize ``input`` into ``output`` (same format), all or nothing.
 
@@ -435,6 +489,10 @@ def sanitize_file(
     naming tables or columns the input lacks) is reported in one error.
     ``*.gz`` files are read and written gzipped. For CSV, ``table`` defaults
     to the file name without its suffix.
+
+    ``observer``: another sink that is shown the original values of the
+    columns it chooses as they are read, in the same pass (the leak check's
+    collection of originals, :meth:`OriginalIndex.collector`).
     """
     _check_salt(salt)
     input, output = Path(input), Path(output)
@@ -443,7 +501,9 @@ def sanitize_file(
         raise DataError(f"{output}: the output must not be the input; write to another file")
     if detected == "csv" and table is None:
         table = table_from_path(input)
-    sink = _SanitizeSink(rules, salt, str(input), whole_input=detected == "pgdump")
+    sink = _SanitizeSink(
+        rules, salt, str(input), whole_input=detected == "pgdump", observer=observer
+    )
     start = time.perf_counter()
     with open_input(input) as src:
         try:

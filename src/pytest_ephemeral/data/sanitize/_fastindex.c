@@ -928,6 +928,52 @@ static PyObject *Index_add(Index *self, PyObject *args) {
     return added < 0 ? NULL : PyLong_FromLong(added);
 }
 
+/* A COPY field with a backslash, decoded: in C when it is ASCII with simple
+ * escapes only (\b \f \n \r \t \v, or a backslash before any character but
+ * a digit 0-7 or x), else by decode() (copy_decode of _pgdump.py). */
+static PyObject *copy_decoded(PyObject *raw, PyObject *decode) {
+    if (PyUnicode_IS_ASCII(raw)) {
+        const char *s = (const char *)PyUnicode_DATA(raw);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(raw), j = 0;
+        char small[512];
+        char *out = n <= (Py_ssize_t)sizeof small ? small : PyMem_Malloc((size_t)n);
+        if (out == NULL) return PyErr_NoMemory();
+        int simple = 1;
+        for (Py_ssize_t i = 0; i < n && simple; i++) {
+            char c = s[i];
+            if (c != '\\') {
+                out[j++] = c;
+                continue;
+            }
+            if (i + 1 == n) {
+                out[j++] = '\\';
+                break;
+            }
+            c = s[++i];
+            switch (c) {
+            case 'b': out[j++] = '\b'; break;
+            case 'f': out[j++] = '\f'; break;
+            case 'n': out[j++] = '\n'; break;
+            case 'r': out[j++] = '\r'; break;
+            case 't': out[j++] = '\t'; break;
+            case 'v': out[j++] = '\v'; break;
+            case 'x': simple = 0; break;
+            default:
+                if (c >= '0' && c <= '7') simple = 0;
+                else out[j++] = c;
+            }
+        }
+        PyObject *value = NULL;
+        if (simple) {
+            value = PyUnicode_New(j, 127);
+            if (value != NULL) memcpy(PyUnicode_DATA(value), out, (size_t)j);
+        }
+        if (out != small) PyMem_Free(out);
+        if (simple) return value;
+    }
+    return PyObject_CallOneArg(decode, raw);
+}
+
 /* collect(tag, raws, skip, in_text, decode, later) -> int: the COPY fields
  * of a block of rows (escaped, \N for NULL; decode() for those with a
  * backslash) as originals of one column; the number of new whole values. */
@@ -948,7 +994,7 @@ static PyObject *Index_collect(Index *self, PyObject *args) {
         if (n < 4) continue; /* \N, and values too short to be wanted */
         PyObject *value;
         if (PyUnicode_FindChar(raw, '\\', 0, n, 1) >= 0) {
-            value = PyObject_CallOneArg(decode, raw);
+            value = copy_decoded(raw, decode);
             if (value == NULL) return NULL;
         } else {
             value = Py_NewRef(raw);
@@ -1153,7 +1199,7 @@ static PyObject *Index_look(Index *self, PyObject *args) {
             continue;
         PyObject *value;
         if (PyUnicode_FindChar(raw, '\\', 0, n, 1) >= 0) {
-            value = PyObject_CallOneArg(decode, raw);
+            value = copy_decoded(raw, decode);
             if (value == NULL) goto out;
         } else {
             value = Py_NewRef(raw);

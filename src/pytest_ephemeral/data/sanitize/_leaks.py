@@ -52,7 +52,7 @@ from ._engine import _process
 from ._fakes import VOCABULARY_KINDS
 from ._io import Format, decode_error, detect_format, open_input, table_from_path
 from ._pgdump import copy_decode
-from ._plan import BlockFn, CopyFn, PlanItem, TablePlan, ValueFn
+from ._plan import BlockFn, CopyFn, PlanItem, Sink, TablePlan, ValueFn
 from ._rules import ColumnRule, Fake, Fixed, Hash, Keep, Noise, Null, Rules, Transform
 from ._text import (
     COMMON_WORDS,
@@ -389,6 +389,16 @@ class OriginalIndex:
             self._added(core, ident, added, later)
 
         return block
+
+    def collector(self) -> Sink:
+        """A sink that adds the originals of the columns this index collects
+        (for :func:`collect_originals`, or for the sanitizer's ``observer``,
+        which collects while it sanitizes: one pass over the input)."""
+        return _ValueSink(
+            self.collects,
+            lambda t, c: self.adder(f"{t}.{c}"),
+            lambda t, c: self.block_adder(f"{t}.{c}"),
+        )
 
     def _added(self, core: _fastindex.Index, ident: int, added: int, later: list[str]) -> None:
         """``added`` whole originals went into the compiled index; the keys of
@@ -866,18 +876,10 @@ class _ValueSink:
         pass
 
 
-def _scan_file(
-    path: Path,
-    choose: Chooser,
-    make: Callable[[str, str], Looker],
-    fmt: Format,
-    table: str | None,
-    make_block: Callable[[str, str], BlockFn | None] | None = None,
-) -> None:
+def _scan_file(path: Path, sink: Sink, fmt: Format, table: str | None) -> None:
     detected = detect_format(path, fmt)
     if detected == "csv" and table is None:
         table = table_from_path(path)
-    sink = _ValueSink(choose, make, make_block)
     with open_input(path) as src:
         try:
             collections.deque(_process(src, sink, detected, table, str(path)), maxlen=0)
@@ -885,7 +887,8 @@ def _scan_file(
             raise decode_error(path, exc) from None
 
 
-def _index_key(salt: bytes | None) -> bytes | None:
+def index_key(salt: bytes | None) -> bytes | None:
+    """The key of an index of originals derived from ``salt`` (random without)."""
     return hmac.digest(salt, b"leak-index", "sha256") if salt else None
 
 
@@ -904,15 +907,8 @@ def collect_originals(
     process); without, it is random. Without ``in_text``, only whole values
     are kept (the index cannot find originals inside texts).
     """
-    index = OriginalIndex(rules, key=_index_key(salt), in_text=in_text)
-    _scan_file(
-        Path(input),
-        index.collects,
-        lambda t, c: index.adder(f"{t}.{c}"),
-        fmt,
-        table,
-        lambda t, c: index.block_adder(f"{t}.{c}"),
-    )
+    index = OriginalIndex(rules, key=index_key(salt), in_text=in_text)
+    _scan_file(Path(input), index.collector(), fmt, table)
     return index
 
 
@@ -971,7 +967,7 @@ def check_leaks_files(
     if index is None:
         index = collect_originals(original, rules, fmt=fmt, table=table, salt=salt, in_text=in_text)
     hits = _Hits(index, in_text=in_text, detect=detect)
-    _scan_file(Path(sanitized), hits.choose, hits.looker, fmt, table, hits.block_looker)
+    _scan_file(Path(sanitized), _ValueSink(hits.choose, hits.looker, hits.block_looker), fmt, table)
     return hits.leaks()
 
 

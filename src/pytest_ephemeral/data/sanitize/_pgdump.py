@@ -683,9 +683,14 @@ class _PgDump:
         copy_rows = self.fast.copy_rows
         functions: list[CopyFn | None] = [None] * width
         for item in plan.items:
-            functions[item.index] = item.copy
+            functions[item.index] = item.copy_only or item.copy
         by_column = tuple(functions)
         items = tuple((item.index, item.copy) for item in plan.items)
+        # The original fields of a block for the items that show them (an
+        # observer's): split again, once copy_rows took the block.
+        blocks = tuple((item.index, item.block) for item in plan.items if item.block is not None)
+        shown = tuple(index for index, _block in blocks)
+        columns = self.fast.columns
         lineno = start
         rows = 0
         index = -1
@@ -698,6 +703,14 @@ class _PgDump:
                     out = copy_rows(block, width, by_column)
                 except ValueProblem:
                     out = None  # found again below, on its line
+                if out is not None and blocks:
+                    originals = columns(block, width, shown)
+                    assert originals is not None  # copy_rows took the block
+                    try:
+                        for (_index, look), fields in zip(blocks, originals, strict=True):
+                            look(fields)
+                    except ValueProblem:
+                        out = None  # found again below, on its line
                 if out is not None:
                     lineno += len(block)
                     rows += len(block)

@@ -26,13 +26,21 @@ BlockFn = Callable[[list[str]], None]
 
 @dataclass(frozen=True, slots=True)
 class PlanItem:
-    """One column a plan touches: its position, name and functions."""
+    """One column a plan touches: its position, name and functions.
+
+    In a plan that changes values and also shows the originals to another
+    sink (see ``observer`` of the sanitizer), ``copy`` and ``value`` do both,
+    ``block`` takes the original fields of a block of rows, and
+    ``copy_only`` changes without showing: for a reader that rewrites a block
+    at a time and hands ``block`` the original fields itself.
+    """
 
     index: int
     column: str
     copy: CopyFn
     value: ValueFn
     block: BlockFn | None = None
+    copy_only: CopyFn | None = None
 
 
 @dataclass(frozen=True, slots=True)

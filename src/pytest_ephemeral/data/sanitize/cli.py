@@ -28,6 +28,7 @@ from ._leaks import (
     OriginalIndex,
     check_leaks_files,
     collect_originals,
+    index_key,
     raise_for_leaks,
 )
 from ._rules import Rules, load_rules
@@ -255,8 +256,20 @@ def _run(args: argparse.Namespace) -> int:
             _Helper(args.rules, input_path, salt, fmt, table) if _parallel(input_path) else None
         )
         try:
-            report = sanitize_file(input_path, draft, rules, salt=salt, fmt=fmt, table=table)
-            index = helper.result(rules) if helper is not None else None
+            if helper is not None:
+                report = sanitize_file(input_path, draft, rules, salt=salt, fmt=fmt, table=table)
+                index = helper.result(rules)
+            else:  # the originals collected while sanitizing: one pass over the input
+                index = OriginalIndex(rules, key=index_key(salt))
+                report = sanitize_file(
+                    input_path,
+                    draft,
+                    rules,
+                    salt=salt,
+                    fmt=fmt,
+                    table=table,
+                    observer=index.collector(),
+                )
         finally:
             if helper is not None:
                 helper.stop()
