@@ -342,3 +342,112 @@ def test_the_compiled_block_split_gives_the_fields_python_gives(
         assert python is None
     elif python is None:  # only a raw carriage return inside a field differs
         assert any("\r" in line[:-1] for line in block)
+
+
+# -------------------------------------------------------- INSERT statements
+
+INSERT_RULES = """\
+default: keep
+tables:
+  public.people:
+    optional: true
+    columns:
+      email: {hash: {keep_format: true}}
+      name: {mask: {keep_last: 2}}
+      amount: {noise: {relative: 0.1}}
+      note: {fake: text}
+  public.gone:
+    optional: true
+    drop: true
+"""
+
+NUMBER = st.sampled_from(["12.5", "7", "-3", "+4", ".5", "1e3", "NULL", "null", "'8'"])
+LITERAL = st.one_of(
+    st.just("NULL"),
+    st.sampled_from(["12.5", "7", "-3", "+4", ".5", "1e3", "true", "null"]),
+    st.text(alphabet="ab Z9.@é'", max_size=12).map(lambda v: "'" + v.replace("'", "''") + "'"),
+    st.text(alphabet="ab Z9.@é'", max_size=12).map(lambda v: "'" + v.replace("'", "''") + "'"),
+    st.text(alphabet="a'-\n$/*", max_size=6).map(lambda v: "'" + v.replace("'", "''") + "'"),
+)
+
+
+@st.composite
+def insert_dumps(draw: st.DrawFn) -> str:
+    out = []
+    for i in range(draw(st.integers(0, 40))):
+        kind = draw(st.sampled_from(["people"] * 6 + ["cols", "gone", "set", "lead", "two"]))
+        values = [str(i), draw(LITERAL), draw(LITERAL), draw(NUMBER), draw(LITERAL)]
+        if kind == "set":
+            out.append("SET x = 1;\n")
+        elif kind == "gone":
+            out.append(f"INSERT INTO public.gone (id, x) VALUES ({i}, 'x');\n")
+        elif kind == "two":  # two rows in one statement: Python's slow path
+            out.append(
+                f"INSERT INTO public.people (id, email, name, amount, note) VALUES "
+                f"({', '.join(values)}), ({i + 1000}, NULL, 'n', 1, 'x');\n"
+            )
+        else:
+            cols = "(id, email, name, amount, note) "
+            if kind == "cols":
+                cols = "(id, note, email, name, amount) "
+                values = [values[0], values[4], values[1], values[2], values[3]]
+            lead = "  " if kind == "lead" else ""
+            out.append(f"{lead}INSERT INTO public.people {cols}VALUES ({', '.join(values)});\n")
+    return "".join(out)
+
+
+def _both(
+    tmp_path: Path, text: str, rules_text: str, monkeypatch: pytest.MonkeyPatch
+) -> list[object]:
+    from pytest_ephemeral.data.sanitize import check_leaks_files
+
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(rules_text, encoding="utf-8")
+    rules = load_rules(rules_path)
+    dump = tmp_path / "in.sql"
+    dump.write_text(text, encoding="utf-8")
+    results: list[object] = []
+    for mode in ("compiled", "python"):
+        if mode == "python":
+            monkeypatch.setenv("EPH_SANITIZER", "python")
+        out = tmp_path / f"{mode}.sql"
+        try:
+            sanitize_file(dump, out, rules, salt=SALT, fmt="pgdump")
+            leaks = check_leaks_files(dump, dump, rules, SALT, fmt="pgdump")
+            results.append((out.read_bytes(), leaks))
+        except DataError as exc:
+            results.append(("error", str(exc)))
+        monkeypatch.delenv("EPH_SANITIZER", raising=False)
+    return results
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(insert_dumps())
+def test_inserts_sanitized_in_c_are_inserts_sanitized_in_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    compiled, python = _both(tmp_path, text, INSERT_RULES, monkeypatch)
+    assert compiled == python
+    assert compiled[0] != "error", compiled  # nothing bad in these dumps
+
+
+def test_a_long_run_of_inserts_goes_in_batches_with_lines_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        f"INSERT INTO public.people (id, email, name, amount, note) VALUES "
+        f"({i}, 'u{i}@example.com', 'Ann', {i}.5, 'line one\nline two');\n"
+        for i in range(5000)
+    ]
+    bad = rows[4321].replace("4321.5", "'lots'")
+    text = "".join(rows[:4321]) + bad + "".join(rows[4322:])
+    compiled, python = _both(tmp_path, text, INSERT_RULES, monkeypatch)
+    assert compiled == python
+    # each row is two lines: the bad row starts on line 2 * 4321 + 1
+    assert compiled[0] == "error" and ":8643: table public.people, column amount" in str(compiled)
+    compiled, python = _both(tmp_path, "".join(rows), INSERT_RULES, monkeypatch)
+    assert compiled == python
+    assert isinstance(compiled, tuple) and compiled[0] != "error", compiled
+    assert compiled[0].count(b"INSERT INTO") == 5000

@@ -256,6 +256,7 @@ def _observed(items: list[PlanItem], shown: tuple[PlanItem, ...]) -> list[PlanIt
             _both_value(look.value, item.value),
             look.block,
             item.copy,
+            item.value,
         )
     return [by_index[index] for index in sorted(by_index)]
 

@@ -248,7 +248,8 @@ fail:
 
 /* ---------------------------------------------------------------- rendering */
 
-#define OUT_MAX 512 /* longer than any output rendered here */
+#define OUT_MAX 512
+#define FAST_LINES 64 /* _FAST_LINES of _pgdump.py */ /* longer than any output rendered here */
 
 typedef struct {
     char *p;
@@ -404,7 +405,9 @@ static Py_ssize_t render_noise(Out *o, const uint8_t *d, const char *v, Py_ssize
     double u = (double)le64(d) / 9223372036854775808.0 - 1.0;
     if (point < 0) {
         if (digits > 18) return -1;
-        long long whole = strtoll(v, NULL, 10);
+        long long whole = 0; /* v is not NUL-terminated: read its n bytes only */
+        for (Py_ssize_t j = v[0] == '-' ? 1 : 0; j < n; j++) whole = whole * 10 + (v[j] - '0');
+        if (v[0] == '-') whole = -whole;
         double x = (double)whole;
         double moved = relative ? x * (1.0 + u * amount) : x + u * amount;
         if (!isfinite(moved)) return -1;
@@ -993,6 +996,362 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------ INSERT rows */
+
+typedef struct {
+    Py_ssize_t start, end;
+} Lit;
+
+/* \s of Python's re for a str, on the ASCII bytes (none other is taken). */
+static inline int lit_space(unsigned char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+static inline int lit_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* The literals of the one row of plain literals at s[p..n) (UTF-8), as
+ * _ROW_FAST.fullmatch and _LITERAL.finditer of _pgdump.py find them, up to
+ * the end of the line; their count, or -1 when the row is anything else or
+ * has a byte that is not ASCII outside its strings (Python reads those). */
+static Py_ssize_t row_literals(const char *s, Py_ssize_t n, Py_ssize_t p, Lit *lits, Py_ssize_t max) {
+    const unsigned char *u = (const unsigned char *)s;
+    Py_ssize_t count = 0;
+    if (p >= n || u[p] != '(') return -1;
+    p++;
+    for (;;) {
+        while (p < n && lit_space(u[p])) p++;
+        if (p >= n || count == max) return -1;
+        Py_ssize_t start = p;
+        unsigned char c = u[p];
+        if (c == '\'') {
+            p++;
+            for (;;) {
+                const char *q = memchr(s + p, '\'', (size_t)(n - p));
+                if (q == NULL) return -1;
+                p = q - s + 1;
+                if (p < n && u[p] == '\'') {
+                    p++;
+                    continue;
+                }
+                break;
+            }
+        } else if (c == 'N' || c == 'n' || c == 't' || c == 'f') {
+            static const char *const words[] = {"NULL", "null", "true", "false"};
+            int matched = 0;
+            for (int w = 0; w < 4 && !matched; w++) {
+                Py_ssize_t len = (Py_ssize_t)strlen(words[w]);
+                if (p + len <= n && memcmp(s + p, words[w], (size_t)len) == 0) {
+                    p += len;
+                    matched = 1;
+                }
+            }
+            if (!matched) return -1;
+        } else {
+            if (c == '+' || c == '-') p++;
+            Py_ssize_t digits = p;
+            while (p < n && lit_digit(u[p])) p++;
+            if (p > digits) {
+                if (p < n && u[p] == '.') {
+                    p++;
+                    while (p < n && lit_digit(u[p])) p++;
+                }
+            } else {
+                if (!(p + 1 < n && u[p] == '.' && lit_digit(u[p + 1]))) return -1;
+                p++;
+                while (p < n && lit_digit(u[p])) p++;
+            }
+            if (p < n && (u[p] == 'e' || u[p] == 'E')) {
+                Py_ssize_t e = p + 1;
+                if (e < n && (u[e] == '+' || u[e] == '-')) e++;
+                if (e < n && lit_digit(u[e])) {
+                    while (e < n && lit_digit(u[e])) e++;
+                    p = e;
+                }
+            }
+            if (p < n && u[p] >= 0x80) return -1; /* a Unicode digit or space next */
+        }
+        lits[count].start = start;
+        lits[count].end = p;
+        count++;
+        while (p < n && lit_space(u[p])) p++;
+        if (p < n && u[p] == ',') {
+            p++;
+            continue;
+        }
+        if (p < n && u[p] == ')') {
+            p++;
+            break;
+        }
+        return -1;
+    }
+    while (p < n && lit_space(u[p])) p++;
+    if (!(p < n && u[p] == ';')) return -1;
+    p++;
+    while (p < n && (u[p] == ' ' || u[p] == '\t')) p++;
+    if (p < n && u[p] == '\r') p++;
+    if (p < n && u[p] == '\n') p++;
+    return p == n ? count : -1;
+}
+
+/* _NUMBER.fullmatch of _pgdump.py for an ASCII s[0..n). */
+static int is_number(const char *s, Py_ssize_t n) {
+    Py_ssize_t p = 0;
+    if (p < n && (s[p] == '+' || s[p] == '-')) p++;
+    Py_ssize_t digits = p;
+    while (p < n && lit_digit((unsigned char)s[p])) p++;
+    if (p > digits) {
+        if (p < n && s[p] == '.') {
+            p++;
+            while (p < n && lit_digit((unsigned char)s[p])) p++;
+        }
+    } else {
+        if (!(p + 1 < n && s[p] == '.' && lit_digit((unsigned char)s[p + 1]))) return 0;
+        p++;
+        while (p < n && lit_digit((unsigned char)s[p])) p++;
+    }
+    if (p < n && (s[p] == 'e' || s[p] == 'E')) {
+        p++;
+        if (p < n && (s[p] == '+' || s[p] == '-')) p++;
+        if (!(p < n && lit_digit((unsigned char)s[p]))) return 0;
+        while (p < n && lit_digit((unsigned char)s[p])) p++;
+    }
+    return p == n;
+}
+
+/* The value of a plain literal (_plain_literal): into out; its length,
+ * or -1 for NULL. */
+static Py_ssize_t literal_value(const char *s, Py_ssize_t n, char *out) {
+    if (s[0] == '\'') {
+        Py_ssize_t j = 0;
+        for (Py_ssize_t i = 1; i < n - 1; i++) {
+            out[j++] = s[i];
+            if (s[i] == '\'') i++; /* '' */
+        }
+        return j;
+    }
+    if (n == 4 && (memcmp(s, "NULL", 4) == 0 || memcmp(s, "null", 4) == 0)) return -1;
+    memcpy(out, s, (size_t)n);
+    return n;
+}
+
+static int put_literal(Buf *b, const char *v, Py_ssize_t n, int quoted, int *ascii_number_needed) {
+    if (!quoted) {
+        int ascii = 1;
+        for (Py_ssize_t i = 0; i < n && ascii; i++) ascii = (unsigned char)v[i] < 0x80;
+        if (!ascii) {
+            *ascii_number_needed = 1; /* _NUMBER's \d is Unicode's: Python decides */
+            return 0;
+        }
+        if (is_number(v, n)) return buf_put(b, v, (size_t)n);
+    }
+    if (buf_need(b, 2 * (size_t)n + 2) < 0) return -1;
+    char *p = b->p + b->len;
+    *p++ = '\'';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (v[i] == '\'') *p++ = '\'';
+        *p++ = v[i];
+    }
+    *p++ = '\'';
+    b->len = (size_t)(p - b->p);
+    return 0;
+}
+
+/* A COPY field of a value (_copy_field of _pgdump.py). */
+static PyObject *copy_field(const char *v, Py_ssize_t n) {
+    if (n < 0) return PyUnicode_FromStringAndSize("\\N", 2);
+    if (memchr(v, '\\', (size_t)n) == NULL) return PyUnicode_DecodeUTF8(v, n, "strict");
+    Buf b = {NULL, 0, 0};
+    if (buf_put_encoded(&b, v, (size_t)n) < 0) {
+        PyMem_Free(b.p);
+        return NULL;
+    }
+    return result_of(&b);
+}
+
+/* The replacement of one literal's value through fn into b; 1 when the
+ * line must be left to Python, 0 done, -1 error. */
+static int replace_literal(Buf *b, PyObject *fn, const char *v, Py_ssize_t n, int quoted) {
+    int python = 0;
+    if (Py_IS_TYPE(fn, &KeyedType) && n >= 0) {
+        char out[OUT_MAX];
+        Out o = {out, out};
+        Py_ssize_t m = transform((Keyed *)fn, v, n, &o);
+        if (m >= 0) {
+            int rc = put_literal(b, out, m, quoted, &python);
+            return rc < 0 ? -1 : python;
+        }
+        fn = ((Keyed *)fn)->value_fallback;
+    } else if (Py_IS_TYPE(fn, &KeyedType)) {
+        return buf_put(b, "NULL", 4); /* keyed: NULL stays NULL */
+    }
+    PyObject *arg = n < 0 ? Py_NewRef(Py_None) : PyUnicode_DecodeUTF8(v, n, "strict");
+    if (arg == NULL) return -1;
+    PyObject *res = PyObject_CallOneArg(fn, arg);
+    Py_DECREF(arg);
+    if (res == NULL) return -1;
+    int rc;
+    if (res == Py_None) {
+        rc = buf_put(b, "NULL", 4);
+    } else if (!PyUnicode_Check(res)) {
+        PyErr_SetString(PyExc_TypeError, "a value function returned something else than str");
+        rc = -1;
+    } else {
+        Py_ssize_t m;
+        const char *t = PyUnicode_AsUTF8AndSize(res, &m);
+        rc = t == NULL ? -1 : put_literal(b, t, m, quoted, &python);
+    }
+    Py_DECREF(res);
+    return rc < 0 ? -1 : python;
+}
+
+/* insert_rows(lines, prefix, width, functions, shown) -> (out, lines, rows, fields)
+ * The one-line, one-row INSERTs at the start of lines that begin with prefix
+ * (INSERT INTO ... VALUES , as the first such line had it) and hold width
+ * plain literals, rewritten as fast_insert() of _pgdump.py does: functions
+ * (None: no output; else one per column: None kept, a Keyed, or a value
+ * function) replace the literals; shown are columns whose original values
+ * come back as COPY fields (for block functions). lines: how many lines were
+ * taken (a string may go on over several), rows: how many INSERTs; the
+ * first line not taken (another statement, a string over several
+ * lines, a comment, anything unusual) and the rest are the caller's. */
+static PyObject *fast_insert_rows(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *lines, *prefix_obj, *functions, *shown;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "O!UnOO!", &PyList_Type, &lines, &prefix_obj, &width, &functions,
+                          &PyTuple_Type, &shown))
+        return NULL;
+    if (functions != Py_None && (!PyTuple_Check(functions) || PyTuple_GET_SIZE(functions) != width)) {
+        PyErr_SetString(PyExc_ValueError, "insert_rows(): one function per column, or None");
+        return NULL;
+    }
+    Py_ssize_t k = PyTuple_GET_SIZE(shown), plen;
+    if (width < 1 || width > 4096 || k > 64) {
+        PyErr_SetString(PyExc_ValueError, "insert_rows(): 1 to 4096 columns, at most 64 shown");
+        return NULL;
+    }
+    const char *prefix = PyUnicode_AsUTF8AndSize(prefix_obj, &plen);
+    if (prefix == NULL) return NULL;
+    Py_ssize_t at[64];
+    for (Py_ssize_t j = 0; j < k; j++) {
+        at[j] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shown, j));
+        if ((at[j] == -1 && PyErr_Occurred())) return NULL;
+        if (at[j] < 0 || at[j] >= width) {
+            PyErr_SetString(PyExc_ValueError, "insert_rows(): a shown column out of the row");
+            return NULL;
+        }
+    }
+    Lit *lits = PyMem_Malloc(sizeof(Lit) * (size_t)width);
+    PyObject *fields = PyTuple_New(k), *result = NULL;
+    Buf b = {NULL, 0, 0};
+    char *scratch = NULL;
+    size_t scratch_cap = 0;
+    Py_ssize_t done = 0, rows = 0;
+    Buf joined = {NULL, 0, 0};
+    if (lits == NULL || fields == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *list = PyList_New(0);
+        if (list == NULL) goto out;
+        PyTuple_SET_ITEM(fields, j, list);
+    }
+    Py_ssize_t count = PyList_GET_SIZE(lines);
+    while (done < count) {
+        /* One statement: a line, and the next ones while its quotes do not
+         * pair up (at most FAST_LINES more), as insert() of _pgdump.py reads. */
+        PyObject *line = PyList_GET_ITEM(lines, done);
+        if (!PyUnicode_Check(line)) break;
+        Py_ssize_t n, used = 1;
+        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+        if (s == NULL) goto out;
+        Py_ssize_t quotes = 0;
+        for (const char *q = s; (q = memchr(q, '\'', (size_t)(s + n - q))) != NULL; q++) quotes++;
+        if (quotes % 2) {
+            joined.len = 0;
+            if (buf_put(&joined, s, (size_t)n) < 0) goto out;
+            while (quotes % 2 && used <= FAST_LINES && done + used < count) {
+                PyObject *more = PyList_GET_ITEM(lines, done + used);
+                Py_ssize_t m;
+                const char *t = PyUnicode_Check(more) ? PyUnicode_AsUTF8AndSize(more, &m) : NULL;
+                if (t == NULL) {
+                    if (PyErr_Occurred()) goto out;
+                    break;
+                }
+                if (buf_put(&joined, t, (size_t)m) < 0) goto out;
+                for (const char *q = t; (q = memchr(q, '\'', (size_t)(t + m - q))) != NULL; q++)
+                    quotes++;
+                used++;
+            }
+            if (quotes % 2) break; /* the block or the read-ahead ends first: Python's */
+            s = joined.p;
+            n = (Py_ssize_t)joined.len;
+        }
+        if (n < plen || memcmp(s, prefix, (size_t)plen) != 0) break;
+        if (memchr(s, '$', (size_t)n) != NULL) break;
+        int comment = 0;
+        for (Py_ssize_t i = 0; i + 1 < n && !comment; i++)
+            comment = (s[i] == '-' && s[i + 1] == '-') || (s[i] == '/' && s[i + 1] == '*');
+        if (comment) break;
+        if (row_literals(s, n, plen, lits, width) != width) break;
+        if ((size_t)n + 1 > scratch_cap) {
+            char *grown = PyMem_Realloc(scratch, (size_t)n + 1);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto out;
+            }
+            scratch = grown;
+            scratch_cap = (size_t)n + 1;
+        }
+        size_t mark = b.len;
+        int python = 0;
+        if (functions != Py_None) {
+            Py_ssize_t pos = 0;
+            for (Py_ssize_t c = 0; c < width && !python; c++) {
+                PyObject *fn = PyTuple_GET_ITEM(functions, c);
+                if (fn == Py_None) continue;
+                const char *lit = s + lits[c].start;
+                Py_ssize_t ln = lits[c].end - lits[c].start;
+                Py_ssize_t vn = literal_value(lit, ln, scratch);
+                if (buf_put(&b, s + pos, (size_t)(lits[c].start - pos)) < 0) goto out;
+                int rc = replace_literal(&b, fn, scratch, vn, lit[0] == '\'');
+                if (rc < 0) goto out;
+                python = rc;
+                pos = lits[c].end;
+            }
+            if (python) {
+                b.len = mark;
+                break;
+            }
+            if (buf_put(&b, s + pos, (size_t)(n - pos)) < 0) goto out;
+        }
+        for (Py_ssize_t j = 0; j < k; j++) {
+            const char *lit = s + lits[at[j]].start;
+            Py_ssize_t vn = literal_value(lit, lits[at[j]].end - lits[at[j]].start, scratch);
+            PyObject *field = copy_field(scratch, vn);
+            if (field == NULL || PyList_Append(PyTuple_GET_ITEM(fields, j), field) < 0) {
+                Py_XDECREF(field);
+                goto out;
+            }
+            Py_DECREF(field);
+        }
+        done += used;
+        rows++;
+    }
+    {
+        PyObject *text = functions == Py_None ? Py_NewRef(Py_None) : result_of(&b);
+        b.p = NULL;
+        if (text == NULL) goto out;
+        result = Py_BuildValue("(NnnO)", text, done, rows, fields);
+    }
+out:
+    PyMem_Free(joined.p);
+    PyMem_Free(b.p);
+    PyMem_Free(lits);
+    PyMem_Free(scratch);
+    Py_XDECREF(fields);
+    return result;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyObject *fast_sha256(PyObject *Py_UNUSED(module), PyObject *arg) {
@@ -1041,6 +1400,7 @@ static PyTypeObject KeyedType = {
 static PyMethodDef module_methods[] = {
     {"set_words", fast_set_words, METH_O, "The lists the fakes are drawn from (once)."},
     {"copy_rows", fast_copy_rows, METH_VARARGS, "A block of plain COPY rows rewritten, or None."},
+    {"insert_rows", fast_insert_rows, METH_VARARGS, "One-line INSERTs of one table rewritten."},
     {"columns", fast_columns, METH_VARARGS, "Some columns' fields of a block of COPY rows, or None."},
     {"sha256", fast_sha256, METH_O, "SHA-256 (for the tests)."},
     {NULL, NULL, 0, NULL},

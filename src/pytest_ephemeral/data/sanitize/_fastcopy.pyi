@@ -24,6 +24,14 @@ def set_words(lists: Mapping[str, tuple[str, ...]], /) -> None: ...
 def copy_rows(
     lines: list[str], width: int, functions: tuple[Callable[[str], str] | None, ...], /
 ) -> str | None: ...
+def insert_rows(
+    lines: list[str],
+    prefix: str,
+    width: int,
+    functions: tuple[object, ...] | None,
+    shown: tuple[int, ...],
+    /,
+) -> tuple[str | None, int, int, tuple[list[str], ...]]: ...
 def columns(
     lines: list[str], width: int, wanted: tuple[int, ...], /
 ) -> tuple[list[str], ...] | None: ...

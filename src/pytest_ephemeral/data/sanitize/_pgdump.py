@@ -339,6 +339,9 @@ class _PgDump:
         # ``blocks`` such a block is yielded as one string of many lines.
         self.fast = fastcopy()
         self.blocks = blocks
+        # The plan and the text before the row of the last one-line INSERT
+        # fast_insert() took: the lines after it are tried in a batch.
+        self.last_insert: tuple[TablePlan, str] | None = None
         self.copied = 0  # rows of the last COPY read by copy_blocks()
         self.source = source
         self.quiet = quiet or sink.failed
@@ -809,11 +812,15 @@ class _PgDump:
                 and "/*" not in statement
             ):
                 self.lineno = start + len(ahead)
+                self.last_insert = None
                 fast = self.fast_insert(statement, start)
                 if fast is not None:
                     if fast and not self.quiet:
                         yield fast
-                    return None, []
+                    if self.last_insert is None:
+                        return None, []
+                    unread = yield from self.insert_batch(it, *self.last_insert)
+                    return None, unread
                 self.lineno = start
         self.flush_observed()
         unread = iter(ahead)
@@ -892,6 +899,10 @@ class _PgDump:
             return None  # the slow path says what is wrong
         counted = (table, plan.drop)
         self.insert_rows[counted] = self.insert_rows.get(counted, 0) + 1
+        if self.fast is not None and (
+            not plan.observe or all(item.block is not None for item in plan.items)
+        ):
+            self.last_insert = (plan, line[: match.end()])
         if plan.drop:
             return ""
         if not plan.items:
@@ -924,6 +935,52 @@ class _PgDump:
             pos = end
         pieces.append(line[pos:])
         return "".join(pieces)
+
+    def insert_batch(
+        self, it: Iterator[str], plan: TablePlan, prefix: str
+    ) -> Generator[str, None, list[str]]:
+        """The one-line INSERTs that follow one fast_insert() took, into the
+        same table with the same text before the row, rewritten (or, for a
+        sink that only looks, handed to the block functions) a block of lines
+        at a time by the compiled ``insert_rows``; returns the lines it did
+        not take (the first of them ends the batch: another statement, a
+        string over several lines, anything unusual), which are read as
+        usual. A value that raises sends the whole block back, to be read
+        line by line, where the error names its line."""
+        assert self.fast is not None
+        insert_rows = self.fast.insert_rows
+        width = len(plan.columns)
+        functions: tuple[object, ...] | None = None
+        if plan.drop or plan.observe:
+            looks = tuple(item for item in plan.items if item.block is not None)
+        else:
+            looks = tuple(item for item in plan.items if item.block is not None)
+            by_column: list[object] = [None] * width
+            for item in plan.items:
+                change = item.copy_only or item.copy
+                by_column[item.index] = (
+                    change if isinstance(change, self.fast.Keyed) else item.value_only or item.value
+                )
+            functions = tuple(by_column)
+        shown = tuple(item.index for item in looks)
+        counted = (plan.table, plan.drop)
+        while True:
+            block = list(islice(it, _BLOCK_ROWS))
+            if not block:
+                return []
+            try:
+                out, done, rows, fields = insert_rows(block, prefix, width, functions, shown)
+                for item, values in zip(looks, fields, strict=True):
+                    assert item.block is not None
+                    item.block(values)
+            except ValueProblem:
+                return block
+            self.lineno += done
+            self.insert_rows[counted] = self.insert_rows.get(counted, 0) + rows
+            if out:
+                yield out
+            if done < len(block):
+                return block[done:]
 
     def flush_observed(self) -> None:
         """Hand the values of the one-line INSERTs kept for a sink that only

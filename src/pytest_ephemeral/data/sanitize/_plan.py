@@ -31,8 +31,9 @@ class PlanItem:
     In a plan that changes values and also shows the originals to another
     sink (see ``observer`` of the sanitizer), ``copy`` and ``value`` do both,
     ``block`` takes the original fields of a block of rows, and
-    ``copy_only`` changes without showing: for a reader that rewrites a block
-    at a time and hands ``block`` the original fields itself.
+    ``copy_only`` and ``value_only`` change without showing: for a reader
+    that rewrites a block at a time and hands ``block`` the original fields
+    itself.
     """
 
     index: int
@@ -41,6 +42,7 @@ class PlanItem:
     value: ValueFn
     block: BlockFn | None = None
     copy_only: CopyFn | None = None
+    value_only: ValueFn | None = None
 
 
 @dataclass(frozen=True, slots=True)
