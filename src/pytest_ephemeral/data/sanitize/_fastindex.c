@@ -137,7 +137,13 @@ static int table_add(Index *self, uint64_t d, uint16_t tag) {
             if (self->count * 3 > (self->mask + 1) * 2 && table_grow(self) < 0) return -1;
             return 1;
         }
-        if (found == d) return 0;
+        if (found == d) {
+            /* Seen before, maybe from another column: the first column of the
+             * input keeps it, whatever order the values came in (blocks of
+             * rows by column, or row by row). */
+            if (tag < self->tags[slot]) self->tags[slot] = tag;
+            return 0;
+        }
         slot = (slot + 1) & self->mask;
     }
 }

@@ -176,6 +176,10 @@ class _HashSet:
                     self._grow()
                 return
             if found == digest:
+                # Seen before, maybe from another column: the first column of
+                # the input keeps it, whatever order the values came in.
+                if tag < self.tags[slot]:
+                    self.tags[slot] = tag
                 return
             slot = (slot + 1) & mask
 
@@ -273,7 +277,7 @@ class OriginalIndex:
         self._ids: dict[str, int] = {}
         self._key = key[:64] if key else secrets.token_bytes(32)
         self._base = hashlib.blake2b(key=self._key, digest_size=8)
-        self._recent: set[str] = set()
+        self._recent: dict[str, int] = {}
         self._skip = rules.fixed_values
         self._values = self._texts = _HashSet()  # one table: the keys are hashed apart
         self._whole = 0
@@ -411,11 +415,12 @@ class OriginalIndex:
 
     def _add(self, ident: int, value: str) -> None:
         recent = self._recent
-        if value in recent:
+        seen = recent.get(value)
+        if seen is not None and seen <= ident:
             return  # added a moment ago (names, cities, repeated keys)
         if len(recent) >= _RECENT:
             recent.clear()
-        recent.add(value)
+        recent[value] = ident
         core = self._core
         if core is not None:
             later: list[str] = []
