@@ -22,6 +22,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
 #define MAX_SEQUENCE 12
 #define MIN_DIGITS 6
 #define FILTER_BITS (1u << 24)
@@ -1102,13 +1108,14 @@ static PyObject *fast_plain(PyObject *Py_UNUSED(module), PyObject *text) {
 /* The tags of the originals in one ASCII value, as _search() and
  * source_of() of _leaks.py find them (whole, then inside), into *found (a
  * set made on the first). -1 on error. */
-static int look_ascii(Index *self, PyObject *value, PyObject *skip, int in_text, PyObject **found) {
+static int look_ascii(Index *self, PyObject *value, uint64_t whole, PyObject *skip, int in_text,
+                      PyObject **found) {
     int ok = wanted(value, skip);
     if (ok < 0) return -1;
     const char *s = (const char *)PyUnicode_DATA(value);
     Py_ssize_t n = PyUnicode_GET_LENGTH(value);
     if (ok) {
-        int tag = table_get(self, siphash(self->k0, self->k1, -1, s, (size_t)n));
+        int tag = table_get(self, whole); /* whole: the value's siphash */
         if (tag >= 0) return add_tag(found, tag);
     }
     if (!in_text) return 0;
@@ -1218,9 +1225,29 @@ static PyObject *Index_look(Index *self, PyObject *args) {
         Py_DECREF(value);
         if (r < 0) goto out;
     }
-    Py_ssize_t pos = 0;
+    /* The whole values' slots of the table, fetched from memory for all the
+     * block's values first: a lookup in a large table is a cache miss, and
+     * misses issued together overlap instead of coming one after another. */
+    Py_ssize_t pos = 0, distinct = PyDict_GET_SIZE(times), next = 0;
+    uint64_t *wholes = PyMem_Malloc(sizeof(uint64_t) * (size_t)(distinct ? distinct : 1));
+    if (wholes == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
     PyObject *value, *count;
     while (PyDict_Next(times, &pos, &value, &count)) {
+        uint64_t d = 0;
+        if (PyUnicode_IS_ASCII(value) && PyUnicode_GET_LENGTH(value) <= limit) {
+            d = siphash(self->k0, self->k1, -1, (const char *)PyUnicode_DATA(value),
+                        (size_t)PyUnicode_GET_LENGTH(value));
+            PREFETCH(&self->keys[(d ? d : 1) & self->mask]);
+        }
+        wholes[next++] = d;
+    }
+    pos = 0;
+    next = 0;
+    while (PyDict_Next(times, &pos, &value, &count)) {
+        uint64_t whole = wholes[next++];
         if (clean != Py_None) {
             int seen = PySet_Contains(clean, value);
             if (seen < 0) goto out;
@@ -1235,8 +1262,9 @@ static PyObject *Index_look(Index *self, PyObject *args) {
             target = left;
         } else {
             PyObject *tags = NULL;
-            if (look_ascii(self, value, skip, in_text, &tags) < 0) {
+            if (look_ascii(self, value, whole, skip, in_text, &tags) < 0) {
                 Py_XDECREF(tags);
+                PyMem_Free(wholes);
                 goto out;
             }
             if (tags != NULL) {
@@ -1253,8 +1281,12 @@ static PyObject *Index_look(Index *self, PyObject *args) {
         }
         int r = pair == NULL ? -1 : PyList_Append(target, pair);
         Py_XDECREF(pair);
-        if (r < 0) goto out;
+        if (r < 0) {
+            PyMem_Free(wholes);
+            goto out;
+        }
     }
+    PyMem_Free(wholes);
     result = Py_BuildValue("(OOOl)", found, rest, left, clean_hits);
 out:
     Py_XDECREF(times);
