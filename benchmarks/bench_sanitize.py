@@ -447,8 +447,8 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
         rules = work / "text.yaml"
         rules.write_text(TEXT_RULES, encoding="utf-8")
         results: dict[tuple[str, str], dict[str, Any]] = {}
-        against: dict[str, list[dict[str, Any]]] = {"whole": [], "text": []}
-        ours: dict[str, list[dict[str, Any]]] = {"whole": [], "text": []}
+        against: dict[str, list[dict[str, Any]]] = {"whole": [], "text": [], "insert": []}
+        ours: dict[str, list[dict[str, Any]]] = {"whole": [], "text": [], "insert": []}
         # Three rounds, interleaved; each row of the table is the run of median CPU.
         rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for _ in range(3):
@@ -460,11 +460,12 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
             results[key] = sorted(runs, key=lambda r: float(r["cpu"]))[1]
         if args.against is not None:  # interleaved, three rounds: the same machine state
             for _ in range(3):
-                for mode in ("whole", "text"):
+                for mode in ("whole", "text", "insert"):
+                    dump, run = (insert_dump, "text") if mode == "insert" else (copy_dump, mode)
                     against[mode].append(
-                        run_text_child(copy_dump, rules, work / "safe.sql", mode, args.against)
+                        run_text_child(dump, rules, work / "safe.sql", run, args.against)
                     )
-                    ours[mode].append(run_text_child(copy_dump, rules, work / "safe.sql", mode))
+                    ours[mode].append(run_text_child(dump, rules, work / "safe.sql", run))
         parallel = run_text_child(copy_dump, rules, work / "safe.sql", "parallel")
         baseline = None
         if args.baseline is not None:
@@ -500,14 +501,15 @@ def main_text(args: argparse.Namespace, say: Callable[[str], None]) -> bool:
             f"{max(parallel['rss_mb'], parallel['child_rss_mb']):>7.1f}MB"
         )
         if args.against is not None:
-            for mode in ("whole", "text"):
+            for mode in ("whole", "text", "insert"):
 
                 def med(runs: list[dict[str, Any]]) -> float:
                     return statistics.median(float(r["cpu"]) for r in runs)
 
                 theirs, mine = med(against[mode]), med(ours[mode])
+                fmt, what = ("INSERT", "text") if mode == "insert" else ("COPY", mode)
                 say(
-                    f"COPY    sanitize + check CPU, {mode:<5} (median of 3, interleaved): this "
+                    f"{fmt:<7} sanitize + check CPU, {what:<5} (median of 3, interleaved): this "
                     f"checkout {mine:.2f}s, --against {theirs:.2f}s -> {theirs / mine:.2f}x"
                 )
         if baseline is not None:

@@ -511,3 +511,59 @@ def test_the_compiled_plain_is_the_python_plain(text: str) -> None:
     from pytest_ephemeral.data.sanitize._text import PLAIN
 
     assert _fastindex.plain(text) == (PLAIN.fullmatch(text) is not None)
+
+
+def _copy_field(value: str) -> str:
+    from pytest_ephemeral.data.sanitize._pgdump import copy_encode
+
+    return copy_encode(value)
+
+
+FIELDS = st.one_of(
+    texts.map(_copy_field),
+    st.just("\\N"),
+    st.sampled_from(["\\101nna", "a\\x41", "x\\\\y", "tab\\there", "é\\n", "1234567", "anna"]),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(FIELDS, min_size=3, max_size=3), min_size=1, max_size=30),
+    st.integers(0, 2),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_column_read_in_place_gives_what_its_fields_give(
+    rows: list[list[str]], at: int, in_text: bool, detecting: bool
+) -> None:
+    """look_rows() on the lines of a block is look() on the column's fields:
+    the same hits, the same values back to Python, the same counts."""
+    from collections import Counter
+
+    from pytest_ephemeral.data.sanitize._pgdump import copy_decode
+
+    assert COMPILED is not None and COMPILED._core is not None
+    core = COMPILED._core
+    lines = ["\t".join(row) + "\n" for row in rows]
+    fields = [row[at] for row in rows]
+    skip: frozenset[str] = frozenset({"anna"})
+
+    Result = tuple[list[tuple[set[int], int]], list[tuple[str, int]], list[tuple[str, int]], int]
+
+    def normal(result: Result) -> tuple[object, ...]:
+        found, rest, left, hits = result
+        return (
+            Counter((frozenset(tags), times) for tags, times in found),
+            Counter(rest),
+            Counter(left),
+            hits,
+        )
+
+    by_fields = core.look(fields, skip, copy_decode, in_text, detecting, None, 40)
+    in_place = core.look_rows(lines, 3, at, skip, copy_decode, in_text, detecting, None, 40)
+    assert normal(in_place) == normal(by_fields)
+    # The cache of values the detection found nothing in (as the caller keeps it).
+    clean = {value for value, _times in by_fields[1]}
+    by_fields = core.look(fields, skip, copy_decode, in_text, detecting, clean, 40)
+    in_place = core.look_rows(lines, 3, at, skip, copy_decode, in_text, detecting, clean, 40)
+    assert normal(in_place) == normal(by_fields)

@@ -1108,12 +1108,35 @@ static PyObject *fast_plain(PyObject *Py_UNUSED(module), PyObject *text) {
 /* The tags of the originals in one ASCII value, as _search() and
  * source_of() of _leaks.py find them (whole, then inside), into *found (a
  * set made on the first). -1 on error. */
+/* wanted() of an ASCII s[0..n). */
+static int wanted_ascii(const char *s, Py_ssize_t n, PyObject *skip) {
+    if (n < 4) return 0;
+    Py_ssize_t a = 0, e = n;
+    while (a < e && is_space((unsigned char)s[a])) a++;
+    while (e > a && is_space((unsigned char)s[e - 1])) e--;
+    if (e - a < 4) return 0;
+    if (!PySet_GET_SIZE(skip)) return 1;
+    PyObject *value = PyUnicode_FromStringAndSize(s, n);
+    if (value == NULL) return -1;
+    int fixed = PySet_Contains(skip, value);
+    Py_DECREF(value);
+    return fixed < 0 ? -1 : !fixed;
+}
+
+static int look_bytes(Index *self, const char *s, Py_ssize_t n, uint64_t whole, PyObject *skip,
+                      int in_text, PyObject **found);
+
 static int look_ascii(Index *self, PyObject *value, uint64_t whole, PyObject *skip, int in_text,
                       PyObject **found) {
-    int ok = wanted(value, skip);
+    return look_bytes(self, (const char *)PyUnicode_DATA(value), PyUnicode_GET_LENGTH(value), whole,
+                      skip, in_text, found);
+}
+
+/* look_ascii() of the ASCII s[0..n). */
+static int look_bytes(Index *self, const char *s, Py_ssize_t n, uint64_t whole, PyObject *skip,
+                      int in_text, PyObject **found) {
+    int ok = wanted_ascii(s, n, skip);
     if (ok < 0) return -1;
-    const char *s = (const char *)PyUnicode_DATA(value);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
     if (ok) {
         int tag = table_get(self, whole); /* whole: the value's siphash */
         if (tag >= 0) return add_tag(found, tag);
@@ -1293,6 +1316,224 @@ out:
     Py_XDECREF(found);
     Py_XDECREF(rest);
     Py_XDECREF(left);
+    return result;
+}
+
+/* -------------------------------- a block of COPY rows searched in place */
+
+typedef struct {
+    uint64_t d;
+    long count;
+    const char *v;  /* the value in its line, or NULL: in the arena at off */
+    Py_ssize_t off, n;
+} Distinct;
+
+/* Decode a COPY field with simple escapes into o (as copy_decoded()); its
+ * length, or -1 for numeric escapes (Python's). */
+static Py_ssize_t decode_simple(const char *f, Py_ssize_t fn, char *o) {
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < fn; i++) {
+        char ch = f[i];
+        if (ch != '\\') {
+            o[j++] = ch;
+            continue;
+        }
+        if (i + 1 == fn) {
+            o[j++] = '\\';
+            break;
+        }
+        ch = f[++i];
+        switch (ch) {
+        case 'b': o[j++] = '\b'; break;
+        case 'f': o[j++] = '\f'; break;
+        case 'n': o[j++] = '\n'; break;
+        case 'r': o[j++] = '\r'; break;
+        case 't': o[j++] = '\t'; break;
+        case 'v': o[j++] = '\v'; break;
+        case 'x': return -1;
+        default:
+            if (ch >= '0' && ch <= '7') return -1;
+            o[j++] = ch;
+        }
+    }
+    return j;
+}
+
+/* Count value in the dict times (value -> int), as look() does. */
+static int count_into(PyObject *times, PyObject *value) {
+    PyObject *count = PyDict_GetItemWithError(times, value);
+    if (count == NULL && PyErr_Occurred()) return -1;
+    PyObject *now = PyLong_FromLong((count == NULL ? 0 : PyLong_AsLong(count)) + 1);
+    int rc = now == NULL ? -1 : PyDict_SetItem(times, value, now);
+    Py_XDECREF(now);
+    return rc;
+}
+
+/* look_rows(lines, width, index, skip, decode, in_text, detecting, clean, limit)
+ *   -> (found, rest, left, clean_hits): what look() gives for the fields of
+ * column index of a block of plain COPY rows (the caller checked them, as
+ * _fastcopy.columns() does), read in place: a str is made only for what
+ * goes back to Python (rest: found nothing, but the detection may; left:
+ * not ASCII, longer than limit, or with numeric escapes). clean (a set, or
+ * None): values Python's detection found nothing in before, counted in
+ * clean_hits instead of going to rest. */
+static PyObject *Index_look_rows(Index *self, PyObject *args) {
+    PyObject *lines, *skip, *decode, *clean;
+    Py_ssize_t width, index, limit;
+    int in_text, detecting;
+    if (!PyArg_ParseTuple(args, "O!nnO!OppOn", &PyList_Type, &lines, &width, &index,
+                          &PyFrozenSet_Type, &skip, &decode, &in_text, &detecting, &clean, &limit))
+        return NULL;
+    if (index < 0 || index >= width || (clean != Py_None && !PySet_Check(clean))) {
+        PyErr_SetString(PyExc_ValueError, "look_rows(): an index in the row, clean a set or None");
+        return NULL;
+    }
+    Py_ssize_t rows = PyList_GET_SIZE(lines), distinct = 0;
+    size_t cap = 16;
+    while (cap < (size_t)rows * 2) cap *= 2;
+    Distinct *map = PyMem_Calloc(cap, sizeof(Distinct));
+    Py_ssize_t *order = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(rows ? rows : 1));
+    Buffer arena = {NULL, 0, 0};
+    PyObject *times = PyDict_New(), *found = PyList_New(0), *rest = PyList_New(0),
+             *left = PyList_New(0), *keep = PyList_New(0), *result = NULL;
+    long clean_hits = 0;
+    if (map == NULL || order == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (times == NULL || found == NULL || rest == NULL || left == NULL || keep == NULL) goto out;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        PyObject *line = PyList_GET_ITEM(lines, r);
+        if (!PyUnicode_Check(line)) {
+            PyErr_SetString(PyExc_TypeError, "look_rows(): the lines are str");
+            goto out;
+        }
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+        if (s == NULL) goto out;
+        const char *end = s + n - 1, *f = s; /* end: the newline */
+        for (Py_ssize_t c = 0; c < index && f != NULL; c++) {
+            f = memchr(f, '\t', (size_t)(end - f));
+            if (f != NULL) f++;
+        }
+        const char *stop = f == NULL ? NULL : index + 1 < width ? memchr(f, '\t', (size_t)(end - f)) : end;
+        if (stop == NULL) {
+            PyErr_SetString(PyExc_ValueError, "look_rows(): a line is not a plain row");
+            goto out;
+        }
+        Py_ssize_t fn = stop - f, vn = fn, off = -1;
+        if (fn == 2 && f[0] == '\\' && f[1] == 'N') continue;
+        int python = 0;
+        if (!PyUnicode_IS_ASCII(line))
+            for (Py_ssize_t i = 0; i < fn && !python; i++) python = (unsigned char)f[i] >= 0x80;
+        if (!python && memchr(f, '\\', (size_t)fn) != NULL) {
+            if (buf_reserve(&arena, arena.len + (size_t)fn) < 0) goto out;
+            vn = decode_simple(f, fn, arena.data + arena.len);
+            if (vn < 0) {
+                python = 1;
+            } else {
+                off = (Py_ssize_t)arena.len;
+                arena.len += (size_t)vn;
+            }
+        }
+        const char *bytes = off >= 0 ? arena.data + off : f;
+        if (python || vn > limit) {
+            PyObject *raw = PyUnicode_DecodeUTF8(f, fn, "strict"), *value = NULL;
+            if (raw != NULL)
+                value = memchr(f, '\\', (size_t)fn) ? PyObject_CallOneArg(decode, raw) : Py_NewRef(raw);
+            Py_XDECREF(raw);
+            if (value == NULL) goto out;
+            if (!PyUnicode_IS_ASCII(value) || PyUnicode_GET_LENGTH(value) > limit) {
+                int rc = count_into(times, value);
+                Py_DECREF(value);
+                if (rc < 0) goto out;
+                continue;
+            }
+            /* decoded by Python to ASCII (numeric escapes): looked here, as look() does */
+            int rc = PyList_Append(keep, value);
+            Py_DECREF(value);
+            if (rc < 0) goto out;
+            bytes = (const char *)PyUnicode_DATA(value); /* kept alive by keep */
+            vn = PyUnicode_GET_LENGTH(value);
+            off = -1;
+            f = bytes;
+        }
+        uint64_t d = siphash(self->k0, self->k1, -1, bytes, (size_t)vn);
+        if (d == 0) d = 1;
+        size_t slot = (size_t)d & (cap - 1);
+        for (;;) {
+            Distinct *e = &map[slot];
+            if (e->count == 0) {
+                e->d = d;
+                e->count = 1;
+                e->v = off >= 0 ? NULL : f;
+                e->off = off;
+                e->n = vn;
+                order[distinct++] = (Py_ssize_t)slot;
+                PREFETCH(&self->keys[d & self->mask]);
+                break;
+            }
+            if (e->d == d) {
+                e->count++;
+                break;
+            }
+            slot = (slot + 1) & (cap - 1);
+        }
+    }
+    for (Py_ssize_t i = 0; i < distinct; i++) {
+        Distinct *e = &map[order[i]];
+        const char *v = e->v != NULL ? e->v : arena.data + e->off;
+        PyObject *tags = NULL, *pair = NULL, *target = NULL;
+        if (look_bytes(self, v, e->n, e->d, skip, in_text, &tags) < 0) {
+            Py_XDECREF(tags);
+            goto out;
+        }
+        if (tags != NULL) {
+            PyObject *times_obj = PyLong_FromLong(e->count);
+            pair = times_obj == NULL ? NULL : PyTuple_Pack(2, tags, times_obj);
+            Py_XDECREF(times_obj);
+            Py_DECREF(tags);
+            target = found;
+        } else if (detecting && may_detect(v, e->n)) {
+            PyObject *value = PyUnicode_FromStringAndSize(v, e->n);
+            if (value == NULL) goto out;
+            int seen = clean == Py_None ? 0 : PySet_Contains(clean, value);
+            if (seen != 0) {
+                Py_DECREF(value);
+                if (seen < 0) goto out;
+                clean_hits += e->count;
+                continue;
+            }
+            PyObject *times_obj = PyLong_FromLong(e->count);
+            pair = times_obj == NULL ? NULL : PyTuple_Pack(2, value, times_obj);
+            Py_XDECREF(times_obj);
+            Py_DECREF(value);
+            target = rest;
+        } else {
+            continue;
+        }
+        int rc = pair == NULL ? -1 : PyList_Append(target, pair);
+        Py_XDECREF(pair);
+        if (rc < 0) goto out;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *value, *count;
+    while (PyDict_Next(times, &pos, &value, &count)) {
+        PyObject *pair = PyTuple_Pack(2, value, count);
+        int rc = pair == NULL ? -1 : PyList_Append(left, pair);
+        Py_XDECREF(pair);
+        if (rc < 0) goto out;
+    }
+    result = Py_BuildValue("(OOOl)", found, rest, left, clean_hits);
+out:
+    PyMem_Free(map);
+    PyMem_Free(order);
+    PyMem_Free(arena.data);
+    Py_XDECREF(times);
+    Py_XDECREF(found);
+    Py_XDECREF(rest);
+    Py_XDECREF(left);
+    Py_XDECREF(keep);
     return result;
 }
 
@@ -1493,6 +1734,8 @@ static PyMethodDef Index_methods[] = {
     {"key_tag", (PyCFunction)Index_key_tag, METH_O, "The tag of a key, or -1."},
     {"first", (PyCFunction)Index_first, METH_O, "Whether a word key may start with this token."},
     {"search", (PyCFunction)Index_search, METH_VARARGS, "Add the tags of the keys inside an ASCII text."},
+    {"look_rows", (PyCFunction)Index_look_rows, METH_VARARGS,
+     "look() of one column of a block of plain COPY rows, read in place."},
     {"look", (PyCFunction)Index_look, METH_VARARGS, "Search the values of a block of COPY fields."},
     {"add", (PyCFunction)Index_add, METH_VARARGS, "Remember a wanted original and its keys."},
     {"collect", (PyCFunction)Index_collect, METH_VARARGS, "Remember the originals of a block of COPY fields."},

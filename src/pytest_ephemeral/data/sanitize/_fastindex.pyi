@@ -38,6 +38,19 @@ class Index:
         limit: int,
         /,
     ) -> tuple[list[tuple[set[int], int]], list[tuple[str, int]], list[tuple[str, int]], int]: ...
+    def look_rows(
+        self,
+        lines: list[str],
+        width: int,
+        index: int,
+        skip: frozenset[str],
+        decode: Callable[[str], str],
+        in_text: bool,
+        detecting: bool,
+        clean: set[str] | None,
+        limit: int,
+        /,
+    ) -> tuple[list[tuple[set[int], int]], list[tuple[str, int]], list[tuple[str, int]], int]: ...
     def search(self, text: str, found: set[int], /) -> bool: ...
     def export(self) -> tuple[object, ...]: ...
     @classmethod

@@ -52,7 +52,7 @@ from ._engine import _process
 from ._fakes import VOCABULARY_KINDS
 from ._io import Format, decode_error, detect_format, open_input, table_from_path
 from ._pgdump import copy_decode
-from ._plan import BlockFn, CopyFn, PlanItem, Sink, TablePlan, ValueFn
+from ._plan import BlockFn, CopyFn, PlanItem, RowsFn, Sink, TablePlan, ValueFn
 from ._rules import ColumnRule, Fake, Fixed, Hash, Keep, Noise, Null, Rules, Transform
 from ._text import (
     COMMON_WORDS,
@@ -681,6 +681,7 @@ class _Hits:
         self.found: dict[tuple[str, str], dict[str, int]] = {}
         self.counts: dict[tuple[str, str], int] = {}
         self.kinds: dict[tuple[str, str], dict[str, int]] = {}
+        self._lookers: dict[tuple[str, str], tuple[BlockFn, RowsFn]] = {}
 
     def choose(self, table: str, column: str) -> bool:
         """The columns to read: searched for originals, or checked by the detection."""
@@ -741,11 +742,25 @@ class _Hits:
         """What :meth:`looker` does, for the COPY fields of a block of rows, in
         the compiled index; ``None`` without it (or for a column only
         checked by the detection)."""
+        both = self.block_lookers(table, column)
+        return None if both is None else both[0]
+
+    def rows_looker(self, table: str, column: str) -> RowsFn | None:
+        """:meth:`block_looker` for the plain COPY rows of a block, read in place."""
+        both = self.block_lookers(table, column)
+        return None if both is None else both[1]
+
+    def block_lookers(self, table: str, column: str) -> tuple[BlockFn, RowsFn] | None:
+        """The functions of :meth:`block_looker` and :meth:`rows_looker`
+        (one pair per column: they share the counts and the cache)."""
+        key = (table, column)
+        made = self._lookers.get(key)
+        if made is not None:
+            return made
         index = self.index
         core = index._core
         if core is None or not index.searches(table, column):
             return None
-        key = (table, column)
         look = self.looker(table, column)  # for the values left to Python
         in_text = self.in_text and index.in_text
         detecting = self.detects(table, column)
@@ -758,17 +773,13 @@ class _Hits:
         caching = True
         hits = 0
 
-        def block(raws: list[str]) -> None:
+        def take(
+            found: list[tuple[set[int], int]],
+            rest: list[tuple[str, int]],
+            left: list[tuple[str, int]],
+            clean_hits: int,
+        ) -> None:
             nonlocal caching, hits
-            found, rest, left, clean_hits = core.look(
-                raws,
-                skip,
-                copy_decode,
-                in_text,
-                detecting,
-                clean if caching else None,
-                _CHUNK,
-            )
             for tags, times in found:
                 for tag in tags:
                     source = sources[tag]
@@ -790,7 +801,20 @@ class _Hits:
                     caching = hits * 16 >= _RECENT
                     hits = 0
 
-        return block
+        def block(raws: list[str]) -> None:
+            cache = clean if caching else None
+            take(*core.look(raws, skip, copy_decode, in_text, detecting, cache, _CHUNK))
+
+        def rows(lines: list[str], width: int, at: int) -> None:
+            cache = clean if caching else None
+            take(
+                *core.look_rows(
+                    lines, width, at, skip, copy_decode, in_text, detecting, cache, _CHUNK
+                )
+            )
+
+        made = self._lookers[key] = (block, rows)
+        return made
 
     def look(self, table: str, column: str, value: str | None) -> None:
         self.looker(table, column)(value)
@@ -847,10 +871,12 @@ class _ValueSink:
         choose: Chooser,
         make: Callable[[str, str], Looker],
         make_block: Callable[[str, str], BlockFn | None] | None = None,
+        make_rows: Callable[[str, str], RowsFn | None] | None = None,
     ) -> None:
         self.choose = choose
         self.make = make
         self.make_block = make_block
+        self.make_rows = make_rows
 
     @property
     def failed(self) -> bool:
@@ -867,9 +893,15 @@ class _ValueSink:
                 look = self.make(table, column)
                 value = _recorder(look)
                 block = None if self.make_block is None else self.make_block(table, column)
+                rows = None if self.make_rows is None else self.make_rows(table, column)
                 items.append(
                     PlanItem(
-                        index, column, _recording_copy(value), value, block or _block_looker(look)
+                        index,
+                        column,
+                        _recording_copy(value),
+                        value,
+                        block or _block_looker(look),
+                        rows=rows,
                     )
                 )
         return TablePlan(table, columns, tuple(items), observe=True)
@@ -972,7 +1004,8 @@ def check_leaks_files(
     if index is None:
         index = collect_originals(original, rules, fmt=fmt, table=table, salt=salt, in_text=in_text)
     hits = _Hits(index, in_text=in_text, detect=detect)
-    _scan_file(Path(sanitized), _ValueSink(hits.choose, hits.looker, hits.block_looker), fmt, table)
+    sink = _ValueSink(hits.choose, hits.looker, hits.block_looker, hits.rows_looker)
+    _scan_file(Path(sanitized), sink, fmt, table)
     return hits.leaks()
 
 

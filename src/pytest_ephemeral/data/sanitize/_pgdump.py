@@ -622,9 +622,12 @@ class _PgDump:
         ``\\r\\n``, a wrong field count) is read line by line, as
         :meth:`copy` reads. Sets ``lineno`` and ``observed`` (rows); returns
         the lines read past the end marker."""
+        # Items that read the rows in place, and the others (given the fields).
+        in_place = tuple((item.index, item.rows) for item in plan.items if item.rows is not None)
         blocks = tuple((item.index, item.block) for item in plan.items if item.block is not None)
+        given = tuple((i, f) for i, f in blocks if all(i != j for j, _rows in in_place))
         split = _block_columns if self.fast is None else self.fast.columns
-        wanted = tuple(index for index, _function in blocks)
+        wanted = tuple(index for index, _function in given)
         lineno = start
         rows = 0
         index = -1
@@ -637,8 +640,10 @@ class _PgDump:
                 columns = split(block, width, wanted)
                 if columns is not None:
                     try:
-                        for (_index, function), fields in zip(blocks, columns, strict=True):
+                        for (_index, function), fields in zip(given, columns, strict=True):
                             function(fields)
+                        for index, rows_of in in_place:
+                            rows_of(block, width, index)
                     except ValueProblem:
                         pass  # found again below, on its line
                     else:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BlockFn", "CopyFn", "PlanItem", "Sink", "TablePlan", "ValueFn"]
+__all__ = ["BlockFn", "CopyFn", "PlanItem", "RowsFn", "Sink", "TablePlan", "ValueFn"]
 
 #: A COPY field in text format (escaped, ``\N`` for NULL) to its replacement.
 CopyFn = Callable[[str], str]
@@ -22,6 +22,10 @@ ValueFn = Callable[[str | None], str | None]
 #: The COPY fields of one column for a block of rows (escaped, ``\N`` for
 #: NULL), in row order; for sinks that only look (:attr:`TablePlan.observe`).
 BlockFn = Callable[[list[str]], None]
+#: A block of plain COPY rows (lines of ``width`` fields, as the reader
+#: checked them), the row width and a column's index: what a
+#: :data:`BlockFn` does for that column's fields, read in place.
+RowsFn = Callable[[list[str], int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class PlanItem:
     block: BlockFn | None = None
     copy_only: CopyFn | None = None
     value_only: ValueFn | None = None
+    #: ``block`` for plain COPY rows read in place (see :data:`RowsFn`).
+    rows: RowsFn | None = None
 
 
 @dataclass(frozen=True, slots=True)
