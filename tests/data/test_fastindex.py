@@ -567,3 +567,27 @@ def test_a_column_read_in_place_gives_what_its_fields_give(
     by_fields = core.look(fields, skip, copy_decode, in_text, detecting, clean, 40)
     in_place = core.look_rows(lines, 3, at, skip, copy_decode, in_text, detecting, clean, 40)
     assert normal(in_place) == normal(by_fields)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(FIELDS, min_size=2, max_size=2), min_size=1, max_size=30), st.booleans())
+def test_a_column_collected_in_place_is_the_column_collected_from_its_fields(
+    rows: list[list[str]], in_text: bool
+) -> None:
+    from pytest_ephemeral.data.sanitize._pgdump import copy_decode
+
+    lines = ["\t".join(row) + "\n" for row in rows]
+    skip: frozenset[str] = frozenset({"anna"})
+    by_fields = OriginalIndex(rules(), key=b"k" * 32, in_text=in_text)
+    in_place = OriginalIndex(rules(), key=b"k" * 32, in_text=in_text)
+    assert by_fields._core is not None and in_place._core is not None
+    later_fields: list[str] = []
+    later_rows: list[str] = []
+    added = by_fields._core.collect(
+        0, [row[1] for row in rows], skip, in_text, copy_decode, later_fields
+    )
+    assert (
+        in_place._core.collect_rows(0, lines, 2, 1, skip, in_text, copy_decode, later_rows) == added
+    )
+    assert later_rows == later_fields
+    assert in_place._core.export() == by_fields._core.export()

@@ -910,14 +910,28 @@ static int wanted(PyObject *value, PyObject *skip) {
 /* Add one wanted original: the whole value and, with in_text, its keys;
  * values whose keys are left to Python are appended to later. 1 when the
  * whole value was new, 0 when not, -1 on error. */
+static int add_original_bytes(Index *self, uint16_t tag, const char *s, Py_ssize_t n, int ascii,
+                              int in_text, PyObject *later);
+
 static int add_original(Index *self, uint16_t tag, PyObject *value, int in_text,
                         PyObject *later) {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(value, &n);
     if (s == NULL) return -1;
+    return add_original_bytes(self, tag, s, n, PyUnicode_IS_ASCII(value), in_text, later);
+}
+
+/* add_original() of the UTF-8 s[0..n) (ascii: all of it is). */
+static int add_original_bytes(Index *self, uint16_t tag, const char *s, Py_ssize_t n, int ascii,
+                              int in_text, PyObject *later) {
     int added = table_add(self, siphash(self->k0, self->k1, -1, s, (size_t)n), tag);
     if (added < 0 || !in_text) return added;
-    if (!PyUnicode_IS_ASCII(value) || n > KEYS_MAX_CHARS) return PyList_Append(later, value) < 0 ? -1 : added;
+    if (!ascii || n > KEYS_MAX_CHARS) {
+        PyObject *value = PyUnicode_DecodeUTF8(s, n, "strict");
+        int rc = value == NULL ? -1 : PyList_Append(later, value);
+        Py_XDECREF(value);
+        return rc < 0 ? -1 : added;
+    }
     Buffer keys[MAX_KEYS] = {{NULL, 0, 0}};
     int count = original_keys_ascii(s, n, keys);
     for (int i = 0; i < count; i++) {
@@ -1537,6 +1551,83 @@ out:
     return result;
 }
 
+/* collect_rows(tag, lines, width, index, skip, in_text, decode, later) -> int:
+ * collect() of the fields of column index of a block of plain COPY rows
+ * (checked by the caller), read in place. */
+static PyObject *Index_collect_rows(Index *self, PyObject *args) {
+    int tag, in_text;
+    PyObject *lines, *skip, *decode, *later;
+    Py_ssize_t width, index;
+    if (!PyArg_ParseTuple(args, "iO!nnO!pOO!", &tag, &PyList_Type, &lines, &width, &index,
+                          &PyFrozenSet_Type, &skip, &in_text, &decode, &PyList_Type, &later))
+        return NULL;
+    if (index < 0 || index >= width) {
+        PyErr_SetString(PyExc_ValueError, "collect_rows(): an index in the row");
+        return NULL;
+    }
+    Buffer scratch = {NULL, 0, 0};
+    long total = 0;
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(lines); r++) {
+        PyObject *line = PyList_GET_ITEM(lines, r);
+        if (!PyUnicode_Check(line)) {
+            PyErr_SetString(PyExc_TypeError, "collect_rows(): the lines are str");
+            goto fail;
+        }
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+        if (s == NULL) goto fail;
+        const char *end = s + n - 1, *f = s;
+        for (Py_ssize_t c = 0; c < index && f != NULL; c++) {
+            f = memchr(f, '\t', (size_t)(end - f));
+            if (f != NULL) f++;
+        }
+        const char *stop = f == NULL ? NULL : index + 1 < width ? memchr(f, '\t', (size_t)(end - f)) : end;
+        if (stop == NULL) {
+            PyErr_SetString(PyExc_ValueError, "collect_rows(): a line is not a plain row");
+            goto fail;
+        }
+        Py_ssize_t fn = stop - f;
+        if (fn < 4) continue; /* \N, and values too short to be wanted */
+        const char *v = f;
+        Py_ssize_t vn = fn;
+        if (memchr(f, '\\', (size_t)fn) != NULL) {
+            if (buf_reserve(&scratch, (size_t)fn) < 0) goto fail;
+            vn = decode_simple(f, fn, scratch.data);
+            v = scratch.data;
+            if (vn < 0) { /* numeric escapes: decoded by Python, added as collect() does */
+                PyObject *raw = PyUnicode_DecodeUTF8(f, fn, "strict");
+                PyObject *value = raw == NULL ? NULL : PyObject_CallOneArg(decode, raw);
+                Py_XDECREF(raw);
+                if (value == NULL) goto fail;
+                int ok = wanted(value, skip);
+                int added = ok > 0 ? add_original(self, (uint16_t)tag, value, in_text, later) : ok;
+                Py_DECREF(value);
+                if (added < 0) goto fail;
+                total += added;
+                continue;
+            }
+        }
+        int ascii = 1;
+        for (Py_ssize_t i = 0; i < vn && ascii; i++) ascii = (unsigned char)v[i] < 0x80;
+        int ok;
+        if (ascii) {
+            ok = wanted_ascii(v, vn, skip);
+        } else {
+            PyObject *value = PyUnicode_DecodeUTF8(v, vn, "strict");
+            ok = value == NULL ? -1 : wanted(value, skip);
+            Py_XDECREF(value);
+        }
+        int added = ok > 0 ? add_original_bytes(self, (uint16_t)tag, v, vn, ascii, in_text, later) : ok;
+        if (added < 0) goto fail;
+        total += added;
+    }
+    PyMem_Free(scratch.data);
+    return PyLong_FromLong(total);
+fail:
+    PyMem_Free(scratch.data);
+    return NULL;
+}
+
 /* ------------------------------------------ one row of INSERT literals */
 
 /* insert_literals(line, pos) -> list[tuple[int, int]] | None: where the
@@ -1738,6 +1829,8 @@ static PyMethodDef Index_methods[] = {
      "look() of one column of a block of plain COPY rows, read in place."},
     {"look", (PyCFunction)Index_look, METH_VARARGS, "Search the values of a block of COPY fields."},
     {"add", (PyCFunction)Index_add, METH_VARARGS, "Remember a wanted original and its keys."},
+    {"collect_rows", (PyCFunction)Index_collect_rows, METH_VARARGS,
+     "collect() of one column of a block of plain COPY rows, read in place."},
     {"collect", (PyCFunction)Index_collect, METH_VARARGS, "Remember the originals of a block of COPY fields."},
     {"export", (PyCFunction)Index_export, METH_NOARGS, "The state, for restore()."},
     {"restore", (PyCFunction)Index_restore, METH_O | METH_CLASS, "The index export() gave."},

@@ -38,6 +38,18 @@ class Index:
         limit: int,
         /,
     ) -> tuple[list[tuple[set[int], int]], list[tuple[str, int]], list[tuple[str, int]], int]: ...
+    def collect_rows(
+        self,
+        tag: int,
+        lines: list[str],
+        width: int,
+        index: int,
+        skip: frozenset[str],
+        in_text: bool,
+        decode: Callable[[str], str],
+        later: list[str],
+        /,
+    ) -> int: ...
     def look_rows(
         self,
         lines: list[str],

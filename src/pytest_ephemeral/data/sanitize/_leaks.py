@@ -394,6 +394,23 @@ class OriginalIndex:
 
         return block
 
+    def rows_adder(self, source: str) -> RowsFn | None:
+        """:meth:`block_adder` for the plain COPY rows of a block, read in place."""
+        core = self._core
+        if core is None:
+            return None
+        self.adder(source)  # gives the source its id
+        ident = self._ids[source]
+        skip = frozenset(self._skip)
+        in_text = self.in_text
+
+        def rows(lines: list[str], width: int, at: int) -> None:
+            later: list[str] = []
+            added = core.collect_rows(ident, lines, width, at, skip, in_text, copy_decode, later)
+            self._added(core, ident, added, later)
+
+        return rows
+
     def collector(self) -> Sink:
         """A sink that adds the originals of the columns this index collects
         (for :func:`collect_originals`, or for the sanitizer's ``observer``,
@@ -402,6 +419,7 @@ class OriginalIndex:
             self.collects,
             lambda t, c: self.adder(f"{t}.{c}"),
             lambda t, c: self.block_adder(f"{t}.{c}"),
+            lambda t, c: self.rows_adder(f"{t}.{c}"),
         )
 
     def _added(self, core: _fastindex.Index, ident: int, added: int, later: list[str]) -> None:

@@ -695,8 +695,13 @@ class _PgDump:
         by_column = tuple(functions)
         items = tuple((item.index, item.copy) for item in plan.items)
         # The original fields of a block for the items that show them (an
-        # observer's): split again, once copy_rows took the block.
-        blocks = tuple((item.index, item.block) for item in plan.items if item.block is not None)
+        # observer's): read in place, or split again, once copy_rows took it.
+        in_place = tuple((item.index, item.rows) for item in plan.items if item.rows is not None)
+        blocks = tuple(
+            (item.index, item.block)
+            for item in plan.items
+            if item.block is not None and item.rows is None
+        )
         shown = tuple(index for index, _block in blocks)
         columns = self.fast.columns
         lineno = start
@@ -711,12 +716,14 @@ class _PgDump:
                     out = copy_rows(block, width, by_column)
                 except ValueProblem:
                     out = None  # found again below, on its line
-                if out is not None and blocks:
+                if out is not None and (blocks or in_place):
                     originals = columns(block, width, shown)
                     assert originals is not None  # copy_rows took the block
                     try:
                         for (_index, look), fields in zip(blocks, originals, strict=True):
                             look(fields)
+                        for at, rows_of in in_place:
+                            rows_of(block, width, at)
                     except ValueProblem:
                         out = None  # found again below, on its line
                 if out is not None:
