@@ -246,7 +246,7 @@ def _observed(items: list[PlanItem], shown: tuple[PlanItem, ...]) -> list[PlanIt
         item = by_index.get(look.index)
         if item is None:
             by_index[look.index] = PlanItem(
-                look.index, look.column, look.copy, look.value, look.block
+                look.index, look.column, look.copy, look.value, look.block, rows=look.rows
             )
             continue
         by_index[look.index] = PlanItem(
@@ -257,6 +257,7 @@ def _observed(items: list[PlanItem], shown: tuple[PlanItem, ...]) -> list[PlanIt
             look.block,
             item.copy,
             item.value,
+            look.rows,
         )
     return [by_index[index] for index in sorted(by_index)]
 
