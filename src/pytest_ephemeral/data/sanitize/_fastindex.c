@@ -90,6 +90,13 @@ typedef struct {
     uint8_t *filter;      /* first tokens of word keys */
     int words, digits, emails;
     unsigned lengths;     /* bit n: a word key of n tokens exists */
+    /* Adds of a block held back (collect_rows): their slots are fetched from
+     * memory as they come, and written together (see table_flush). */
+    uint64_t *pending;
+    uint16_t *pending_tags;
+    uint8_t *pending_whole;
+    size_t pending_count, pending_cap;
+    int deferring;
 } Index;
 
 static int table_alloc(Index *self, size_t capacity) {
@@ -154,6 +161,51 @@ static int table_add(Index *self, uint64_t d, uint16_t tag) {
     }
 }
 
+/* table_add(), or, while deferring, held back to be added by table_flush()
+ * (whole: a whole value, whose newness table_flush() counts); 1 when added,
+ * 0 when there already or held back, -1 on error. */
+static int table_put(Index *self, uint64_t d, uint16_t tag, int whole) {
+    if (!self->deferring) return table_add(self, d, tag);
+    if (self->pending_count == self->pending_cap) {
+        size_t cap = self->pending_cap ? self->pending_cap * 2 : 4096;
+        uint64_t *p = PyMem_Realloc(self->pending, cap * sizeof(uint64_t));
+        if (p != NULL) self->pending = p;
+        uint16_t *t = PyMem_Realloc(self->pending_tags, cap * sizeof(uint16_t));
+        if (t != NULL) self->pending_tags = t;
+        uint8_t *w = PyMem_Realloc(self->pending_whole, cap);
+        if (w != NULL) self->pending_whole = w;
+        if (p == NULL || t == NULL || w == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->pending_cap = cap;
+    }
+    if (d == 0) d = 1;
+    PREFETCH(&self->keys[d & self->mask]);
+    self->pending[self->pending_count] = d;
+    self->pending_tags[self->pending_count] = tag;
+    self->pending_whole[self->pending_count] = (uint8_t)whole;
+    self->pending_count++;
+    return 0;
+}
+
+/* The adds held back, in the order they came; the number of new whole
+ * values among them, or -1 on error. */
+static long table_flush(Index *self) {
+    long added = 0;
+    self->deferring = 0;
+    for (size_t i = 0; i < self->pending_count; i++) {
+        int r = table_add(self, self->pending[i], self->pending_tags[i]);
+        if (r < 0) {
+            self->pending_count = 0;
+            return -1;
+        }
+        if (self->pending_whole[i]) added += r;
+    }
+    self->pending_count = 0;
+    return added;
+}
+
 static int table_get(const Index *self, uint64_t d) {
     if (d == 0) d = 1;
     size_t slot = d & self->mask;
@@ -208,6 +260,9 @@ static int Index_init(Index *self, PyObject *args, PyObject *kwds) {
 }
 
 static void Index_dealloc(Index *self) {
+    PyMem_Free(self->pending);
+    PyMem_Free(self->pending_tags);
+    PyMem_Free(self->pending_whole);
     PyMem_Free(self->keys);
     PyMem_Free(self->tags);
     PyMem_Free(self->filter);
@@ -250,7 +305,7 @@ static PyObject *Index_add_key(Index *self, PyObject *args) {
 
 /* The key s[0..n) (kind and text), with the flags and the first-token filter. */
 static int add_key_bytes(Index *self, uint16_t tag, const char *s, Py_ssize_t n) {
-    if (table_add(self, key_hash(self, s, (size_t)n), tag) < 0) return -1;
+    if (table_put(self, key_hash(self, s, (size_t)n), tag, 0) < 0) return -1;
     char kind = s[0];
     if (kind == '#') {
         self->digits = 1;
@@ -924,7 +979,7 @@ static int add_original(Index *self, uint16_t tag, PyObject *value, int in_text,
 /* add_original() of the UTF-8 s[0..n) (ascii: all of it is). */
 static int add_original_bytes(Index *self, uint16_t tag, const char *s, Py_ssize_t n, int ascii,
                               int in_text, PyObject *later) {
-    int added = table_add(self, siphash(self->k0, self->k1, -1, s, (size_t)n), tag);
+    int added = table_put(self, siphash(self->k0, self->k1, -1, s, (size_t)n), tag, 1);
     if (added < 0 || !in_text) return added;
     if (!ascii || n > KEYS_MAX_CHARS) {
         PyObject *value = PyUnicode_DecodeUTF8(s, n, "strict");
@@ -1010,28 +1065,33 @@ static PyObject *Index_collect(Index *self, PyObject *args) {
                           &in_text, &decode, &PyList_Type, &later))
         return NULL;
     long total = 0;
+    self->deferring = 1; /* see table_put */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(raws); i++) {
         PyObject *raw = PyList_GET_ITEM(raws, i);
         if (!PyUnicode_Check(raw)) {
             PyErr_SetString(PyExc_TypeError, "the fields are str");
-            return NULL;
+            goto fail;
         }
         Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
         if (n < 4) continue; /* \N, and values too short to be wanted */
         PyObject *value;
         if (PyUnicode_FindChar(raw, '\\', 0, n, 1) >= 0) {
             value = copy_decoded(raw, decode);
-            if (value == NULL) return NULL;
+            if (value == NULL) goto fail;
         } else {
             value = Py_NewRef(raw);
         }
         int ok = wanted(value, skip);
         int added = ok > 0 ? add_original(self, (uint16_t)tag, value, in_text, later) : ok;
         Py_DECREF(value);
-        if (added < 0) return NULL;
+        if (added < 0) goto fail;
         total += added;
     }
-    return PyLong_FromLong(total);
+    long flushed = table_flush(self);
+    return flushed < 0 ? NULL : PyLong_FromLong(total + flushed);
+fail:
+    table_flush(self); /* (the error is the one raised) */
+    return NULL;
 }
 
 /* set_common_words(words): the lower-cased common English words. */
@@ -1567,6 +1627,7 @@ static PyObject *Index_collect_rows(Index *self, PyObject *args) {
     }
     Buffer scratch = {NULL, 0, 0};
     long total = 0;
+    self->deferring = 1;
     for (Py_ssize_t r = 0; r < PyList_GET_SIZE(lines); r++) {
         PyObject *line = PyList_GET_ITEM(lines, r);
         if (!PyUnicode_Check(line)) {
@@ -1622,9 +1683,11 @@ static PyObject *Index_collect_rows(Index *self, PyObject *args) {
         total += added;
     }
     PyMem_Free(scratch.data);
-    return PyLong_FromLong(total);
+    long flushed = table_flush(self);
+    return flushed < 0 ? NULL : PyLong_FromLong(total + flushed);
 fail:
     PyMem_Free(scratch.data);
+    table_flush(self); /* (the error is the one raised) */
     return NULL;
 }
 
