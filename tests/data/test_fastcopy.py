@@ -452,3 +452,14 @@ def test_a_long_run_of_inserts_goes_in_batches_with_lines_counted(
     output = compiled[0]
     assert isinstance(output, bytes), compiled
     assert output.count(b"INSERT INTO") == 5000
+
+
+@pytest.mark.parametrize(
+    ("odd", "plain"),
+    [("\\.\n", 2), ("a\tb\r\n", 2), ("a\\\tb\n", 2), ("a\tb\\\n", 2), ("ab\n", 2), ("a\tb", 2)],
+)
+def test_the_plain_rows_before_an_odd_line_are_counted(odd: str, plain: int) -> None:
+    lines = ["1\tx\n", "2\ty\n", odd, "3\tz\n"]
+    assert _fastcopy.plain_prefix(lines, 2) == plain
+    assert _fastcopy.plain_prefix(lines[:2], 2) == 2
+    assert _fastcopy.plain_prefix([], 2) == 0

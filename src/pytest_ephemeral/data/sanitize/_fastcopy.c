@@ -839,32 +839,54 @@ static PyObject *Keyed_value(Keyed *self, PyObject *value) {
  * before a tab or the newline, \r\n, a wrong number of tabs, no newline):
  * the caller reads that block line by line. functions[i] is None for a
  * column kept as it is, a Keyed, or any callable of a COPY field. */
-/* Whether every line is a plain row of width fields (see copy_rows): 1,
- * 0, or -1 on error; the total and the longest length in UTF-8 bytes. */
+/* Whether line is a plain row of width fields: it ends in a newline without
+ * a carriage return or a backslash before it, and has width - 1 tabs, none
+ * after a backslash (the end marker, escaped tabs, continued rows and \r\n
+ * are not plain). 1, 0, or -1 on error; n: its length in UTF-8 bytes. */
+static int plain_row(PyObject *line, Py_ssize_t width, Py_ssize_t *n) {
+    if (!PyUnicode_Check(line)) {
+        PyErr_SetString(PyExc_TypeError, "the lines must be str");
+        return -1;
+    }
+    const char *s = PyUnicode_AsUTF8AndSize(line, n);
+    if (s == NULL) return -1;
+    if (*n < 2 || s[*n - 1] != '\n' || s[*n - 2] == '\r' || s[*n - 2] == '\\') return 0;
+    Py_ssize_t tabs = 0;
+    const char *p = s, *end = s + *n;
+    while ((p = memchr(p, '\t', (size_t)(end - p))) != NULL) {
+        if (p > s && p[-1] == '\\') return 0;
+        tabs++;
+        p++;
+    }
+    return tabs == width - 1;
+}
+
+/* Whether every line is a plain row of width fields (plain_row): 1, 0, or
+ * -1 on error; the total and the longest length in UTF-8 bytes. */
 static int plain_rows(PyObject *lines, Py_ssize_t width, size_t *total, size_t *longest) {
     *total = *longest = 0;
     for (Py_ssize_t r = 0; r < PyList_GET_SIZE(lines); r++) {
-        PyObject *line = PyList_GET_ITEM(lines, r);
-        if (!PyUnicode_Check(line)) {
-            PyErr_SetString(PyExc_TypeError, "the lines must be str");
-            return -1;
-        }
         Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
-        if (s == NULL) return -1;
-        if (n < 2 || s[n - 1] != '\n' || s[n - 2] == '\r' || s[n - 2] == '\\') return 0;
-        Py_ssize_t tabs = 0;
-        const char *p = s, *end = s + n;
-        while ((p = memchr(p, '\t', (size_t)(end - p))) != NULL) {
-            if (p > s && p[-1] == '\\') return 0;
-            tabs++;
-            p++;
-        }
-        if (tabs != width - 1) return 0;
+        int plain = plain_row(PyList_GET_ITEM(lines, r), width, &n);
+        if (plain <= 0) return plain;
         *total += (size_t)n;
         if ((size_t)n > *longest) *longest = (size_t)n;
     }
     return 1;
+}
+
+/* plain_prefix(lines, width) -> int: how many lines at the start are plain
+ * rows (the rest, from the first that is not, the caller reads one by one). */
+static PyObject *fast_plain_prefix(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *lines;
+    Py_ssize_t width, r = 0, n;
+    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &lines, &width)) return NULL;
+    for (; r < PyList_GET_SIZE(lines); r++) {
+        int plain = plain_row(PyList_GET_ITEM(lines, r), width, &n);
+        if (plain < 0) return NULL;
+        if (!plain) break;
+    }
+    return PyLong_FromSsize_t(r);
 }
 
 static PyObject *fast_copy_rows(PyObject *Py_UNUSED(module), PyObject *args) {
@@ -1401,6 +1423,7 @@ static PyMethodDef module_methods[] = {
     {"set_words", fast_set_words, METH_O, "The lists the fakes are drawn from (once)."},
     {"copy_rows", fast_copy_rows, METH_VARARGS, "A block of plain COPY rows rewritten, or None."},
     {"insert_rows", fast_insert_rows, METH_VARARGS, "One-line INSERTs of one table rewritten."},
+    {"plain_prefix", fast_plain_prefix, METH_VARARGS, "How many lines at the start are plain rows."},
     {"columns", fast_columns, METH_VARARGS, "Some columns' fields of a block of COPY rows, or None."},
     {"sha256", fast_sha256, METH_O, "SHA-256 (for the tests)."},
     {NULL, NULL, 0, NULL},

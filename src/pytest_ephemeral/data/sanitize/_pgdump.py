@@ -631,13 +631,20 @@ class _PgDump:
         lineno = start
         rows = 0
         index = -1
+        pending: list[str] = []  # a block's lines from its first that is not a plain row
         try:
             while True:
-                block = list(islice(it, _BLOCK_ROWS))
-                n = len(block)
-                if not n:
+                block, pending = pending or list(islice(it, _BLOCK_ROWS)), []
+                if not block:
                     raise self.truncated(plan.table, start)
                 columns = split(block, width, wanted)
+                if columns is None and self.fast is not None:
+                    # the plain rows before the end marker (or another odd line) in one go
+                    plain = self.fast.plain_prefix(block, width)
+                    if plain:
+                        block, pending = block[:plain], block[plain:]
+                        columns = split(block, width, wanted)
+                n = len(block)
                 if columns is not None:
                     try:
                         for (_index, function), fields in zip(given, columns, strict=True):
@@ -707,13 +714,20 @@ class _PgDump:
         lineno = start
         rows = 0
         index = -1
+        pending: list[str] = []  # a block's lines from its first that is not a plain row
         try:
             while True:
-                block = list(islice(it, _BLOCK_ROWS))
+                block, pending = pending or list(islice(it, _BLOCK_ROWS)), []
                 if not block:
                     raise self.truncated(plan.table, start)
                 try:
                     out = copy_rows(block, width, by_column)
+                    if out is None:
+                        # the plain rows before the end marker (or another odd line) in one go
+                        plain = self.fast.plain_prefix(block, width)
+                        if plain:
+                            block, pending = block[:plain], block[plain:]
+                            out = copy_rows(block, width, by_column)
                 except ValueProblem:
                     out = None  # found again below, on its line
                 if out is not None and (blocks or in_place):
