@@ -322,6 +322,7 @@ DETECT_PIECES = [
     "4111 1111 1111 1111", "4111-1111-1111-1111", "+49 30 1234567", "(555) 123-4567",
     "555.123.4567", "203.0.113.9", "10.0.0", "2001:db8::1", "::", "x@y.org", "@",
     "1", "12", "123", ".", "-", " ", "+", "(", ")", "A", "Z", "ab", "the", "items",
+    "4111111111111111", "+491701234567", "5555555555554444", "1234567890123", "e5", "00",
 ]
 # fmt: on
 detect_texts = st.lists(st.sampled_from(DETECT_PIECES), min_size=1, max_size=8).map("".join)
@@ -339,7 +340,8 @@ def test_a_text_the_prefilter_passes_over_holds_nothing_the_detection_finds(text
 
 @pytest.mark.parametrize(
     "text",
-    ["DE44ABCDEFGHIJKLMN", "a@b", "::", "1.2.3.4", "123456", "see DE44 now"],
+    ["DE44ABCDEFGHIJKLMN", "a@b", "::", "1.2.3.4", "id 123456", "see DE44 now"]
+    + ["4111111111111111", "+491701234567"],  # a card, a phone number: plain, but may be
 )
 def test_the_prefilter_passes_what_may_be_personal(text: str) -> None:
     from pytest_ephemeral.data.sanitize import _fastindex
@@ -347,7 +349,11 @@ def test_the_prefilter_passes_what_may_be_personal(text: str) -> None:
     assert _fastindex.may_detect(text)
 
 
-@pytest.mark.parametrize("text", ["12 items", "1.2.3", "1234 and 5", "De44", "version 1.2"])
+@pytest.mark.parametrize(
+    "text",
+    ["12 items", "1.2.3", "1234 and 5", "De44", "version 1.2"]
+    + ["123456", "2024-01-31 10:00:00+00", "12345678.5"],  # ids, timestamps, amounts
+)
 def test_the_prefilter_dismisses_plain_text(text: str) -> None:
     from pytest_ephemeral.data.sanitize import _fastindex
 

@@ -1246,8 +1246,19 @@ static int look_bytes(Index *self, const char *s, Py_ssize_t n, uint64_t whole, 
  * s[0..n): false only when none of its patterns can match. Every detector
  * needs an '@' (e-mail), a ':' (IPv6), six digits or more (phone numbers,
  * national ids, card numbers), four digits and three dots (IPv4), or two
- * capitals and two digits in a row (the start of an IBAN). */
+ * capitals and two digits in a row (the start of an IBAN); and a value that
+ * is all a number, date or time (PLAIN) is only looked at for a card number
+ * or a phone number written +digits, as detect() does. */
 static int may_detect(const char *s, Py_ssize_t n) {
+    if (plain_ascii(s, n)) {
+        /* detect() of a number, date or time: only a card number (13 to 19
+         * digits) or a phone number written as + and digits (an id is not) */
+        Py_ssize_t a = 0;
+        while (a < n && s[a] == '+') a++;
+        int all = a < n;
+        for (Py_ssize_t i = a; i < n && all; i++) all = is_digit((unsigned char)s[i]);
+        return all && ((n - a >= 13 && n - a <= 19) || s[0] == '+');
+    }
     int digits = 0, dots = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -1443,6 +1454,23 @@ static int count_into(PyObject *times, PyObject *value) {
     return rc;
 }
 
+/* The slot of the digit key look_bytes() will probe for a value that is a
+ * run of digits (an id, a phone number without separators), fetched now. */
+static inline void prefetch_digits(const Index *self, const char *s, Py_ssize_t n, int in_text) {
+    if (!in_text || !self->digits || n > 64) return;
+    char key[66];
+    Py_ssize_t a = 0;
+    while (a < n && s[a] == '+') a++;
+    if (n - a < MIN_DIGITS) return;
+    key[0] = '#';
+    for (Py_ssize_t i = a; i < n; i++) {
+        if (!is_digit((unsigned char)s[i])) return;
+        key[1 + i - a] = s[i];
+    }
+    uint64_t h = key_hash(self, key, (size_t)(n - a + 1));
+    PREFETCH(&self->keys[(h ? h : 1) & self->mask]);
+}
+
 /* look_rows(lines, width, index, skip, decode, in_text, detecting, clean, limit)
  *   -> (found, rest, left, clean_hits): what look() gives for the fields of
  * column index of a block of plain COPY rows (the caller checked them, as
@@ -1545,6 +1573,7 @@ static PyObject *Index_look_rows(Index *self, PyObject *args) {
                 e->n = vn;
                 order[distinct++] = (Py_ssize_t)slot;
                 PREFETCH(&self->keys[d & self->mask]);
+                prefetch_digits(self, bytes, vn, in_text);
                 break;
             }
             if (e->d == d) {
