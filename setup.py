@@ -14,12 +14,14 @@ setup(
         Extension(
             "pytest_ephemeral.data.sanitize._fastindex",
             sources=["src/pytest_ephemeral/data/sanitize/_fastindex.c"],
+            depends=["src/pytest_ephemeral/data/sanitize/_copyfield.h"],
             extra_compile_args=["-O2", "-std=c99"],
             optional=True,
         ),
         Extension(
             "pytest_ephemeral.data.sanitize._fastcopy",
             sources=["src/pytest_ephemeral/data/sanitize/_fastcopy.c"],
+            depends=["src/pytest_ephemeral/data/sanitize/_copyfield.h"],
             extra_compile_args=["-O2", "-std=c99", "-ffp-contract=off"],
             libraries=["m"],
             optional=True,

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <math.h>
 
+#include "_copyfield.h"
+
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_SHANI 1
 #include <cpuid.h>
@@ -602,37 +604,6 @@ static Py_ssize_t transform(const Keyed *k, const char *v, Py_ssize_t n, Out *o)
 
 /* ------------------------------------------------------------- COPY fields */
 
-/* Decode a COPY field with simple escapes only (\b \f \n \r \t \v, and a
- * backslash before any other character that is not a digit 0-7 or x);
- * -1 for numeric escapes, which are the fallback's. */
-static Py_ssize_t copy_decode(const char *s, Py_ssize_t n, char *out) {
-    Py_ssize_t j = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c != '\\') {
-            out[j++] = c;
-            continue;
-        }
-        if (i + 1 == n) {
-            out[j++] = '\\';
-            break;
-        }
-        c = s[++i];
-        switch (c) {
-        case 'b': out[j++] = '\b'; break;
-        case 'f': out[j++] = '\f'; break;
-        case 'n': out[j++] = '\n'; break;
-        case 'r': out[j++] = '\r'; break;
-        case 't': out[j++] = '\t'; break;
-        case 'v': out[j++] = '\v'; break;
-        case 'x': return -1;
-        default:
-            if (c >= '0' && c <= '7') return -1;
-            out[j++] = c;
-        }
-    }
-    return j;
-}
 
 typedef struct {
     char *p;
@@ -717,7 +688,7 @@ static int keyed_copy(const Keyed *k, const char *s, Py_ssize_t n, Buf *b, char 
         return call_into(b, k->copy_fallback, s, n);
     }
     if (n == 2 && s[0] == '\\' && s[1] == 'N') return buf_put(b, s, 2);
-    Py_ssize_t dn = copy_decode(s, n, scratch);
+    Py_ssize_t dn = copy_decode_simple(s, n, scratch);
     if (dn >= 0) {
         Py_ssize_t m = transform(k, scratch, dn, &o);
         if (m >= 0) return k->safe ? buf_put(b, out, (size_t)m) : buf_put_encoded(b, out, (size_t)m);

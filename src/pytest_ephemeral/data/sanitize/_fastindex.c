@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_copyfield.h"
+
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch(p)
 #else
@@ -1015,42 +1017,18 @@ static PyObject *Index_add(Index *self, PyObject *args) {
 static PyObject *copy_decoded(PyObject *raw, PyObject *decode) {
     if (PyUnicode_IS_ASCII(raw)) {
         const char *s = (const char *)PyUnicode_DATA(raw);
-        Py_ssize_t n = PyUnicode_GET_LENGTH(raw), j = 0;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
         char small[512];
         char *out = n <= (Py_ssize_t)sizeof small ? small : PyMem_Malloc((size_t)n);
         if (out == NULL) return PyErr_NoMemory();
-        int simple = 1;
-        for (Py_ssize_t i = 0; i < n && simple; i++) {
-            char c = s[i];
-            if (c != '\\') {
-                out[j++] = c;
-                continue;
-            }
-            if (i + 1 == n) {
-                out[j++] = '\\';
-                break;
-            }
-            c = s[++i];
-            switch (c) {
-            case 'b': out[j++] = '\b'; break;
-            case 'f': out[j++] = '\f'; break;
-            case 'n': out[j++] = '\n'; break;
-            case 'r': out[j++] = '\r'; break;
-            case 't': out[j++] = '\t'; break;
-            case 'v': out[j++] = '\v'; break;
-            case 'x': simple = 0; break;
-            default:
-                if (c >= '0' && c <= '7') simple = 0;
-                else out[j++] = c;
-            }
-        }
+        Py_ssize_t j = copy_decode_simple(s, n, out);
         PyObject *value = NULL;
-        if (simple) {
+        if (j >= 0) {
             value = PyUnicode_New(j, 127);
             if (value != NULL) memcpy(PyUnicode_DATA(value), out, (size_t)j);
         }
         if (out != small) PyMem_Free(out);
-        if (simple) return value;
+        if (j >= 0) return value;
     }
     return PyObject_CallOneArg(decode, raw);
 }
@@ -1406,6 +1384,27 @@ out:
 
 /* -------------------------------- a block of COPY rows searched in place */
 
+/* The field at index of a plain COPY row (a line of width fields, checked
+ * by the caller), in its UTF-8 text; NULL with an exception for a line that
+ * is not such a row. */
+static const char *field_of(PyObject *line, Py_ssize_t width, Py_ssize_t index, Py_ssize_t *len) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+    if (s == NULL) return NULL;
+    const char *end = s + n - 1, *f = n > 0 ? s : NULL; /* end: the newline */
+    for (Py_ssize_t c = 0; c < index && f != NULL; c++) {
+        f = memchr(f, '\t', (size_t)(end - f));
+        if (f != NULL) f++;
+    }
+    const char *stop = f == NULL ? NULL : index + 1 < width ? memchr(f, '\t', (size_t)(end - f)) : end;
+    if (stop == NULL) {
+        PyErr_SetString(PyExc_ValueError, "a line is not a plain COPY row of this width");
+        return NULL;
+    }
+    *len = stop - f;
+    return f;
+}
+
 typedef struct {
     uint64_t d;
     long count;
@@ -1413,36 +1412,6 @@ typedef struct {
     Py_ssize_t off, n;
 } Distinct;
 
-/* Decode a COPY field with simple escapes into o (as copy_decoded()); its
- * length, or -1 for numeric escapes (Python's). */
-static Py_ssize_t decode_simple(const char *f, Py_ssize_t fn, char *o) {
-    Py_ssize_t j = 0;
-    for (Py_ssize_t i = 0; i < fn; i++) {
-        char ch = f[i];
-        if (ch != '\\') {
-            o[j++] = ch;
-            continue;
-        }
-        if (i + 1 == fn) {
-            o[j++] = '\\';
-            break;
-        }
-        ch = f[++i];
-        switch (ch) {
-        case 'b': o[j++] = '\b'; break;
-        case 'f': o[j++] = '\f'; break;
-        case 'n': o[j++] = '\n'; break;
-        case 'r': o[j++] = '\r'; break;
-        case 't': o[j++] = '\t'; break;
-        case 'v': o[j++] = '\v'; break;
-        case 'x': return -1;
-        default:
-            if (ch >= '0' && ch <= '7') return -1;
-            o[j++] = ch;
-        }
-    }
-    return j;
-}
 
 /* Count value in the dict times (value -> int), as look() does. */
 static int count_into(PyObject *times, PyObject *value) {
@@ -1510,27 +1479,17 @@ static PyObject *Index_look_rows(Index *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "look_rows(): the lines are str");
             goto out;
         }
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
-        if (s == NULL) goto out;
-        const char *end = s + n - 1, *f = s; /* end: the newline */
-        for (Py_ssize_t c = 0; c < index && f != NULL; c++) {
-            f = memchr(f, '\t', (size_t)(end - f));
-            if (f != NULL) f++;
-        }
-        const char *stop = f == NULL ? NULL : index + 1 < width ? memchr(f, '\t', (size_t)(end - f)) : end;
-        if (stop == NULL) {
-            PyErr_SetString(PyExc_ValueError, "look_rows(): a line is not a plain row");
-            goto out;
-        }
-        Py_ssize_t fn = stop - f, vn = fn, off = -1;
+        Py_ssize_t fn;
+        const char *f = field_of(line, width, index, &fn);
+        if (f == NULL) goto out;
+        Py_ssize_t vn = fn, off = -1;
         if (fn == 2 && f[0] == '\\' && f[1] == 'N') continue;
         int python = 0;
         if (!PyUnicode_IS_ASCII(line))
             for (Py_ssize_t i = 0; i < fn && !python; i++) python = (unsigned char)f[i] >= 0x80;
         if (!python && memchr(f, '\\', (size_t)fn) != NULL) {
             if (buf_reserve(&arena, arena.len + (size_t)fn) < 0) goto out;
-            vn = decode_simple(f, fn, arena.data + arena.len);
+            vn = copy_decode_simple(f, fn, arena.data + arena.len);
             if (vn < 0) {
                 python = 1;
             } else {
@@ -1663,26 +1622,15 @@ static PyObject *Index_collect_rows(Index *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "collect_rows(): the lines are str");
             goto fail;
         }
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(line, &n);
-        if (s == NULL) goto fail;
-        const char *end = s + n - 1, *f = s;
-        for (Py_ssize_t c = 0; c < index && f != NULL; c++) {
-            f = memchr(f, '\t', (size_t)(end - f));
-            if (f != NULL) f++;
-        }
-        const char *stop = f == NULL ? NULL : index + 1 < width ? memchr(f, '\t', (size_t)(end - f)) : end;
-        if (stop == NULL) {
-            PyErr_SetString(PyExc_ValueError, "collect_rows(): a line is not a plain row");
-            goto fail;
-        }
-        Py_ssize_t fn = stop - f;
+        Py_ssize_t fn;
+        const char *f = field_of(line, width, index, &fn);
+        if (f == NULL) goto fail;
         if (fn < 4) continue; /* \N, and values too short to be wanted */
         const char *v = f;
         Py_ssize_t vn = fn;
         if (memchr(f, '\\', (size_t)fn) != NULL) {
             if (buf_reserve(&scratch, (size_t)fn) < 0) goto fail;
-            vn = decode_simple(f, fn, scratch.data);
+            vn = copy_decode_simple(f, fn, scratch.data);
             v = scratch.data;
             if (vn < 0) { /* numeric escapes: decoded by Python, added as collect() does */
                 PyObject *raw = PyUnicode_DecodeUTF8(f, fn, "strict");

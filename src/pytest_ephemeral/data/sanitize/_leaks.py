@@ -379,6 +379,15 @@ class OriginalIndex:
     def block_adder(self, source: str) -> BlockFn | None:
         """``adder(source)`` for the COPY fields of a block of rows, or ``None``
         without the compiled index (``adder`` is called per value then)."""
+        both = self._block_adders(source)
+        return None if both is None else both[0]
+
+    def rows_adder(self, source: str) -> RowsFn | None:
+        """:meth:`block_adder` for the plain COPY rows of a block, read in place."""
+        both = self._block_adders(source)
+        return None if both is None else both[1]
+
+    def _block_adders(self, source: str) -> tuple[BlockFn, RowsFn] | None:
         core = self._core
         if core is None:
             return None
@@ -392,24 +401,12 @@ class OriginalIndex:
             added = core.collect(ident, raws, skip, in_text, copy_decode, later)
             self._added(core, ident, added, later)
 
-        return block
-
-    def rows_adder(self, source: str) -> RowsFn | None:
-        """:meth:`block_adder` for the plain COPY rows of a block, read in place."""
-        core = self._core
-        if core is None:
-            return None
-        self.adder(source)  # gives the source its id
-        ident = self._ids[source]
-        skip = frozenset(self._skip)
-        in_text = self.in_text
-
         def rows(lines: list[str], width: int, at: int) -> None:
             later: list[str] = []
             added = core.collect_rows(ident, lines, width, at, skip, in_text, copy_decode, later)
             self._added(core, ident, added, later)
 
-        return rows
+        return block, rows
 
     def collector(self) -> Sink:
         """A sink that adds the originals of the columns this index collects

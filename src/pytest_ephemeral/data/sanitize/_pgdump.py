@@ -631,19 +631,9 @@ class _PgDump:
         lineno = start
         rows = 0
         index = -1
-        pending: list[str] = []  # a block's lines from its first that is not a plain row
         try:
-            while True:
-                block, pending = pending or list(islice(it, _BLOCK_ROWS)), []
-                if not block:
-                    raise self.truncated(plan.table, start)
+            for block in self.row_blocks(it, width):
                 columns = split(block, width, wanted)
-                if columns is None and self.fast is not None:
-                    # the plain rows before the end marker (or another odd line) in one go
-                    plain = self.fast.plain_prefix(block, width)
-                    if plain:
-                        block, pending = block[:plain], block[plain:]
-                        columns = split(block, width, wanted)
                 n = len(block)
                 if columns is not None:
                     try:
@@ -660,19 +650,16 @@ class _PgDump:
                 rest = iter(block)
                 for line in rest:
                     lineno += 1
-                    body, _eol = _split_eol(line)
-                    if body == "\\.":
+                    fields, _eol, extra = self.read_row(
+                        line, rest, it, plan.table, width, start, lineno
+                    )
+                    if fields is None:
                         return list(rest)
-                    if _odd_backslashes(body):
-                        fields, body, extra = self.slow_fields(body, chain(rest, it))
-                        lineno += extra
-                    else:
-                        fields = _split_copy(body)
-                    if len(fields) != width:
-                        raise self.width_error(plan.table, len(fields), width, lineno, start)
+                    lineno += extra
                     for index, function in blocks:
                         function([fields[index]])
                     rows += 1
+            raise self.truncated(plan.table, start)
         except ValueProblem as exc:
             column = plan.columns[index] if index >= 0 else "?"
             raise DataError(
@@ -684,6 +671,23 @@ class _PgDump:
             self.observed = rows
         if False:  # a generator that yields nothing: the rows are not written
             yield ""
+
+    def row_blocks(self, it: Iterator[str], width: int) -> Iterator[list[str]]:
+        """The lines of a COPY, a block of up to ``_BLOCK_ROWS`` at a time; with
+        the compiled part, a block is cut before its first line that is not a
+        plain row (the end marker, mostly), so that the rows before it still
+        go in one go and only the rest is read line by line."""
+        plain_prefix = None if self.fast is None else self.fast.plain_prefix
+        while True:
+            block = list(islice(it, _BLOCK_ROWS))
+            if not block:
+                return
+            plain = len(block) if plain_prefix is None else plain_prefix(block, width)
+            if 0 < plain < len(block):
+                yield block[:plain]
+                yield block[plain:]
+            else:
+                yield block
 
     def copy_blocks(
         self, it: Iterator[str], plan: TablePlan, width: int, start: int
@@ -714,20 +718,10 @@ class _PgDump:
         lineno = start
         rows = 0
         index = -1
-        pending: list[str] = []  # a block's lines from its first that is not a plain row
         try:
-            while True:
-                block, pending = pending or list(islice(it, _BLOCK_ROWS)), []
-                if not block:
-                    raise self.truncated(plan.table, start)
+            for block in self.row_blocks(it, width):
                 try:
                     out = copy_rows(block, width, by_column)
-                    if out is None:
-                        # the plain rows before the end marker (or another odd line) in one go
-                        plain = self.fast.plain_prefix(block, width)
-                        if plain:
-                            block, pending = block[:plain], block[plain:]
-                            out = copy_rows(block, width, by_column)
                 except ValueProblem:
                     out = None  # found again below, on its line
                 if out is not None and (blocks or in_place):
@@ -751,21 +745,18 @@ class _PgDump:
                 rest = iter(block)
                 for line in rest:
                     lineno += 1
-                    body, eol = _split_eol(line)
-                    if body == "\\.":
+                    fields, eol, extra = self.read_row(
+                        line, rest, it, plan.table, width, start, lineno
+                    )
+                    if fields is None:
                         yield line
                         return list(rest)
-                    if _odd_backslashes(body):
-                        fields, body, extra = self.slow_fields(body, chain(rest, it))
-                        lineno += extra
-                    else:
-                        fields = _split_copy(body)
-                    if len(fields) != width:
-                        raise self.width_error(plan.table, len(fields), width, lineno, start)
+                    lineno += extra
                     for index, function in items:
                         fields[index] = function(fields[index])
                     rows += 1
                     yield "\t".join(fields) + eol
+            raise self.truncated(plan.table, start)
         except ValueProblem as exc:
             column = plan.columns[index] if index >= 0 else "?"
             raise DataError(
@@ -775,6 +766,31 @@ class _PgDump:
         finally:
             self.lineno = lineno
             self.copied = rows
+
+    def read_row(
+        self,
+        line: str,
+        rest: Iterator[str],
+        it: Iterator[str],
+        table: str,
+        width: int,
+        start: int,
+        lineno: int,
+    ) -> tuple[list[str] | None, str, int]:
+        """One line of a COPY read on its own (``rest`` of its block, then
+        ``it``, for a row continued on the next lines): its fields (``None``
+        at the end marker), its end of line, and how many more lines it took."""
+        body, eol = _split_eol(line)
+        if body == "\\.":
+            return None, eol, 0
+        extra = 0
+        if _odd_backslashes(body):
+            fields, body, extra = self.slow_fields(body, chain(rest, it))
+        else:
+            fields = _split_copy(body)
+        if len(fields) != width:
+            raise self.width_error(table, len(fields), width, lineno + extra, start)
+        return fields, eol, extra
 
     def slow_fields(self, body: str, it: Iterator[str]) -> tuple[list[str], str, int]:
         """Split a row with escaped tabs, or one continued on the next line
