@@ -603,10 +603,7 @@ class _PgDump:
                     raise self.truncated(table, start)
         except ValueProblem as exc:
             column = columns[index] if columns is not None and index >= 0 else "?"
-            raise DataError(
-                f"{self.source}:{lineno}: table {table}, column {column}: {exc}; "
-                "fix the rule for that column or the data"
-            ) from None
+            raise self.value_error(lineno, table, column, exc) from None
         finally:
             self.lineno = lineno
         self.sink.count(table, rows, plan.drop)
@@ -662,10 +659,7 @@ class _PgDump:
             raise self.truncated(plan.table, start)
         except ValueProblem as exc:
             column = plan.columns[index] if index >= 0 else "?"
-            raise DataError(
-                f"{self.source}:{lineno}: table {plan.table}, column {column}: {exc}; "
-                "fix the rule for that column or the data"
-            ) from None
+            raise self.value_error(lineno, plan.table, column, exc) from None
         finally:
             self.lineno = lineno
             self.observed = rows
@@ -759,10 +753,7 @@ class _PgDump:
             raise self.truncated(plan.table, start)
         except ValueProblem as exc:
             column = plan.columns[index] if index >= 0 else "?"
-            raise DataError(
-                f"{self.source}:{lineno}: table {plan.table}, column {column}: {exc}; "
-                "fix the rule for that column or the data"
-            ) from None
+            raise self.value_error(lineno, plan.table, column, exc) from None
         finally:
             self.lineno = lineno
             self.copied = rows
@@ -804,6 +795,12 @@ class _PgDump:
             more, _eol = _split_eol(following)
             body = body + "\n" + more
         return _split_copy(body), body, extra
+
+    def value_error(self, line: int, table: str, column: str, exc: ValueProblem) -> DataError:
+        return DataError(
+            f"{self.source}:{line}: table {table}, column {column}: {exc}; "
+            "fix the rule for that column or the data"
+        )
 
     def width_error(self, table: str, found: int, width: int, line: int, start: int) -> DataError:
         return DataError(
@@ -968,10 +965,7 @@ class _PgDump:
             try:
                 new = item.value(original)
             except ValueProblem as exc:
-                raise DataError(
-                    f"{self.source}:{start}: table {table}, column {item.column}: {exc}; "
-                    "fix the rule for that column or the data"
-                ) from None
+                raise self.value_error(start, table, item.column, exc) from None
             pieces.append(line[pos:begin])
             pieces.append(self.encode_literal(new, quoted))
             pos = end
@@ -1043,10 +1037,7 @@ class _PgDump:
                     try:
                         item.value(values[i])
                     except ValueProblem as exc:
-                        raise DataError(
-                            f"{self.source}:{line}: table {plan.table}, column {item.column}: "
-                            f"{exc}; fix the rule for that column or the data"
-                        ) from None
+                        raise self.value_error(line, plan.table, item.column, exc) from None
             raise  # pragma: no cover - a block raised what no value raises
 
     def tokens(self, statement: str, pos: int) -> list[Token]:
@@ -1108,10 +1099,7 @@ class _PgDump:
                     original, quoted, suffix = literal
                     new = item.value(original)
                 except ValueProblem as exc:
-                    raise DataError(
-                        f"{self.source}:{row_line}: table {table}, column {item.column}: {exc}; "
-                        "fix the rule for that column or the data"
-                    ) from None
+                    raise self.value_error(row_line, table, item.column, exc) from None
                 pieces.append(statement[pos : value.start])
                 pieces.append(self.encode_literal(new, quoted) + suffix)
                 pos = value.end
