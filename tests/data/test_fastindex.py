@@ -340,8 +340,10 @@ def test_a_text_the_prefilter_passes_over_holds_nothing_the_detection_finds(text
 
 @pytest.mark.parametrize(
     "text",
-    ["DE44ABCDEFGHIJKLMN", "a@b", "::", "1.2.3.4", "id 123456", "see DE44 now"]
-    + ["4111111111111111", "+491701234567"],  # a card, a phone number: plain, but may be
+    [
+        *("DE44ABCDEFGHIJKLMN", "a@b", "::", "1.2.3.4", "id 123456", "see DE44 now"),
+        *("4111111111111111", "+491701234567"),  # a card, a phone number: plain, but may be
+    ],
 )
 def test_the_prefilter_passes_what_may_be_personal(text: str) -> None:
     from pytest_ephemeral.data.sanitize import _fastindex
@@ -351,8 +353,10 @@ def test_the_prefilter_passes_what_may_be_personal(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["12 items", "1.2.3", "1234 and 5", "De44", "version 1.2"]
-    + ["123456", "2024-01-31 10:00:00+00", "12345678.5"],  # ids, timestamps, amounts
+    [
+        *("12 items", "1.2.3", "1234 and 5", "De44", "version 1.2"),
+        *("123456", "2024-01-31 10:00:00+00", "12345678.5"),  # ids, timestamps, amounts
+    ],
 )
 def test_the_prefilter_dismisses_plain_text(text: str) -> None:
     from pytest_ephemeral.data.sanitize import _fastindex
