@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Callable
@@ -444,3 +445,21 @@ def test_the_plain_rows_before_an_odd_line_are_counted(odd: str, plain: int) -> 
     assert _fastcopy.plain_prefix(lines, 2) == plain
     assert _fastcopy.plain_prefix(lines[:2], 2) == 2
     assert _fastcopy.plain_prefix([], 2) == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(TRANSFORMS), st.lists(VALUES, min_size=1, max_size=40), st.randoms())
+def test_values_that_come_again_get_the_same_replacement(
+    transform: Transform, values: list[str], rnd: random.Random
+) -> None:
+    # One transformation for many values, each several times in any order:
+    # what the compiled cache of recent replacements gives back is Python's.
+    keyed, _copy, python_value = pair(transform)
+    again = values * 3
+    rnd.shuffle(again)
+    for value in again:
+        assert outcome(keyed.value, value) == outcome(python_value, value)
+    # and past the point where a cache that misses too often turns itself off
+    for i in range(5000):
+        value = f"{i % 7}-{i}"
+        assert outcome(keyed.value, value) == outcome(python_value, value)
