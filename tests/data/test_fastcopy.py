@@ -316,14 +316,18 @@ def test_the_compiled_block_split_gives_the_fields_python_gives(
     from pytest_ephemeral.data.sanitize._pgdump import _block_columns
 
     wanted = tuple(data.draw(st.lists(st.integers(0, width - 1), max_size=3)))
-    compiled = _fastcopy.columns(block, width, wanted)
-    python = _block_columns(block, width, wanted)
-    if python is not None:
-        assert compiled == python
-    if compiled is None:
-        assert python is None
-    elif python is None:  # only a raw carriage return inside a field differs
-        assert any("\r" in line[:-1] for line in block)
+    compiled, taken = _fastcopy.columns(block, width, wanted)
+    python, whole = _block_columns(block, width, wanted)
+    assert 0 <= taken <= len(block)
+    if whole:  # Python takes a block whole or not at all
+        assert taken == len(block) and compiled == python
+    head, head_rows = _block_columns(block[:taken], width, wanted)
+    if head_rows:
+        assert compiled == head
+    elif taken:  # only a raw carriage return inside a field differs
+        assert any("\r" in line[:-1] for line in block[:taken])
+    if taken < len(block):  # the first line not taken is not a plain row
+        assert _block_columns(block[taken : taken + 1], width, wanted)[1] == 0
 
 
 # -------------------------------------------------------- INSERT statements
@@ -440,11 +444,12 @@ def test_a_long_run_of_inserts_goes_in_batches_with_lines_counted(
     ("odd", "plain"),
     [("\\.\n", 2), ("a\tb\r\n", 2), ("a\\\tb\n", 2), ("a\tb\\\n", 2), ("ab\n", 2), ("a\tb", 2)],
 )
-def test_the_plain_rows_before_an_odd_line_are_counted(odd: str, plain: int) -> None:
+def test_the_plain_rows_before_an_odd_line_are_taken(odd: str, plain: int) -> None:
     lines = ["1\tx\n", "2\ty\n", odd, "3\tz\n"]
-    assert _fastcopy.plain_prefix(lines, 2) == plain
-    assert _fastcopy.plain_prefix(lines[:2], 2) == 2
-    assert _fastcopy.plain_prefix([], 2) == 0
+    assert _fastcopy.copy_rows(lines, 2, (None, None)) == ("1\tx\n2\ty\n", plain)
+    assert _fastcopy.columns(lines, 2, (1,)) == ((["x", "y"],), plain)
+    assert _fastcopy.copy_rows([], 2, (None, None)) == ("", 0)
+    assert _fastcopy.copy_rows(lines[2:], 2, (None, None)) == ("", 0)
 
 
 @settings(max_examples=40, deadline=None)

@@ -877,10 +877,11 @@ static PyObject *Keyed_value(Keyed *self, PyObject *value) {
 
 /* ------------------------------------------------------------ COPY blocks */
 
-/* copy_rows(lines, width, functions): the block of COPY rows rewritten, as
- * one str; None when a line is not a plain row (the end marker, a backslash
- * before a tab or the newline, \r\n, a wrong number of tabs, no newline):
- * the caller reads that block line by line. functions[i] is None for a
+/* copy_rows(lines, width, functions) -> (text, taken): the plain COPY rows
+ * at the start of lines rewritten, as one str, and how many they are; the
+ * first line that is not a plain row (the end marker, a backslash before a
+ * tab or the newline, \r\n, a wrong number of tabs, no newline) and the
+ * rest are the caller's, to read one by one. functions[i] is None for a
  * column kept as it is, a Keyed, or any callable of a COPY field. */
 /* Whether line is a plain row of width fields: it ends in a newline without
  * a carriage return or a backslash before it, and has width - 1 tabs, none
@@ -904,32 +905,20 @@ static int plain_row(PyObject *line, Py_ssize_t width, Py_ssize_t *n) {
     return tabs == width - 1;
 }
 
-/* Whether every line is a plain row of width fields (plain_row): 1, 0, or
- * -1 on error; the total and the longest length in UTF-8 bytes. */
-static int plain_rows(PyObject *lines, Py_ssize_t width, size_t *total, size_t *longest) {
+/* How many lines at the start are plain rows of width fields (plain_row),
+ * or -1 on error; the total and the longest length of those, in UTF-8. */
+static Py_ssize_t plain_rows(PyObject *lines, Py_ssize_t width, size_t *total, size_t *longest) {
     *total = *longest = 0;
-    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(lines); r++) {
+    Py_ssize_t r = 0;
+    for (; r < PyList_GET_SIZE(lines); r++) {
         Py_ssize_t n;
         int plain = plain_row(PyList_GET_ITEM(lines, r), width, &n);
-        if (plain <= 0) return plain;
+        if (plain < 0) return -1;
+        if (!plain) break;
         *total += (size_t)n;
         if ((size_t)n > *longest) *longest = (size_t)n;
     }
-    return 1;
-}
-
-/* plain_prefix(lines, width) -> int: how many lines at the start are plain
- * rows (the rest, from the first that is not, the caller reads one by one). */
-static PyObject *fast_plain_prefix(PyObject *Py_UNUSED(module), PyObject *args) {
-    PyObject *lines;
-    Py_ssize_t width, r = 0, n;
-    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &lines, &width)) return NULL;
-    for (; r < PyList_GET_SIZE(lines); r++) {
-        int plain = plain_row(PyList_GET_ITEM(lines, r), width, &n);
-        if (plain < 0) return NULL;
-        if (!plain) break;
-    }
-    return PyLong_FromSsize_t(r);
+    return r;
 }
 
 static PyObject *fast_copy_rows(PyObject *Py_UNUSED(module), PyObject *args) {
@@ -941,14 +930,10 @@ static PyObject *fast_copy_rows(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "copy_rows(): width >= 2 and one function per column");
         return NULL;
     }
-    Py_ssize_t count = PyList_GET_SIZE(lines);
-    /* First: every line a plain row; no function is called before. */
+    /* First: the plain rows at the start; no function is called before. */
     size_t total, longest;
-    int plain = plain_rows(lines, width, &total, &longest);
-    if (plain <= 0) {
-        if (plain < 0) return NULL;
-        Py_RETURN_NONE;
-    }
+    Py_ssize_t count = plain_rows(lines, width, &total, &longest);
+    if (count < 0) return NULL;
     Buf b = {NULL, 0, 0};
     if (buf_need(&b, total + total / 2 + 64) < 0) return NULL;
     char *scratch = PyMem_Malloc(longest + 1);
@@ -978,18 +963,20 @@ static PyObject *fast_copy_rows(PyObject *Py_UNUSED(module), PyObject *args) {
         }
     }
     PyMem_Free(scratch);
-    return result_of(&b);
+    PyObject *text = result_of(&b);
+    return text == NULL ? NULL : Py_BuildValue("(Nn)", text, count);
 }
 
-/* columns(lines, width, wanted) -> tuple of lists, or None: the fields of
- * the columns wanted (indexes, in the order given) of a block of plain COPY
- * rows, as they are (escaped, \\N for NULL); None as copy_rows() says. */
+/* columns(lines, width, wanted) -> (fields, taken): the fields of the
+ * columns wanted (indexes, in the order given: a tuple of lists) of the
+ * plain COPY rows at the start of lines, as they are (escaped, \\N for
+ * NULL), and how many rows they are (as copy_rows() takes them). */
 static PyObject *fast_columns(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *lines, *wanted;
     Py_ssize_t width;
     if (!PyArg_ParseTuple(args, "O!nO!", &PyList_Type, &lines, &width, &PyTuple_Type, &wanted))
         return NULL;
-    Py_ssize_t k = PyTuple_GET_SIZE(wanted), count = PyList_GET_SIZE(lines);
+    Py_ssize_t k = PyTuple_GET_SIZE(wanted);
     if (width < 2 || k > 64) {
         PyErr_SetString(PyExc_ValueError, "columns(): width >= 2 and at most 64 columns");
         return NULL;
@@ -1004,11 +991,8 @@ static PyObject *fast_columns(PyObject *Py_UNUSED(module), PyObject *args) {
         }
     }
     size_t total, longest;
-    int plain = plain_rows(lines, width, &total, &longest);
-    if (plain <= 0) {
-        if (plain < 0) return NULL;
-        Py_RETURN_NONE;
-    }
+    Py_ssize_t count = plain_rows(lines, width, &total, &longest);
+    if (count < 0) return NULL;
     PyObject *result = PyTuple_New(k);
     if (result == NULL) return NULL;
     for (Py_ssize_t j = 0; j < k; j++) {
@@ -1055,7 +1039,7 @@ static PyObject *fast_columns(PyObject *Py_UNUSED(module), PyObject *args) {
         }
     }
     if (start != starts) PyMem_Free(start);
-    return result;
+    return Py_BuildValue("(Nn)", result, count);
 fail:
     Py_DECREF(result);
     return NULL;
@@ -1464,10 +1448,9 @@ static PyTypeObject KeyedType = {
 
 static PyMethodDef module_methods[] = {
     {"set_words", fast_set_words, METH_O, "The lists the fakes are drawn from (once)."},
-    {"copy_rows", fast_copy_rows, METH_VARARGS, "A block of plain COPY rows rewritten, or None."},
+    {"copy_rows", fast_copy_rows, METH_VARARGS, "The plain COPY rows at the start of a block rewritten."},
     {"insert_rows", fast_insert_rows, METH_VARARGS, "One-line INSERTs of one table rewritten."},
-    {"plain_prefix", fast_plain_prefix, METH_VARARGS, "How many lines at the start are plain rows."},
-    {"columns", fast_columns, METH_VARARGS, "Some columns' fields of a block of COPY rows, or None."},
+    {"columns", fast_columns, METH_VARARGS, "Some columns' fields of the plain COPY rows at the start of a block."},
     {"sha256", fast_sha256, METH_O, "SHA-256 (for the tests)."},
     {NULL, NULL, 0, NULL},
 };

@@ -629,22 +629,24 @@ class _PgDump:
         rows = 0
         index = -1
         try:
-            for block in self.row_blocks(it, width):
-                columns = split(block, width, wanted)
-                n = len(block)
-                if columns is not None:
+            for block in self.row_blocks(it):
+                # the plain rows at the start of the block in one go, the rest line by line
+                columns, taken = split(block, width, wanted)
+                if taken:
+                    head = block if taken == len(block) else block[:taken]
                     try:
                         for (_index, function), fields in zip(given, columns, strict=True):
                             function(fields)
                         for index, rows_of in in_place:
-                            rows_of(block, width, index)
+                            rows_of(head, width, index)
                     except ValueProblem:
-                        pass  # found again below, on its line
+                        taken = 0  # found again below, on its line
                     else:
-                        lineno += n
-                        rows += n
-                        continue
-                rest = iter(block)
+                        lineno += taken
+                        rows += taken
+                        if taken == len(block):
+                            continue
+                rest = iter(block[taken:] if taken else block)
                 for line in rest:
                     lineno += 1
                     fields, _eol, extra = self.read_row(
@@ -666,22 +668,10 @@ class _PgDump:
         if False:  # a generator that yields nothing: the rows are not written
             yield ""
 
-    def row_blocks(self, it: Iterator[str], width: int) -> Iterator[list[str]]:
-        """The lines of a COPY, a block of up to ``_BLOCK_ROWS`` at a time; with
-        the compiled part, a block is cut before its first line that is not a
-        plain row (the end marker, mostly), so that the rows before it still
-        go in one go and only the rest is read line by line."""
-        plain_prefix = None if self.fast is None else self.fast.plain_prefix
-        while True:
-            block = list(islice(it, _BLOCK_ROWS))
-            if not block:
-                return
-            plain = len(block) if plain_prefix is None else plain_prefix(block, width)
-            if 0 < plain < len(block):
-                yield block[:plain]
-                yield block[plain:]
-            else:
-                yield block
+    def row_blocks(self, it: Iterator[str]) -> Iterator[list[str]]:
+        """The lines of a COPY, a block of up to ``_BLOCK_ROWS`` at a time."""
+        while block := list(islice(it, _BLOCK_ROWS)):
+            yield block
 
     def copy_blocks(
         self, it: Iterator[str], plan: TablePlan, width: int, start: int
@@ -713,30 +703,32 @@ class _PgDump:
         rows = 0
         index = -1
         try:
-            for block in self.row_blocks(it, width):
+            for block in self.row_blocks(it):
+                # the plain rows at the start of the block in one go, the rest line by line
                 try:
-                    out = copy_rows(block, width, by_column)
+                    out, taken = copy_rows(block, width, by_column)
                 except ValueProblem:
-                    out = None  # found again below, on its line
-                if out is not None and (blocks or in_place):
-                    originals = columns(block, width, shown)
-                    assert originals is not None  # copy_rows took the block
+                    out, taken = "", 0  # found again below, on its line
+                if taken and (blocks or in_place):
+                    head = block if taken == len(block) else block[:taken]
+                    originals, _taken = columns(head, width, shown)
                     try:
                         for (_index, look), fields in zip(blocks, originals, strict=True):
                             look(fields)
                         for at, rows_of in in_place:
-                            rows_of(block, width, at)
+                            rows_of(head, width, at)
                     except ValueProblem:
-                        out = None  # found again below, on its line
-                if out is not None:
-                    lineno += len(block)
-                    rows += len(block)
+                        taken = 0  # found again below, on its line
+                if taken:
+                    lineno += taken
+                    rows += taken
                     if self.blocks:
                         yield out
                     else:
                         yield from _lines_of(out)
-                    continue
-                rest = iter(block)
+                    if taken == len(block):
+                        continue
+                rest = iter(block[taken:] if taken else block)
                 for line in rest:
                     lineno += 1
                     fields, eol, extra = self.read_row(
@@ -1190,10 +1182,11 @@ class _PgDump:
 
 def _block_columns(
     block: list[str], width: int, wanted: tuple[int, ...]
-) -> tuple[list[str], ...] | None:
+) -> tuple[tuple[list[str], ...], int]:
     """The fields of the columns ``wanted`` of a block of plain COPY rows
-    (``None`` when a line is anything else), split at C speed by ``str``'s
-    methods: what ``_fastcopy.columns`` does when it is built."""
+    and how many rows they are (the whole block, or none when a line is
+    anything else), split at C speed by ``str``'s methods: what
+    ``_fastcopy.columns`` does when it is built, for the rows at the start."""
     n = len(block)
     joined = "".join(block)
     tabs = width - 1
@@ -1205,10 +1198,10 @@ def _block_columns(
         or "\r" in joined
         or list(map(str.count, block, repeat("\t"))).count(tabs) != n
     ):
-        return None
+        return (), 0
     flat = joined.replace("\n", "\t").split("\t")
     end = width * n
-    return tuple(flat[index:end:width] for index in wanted)
+    return tuple(flat[index:end:width] for index in wanted), n
 
 
 def _lines_of(block: str) -> Iterator[str]:
