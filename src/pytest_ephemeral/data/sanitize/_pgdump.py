@@ -978,11 +978,9 @@ class _PgDump:
         assert self.fast is not None
         insert_rows = self.fast.insert_rows
         width = len(plan.columns)
-        functions: tuple[object, ...] | None = None
-        if plan.drop or plan.observe:
-            looks = tuple(item for item in plan.items if item.block is not None)
-        else:
-            looks = tuple(item for item in plan.items if item.block is not None)
+        functions: tuple[object, ...] | None = None  # None: nothing is written
+        looks = tuple(item for item in plan.items if item.block is not None)
+        if not (plan.drop or plan.observe):
             by_column: list[object] = [None] * width
             for item in plan.items:
                 change = item.copy_only or item.copy
